@@ -1,0 +1,14 @@
+//! `liqsim price`: not available yet in this build.
+
+use crate::CliResult;
+
+#[derive(Debug, clap::Args)]
+pub struct PriceArgs {
+    /// Arguments, once this command exists.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+pub fn run(_args: &PriceArgs) -> CliResult {
+    Err(liqsim_core::Error::Internal("`liqsim price` is not implemented yet".into()))
+}
