@@ -1,0 +1,316 @@
+//! The validated scenario: plain Rust types, no serde. Everything here has passed the
+//! range checks of [`crate::validate`], so the simulation trusts it without re-checking.
+//! Money is exact ([`Money`]), time is [`SimDuration`], fractions are f64 in their
+//! documented ranges.
+
+use liqsim_core::{ContractSpec, Money, SimDuration};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub metrics_interval: SimDuration,
+    pub market: Market,
+    pub instruments: Vec<Instrument>,
+    pub margin: Margin,
+    pub liquidation: Liquidation,
+    pub insurance_fund_initial: Money,
+    pub fees: Fees,
+    pub agents: Vec<AgentGroup>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Market {
+    /// First price of the run, in quote units (for a replay, the file's first close
+    /// unless given).
+    pub initial_price: f64,
+    pub contract: ContractSpec,
+    /// Step of the price process.
+    pub step: SimDuration,
+    pub process: Process,
+    pub shocks: Vec<Shock>,
+    pub index_impact: f64,
+    pub index_decay: SimDuration,
+    pub mark_rule: MarkRule,
+    pub mark_ema: SimDuration,
+    pub funding: Funding,
+}
+
+/// Units of rate-like process parameters (volatility, drift, intensities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateUnit {
+    PerYear,
+    PerDay,
+}
+
+#[derive(Debug, Clone)]
+pub enum Process {
+    Gbm {
+        unit: RateUnit,
+        vol: f64,
+        drift: f64,
+    },
+    Merton {
+        unit: RateUnit,
+        vol: f64,
+        drift: f64,
+        jump_intensity: f64,
+        jump_mean: f64,
+        jump_vol: f64,
+    },
+    Kou {
+        unit: RateUnit,
+        vol: f64,
+        drift: f64,
+        jump_intensity: f64,
+        p_up: f64,
+        eta_up: f64,
+        eta_down: f64,
+    },
+    Svcj {
+        unit: RateUnit,
+        drift: f64,
+        kappa: f64,
+        theta: f64,
+        sigma_v: f64,
+        rho: f64,
+        v0: f64,
+        jump_intensity: f64,
+        jump_mean: f64,
+        jump_vol: f64,
+        jump_var_mean: f64,
+        jump_corr: f64,
+    },
+    GarchT {
+        unit: RateUnit,
+        omega: f64,
+        alpha: f64,
+        beta: f64,
+        nu: f64,
+        drift: f64,
+    },
+    Replay {
+        file: PathBuf,
+        bars: Vec<Bar>,
+    },
+}
+
+impl Process {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Process::Gbm { .. } => "gbm",
+            Process::Merton { .. } => "merton",
+            Process::Kou { .. } => "kou",
+            Process::Svcj { .. } => "svcj",
+            Process::GarchT { .. } => "garch_t",
+            Process::Replay { .. } => "replay",
+        }
+    }
+}
+
+/// One bar of a replayed history; `time_ns` counts from the first bar's open time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    pub time_ns: u64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shock {
+    /// Price jump of `size` (a fraction: -0.2 is -20%) at `at`.
+    Jump { at: SimDuration, size: f64 },
+    /// Volatility multiplied by `multiplier` during [at, at + duration).
+    Volatility { at: SimDuration, duration: SimDuration, multiplier: f64 },
+    /// Market makers' quoting capacity scaled by `liquidity` in [0, 1] during the window.
+    Drought { at: SimDuration, duration: SimDuration, liquidity: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkRule {
+    Index,
+    IndexEmaBasis,
+    Median,
+    LastTrade,
+}
+
+#[derive(Debug, Clone)]
+pub struct Funding {
+    pub interval: SimDuration,
+    pub interest: f64,
+    pub clamp: f64,
+    pub cap: f64,
+    pub impact_notional: Money,
+}
+
+#[derive(Debug, Clone)]
+pub enum Instrument {
+    Perpetual {
+        symbol: String,
+        max_leverage: f64,
+    },
+    /// Calls and puts at every (expiry, strike); strikes as fractions of the initial price.
+    OptionChain {
+        symbol: String,
+        expiries: Vec<SimDuration>,
+        strikes: Vec<f64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Es,
+    Var,
+    Fixed,
+    Grid,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 4] = [Policy::Es, Policy::Var, Policy::Fixed, Policy::Grid];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Es => "es",
+            Policy::Var => "var",
+            Policy::Fixed => "fixed",
+            Policy::Grid => "grid",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScenarioMethod {
+    Historical,
+    FilteredHistorical,
+    MonteCarlo,
+}
+
+#[derive(Debug, Clone)]
+pub struct Margin {
+    pub policy: Policy,
+    pub confidence: f64,
+    pub horizon: SimDuration,
+    pub method: ScenarioMethod,
+    pub scenarios: usize,
+    pub ewma_lambda: f64,
+    /// Daily closes for historical methods (from `margin.history`, or the replay itself).
+    pub history: Option<Vec<Bar>>,
+    pub maintenance_fraction: f64,
+    pub refresh: SimDuration,
+    pub fixed: FixedMargin,
+    pub grid: GridMargin,
+    pub apc_floor: bool,
+    pub apc_buffer: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct FixedMargin {
+    pub initial: f64,
+    pub maintenance: f64,
+    pub tiers: Vec<Tier>,
+    pub short_option_fraction: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tier {
+    pub notional_max: Money,
+    pub initial: f64,
+    pub maintenance: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GridMargin {
+    pub move_max: f64,
+    pub steps: usize,
+    pub vol_shifts: Vec<f64>,
+    pub extreme_move: f64,
+    pub extreme_fraction: f64,
+    pub short_option_minimum: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdlRanking {
+    PnlTimesLeverage,
+    Pnl,
+    PnlPercent,
+}
+
+#[derive(Debug, Clone)]
+pub struct Liquidation {
+    pub partial: bool,
+    pub step_fraction: f64,
+    pub cooldown: SimDuration,
+    pub fee: f64,
+    pub backstop: bool,
+    pub adl: bool,
+    pub adl_ranking: AdlRanking,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Fees {
+    pub maker: f64,
+    pub taker: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentKind {
+    LeveragedTrader,
+    MarketMaker,
+    Momentum,
+    Arbitrageur,
+    OptionWriter,
+    OptionBuyer,
+    OptionMarketMaker,
+}
+
+impl AgentKind {
+    pub const ALL: [(&'static str, AgentKind); 7] = [
+        ("leveraged_trader", AgentKind::LeveragedTrader),
+        ("market_maker", AgentKind::MarketMaker),
+        ("momentum", AgentKind::Momentum),
+        ("arbitrageur", AgentKind::Arbitrageur),
+        ("option_writer", AgentKind::OptionWriter),
+        ("option_buyer", AgentKind::OptionBuyer),
+        ("option_market_maker", AgentKind::OptionMarketMaker),
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Distribution {
+    Constant(f64),
+    LogNormal { median: f64, sigma: f64, min: f64, max: f64 },
+    Pareto { scale: f64, shape: f64, max: f64 },
+    Uniform { min: f64, max: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentGroup {
+    pub kind: AgentKind,
+    pub count: u32,
+    pub deposit: Distribution,
+    pub leverage: Distribution,
+    pub long_fraction: f64,
+    pub stop_loss: Option<f64>,
+    pub take_profit: Option<f64>,
+    pub add_margin_probability: f64,
+    pub reentry: SimDuration,
+    pub wake: SimDuration,
+    pub latency: Distribution,
+    pub spread: f64,
+    pub levels: u32,
+    pub level_size: f64,
+    pub capital: Money,
+    pub pull_vol: f64,
+    pub calm: SimDuration,
+    pub lookback: SimDuration,
+    pub threshold: f64,
+}
