@@ -1,15 +1,49 @@
 //! `liqsim run FILE`: run one scenario.
 
 use crate::CliResult;
+use liqsim_core::Error;
+use liqsim_scenario::{Policy, Scenario};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Scenario file (TOML).
-    file: PathBuf,
+    pub file: PathBuf,
+    /// Seed of the run (overrides the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Margin policy (overrides `margin.policy`).
+    #[arg(long, value_parser = ["es", "var", "fixed", "grid"])]
+    pub policy: Option<String>,
+    /// Override any scenario field: `--set margin.confidence=0.995` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Write summary.json, timeseries.csv, liquidations.csv and report.html here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+    pub format: String,
+}
+
+/// Loads the scenario with the command-line overrides applied in a fixed order: `--set`
+/// first, then `--seed` and `--policy`.
+pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
+    let mut scenario = liqsim_scenario::load(&args.file, &args.overrides)?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(policy) = &args.policy {
+        scenario.margin.policy = Policy::parse(policy).ok_or_else(|| {
+            Error::input(format!("unknown policy `{policy}`")).in_source("--policy")
+        })?;
+    }
+    Ok(scenario)
 }
 
 pub fn run(args: &RunArgs) -> CliResult {
-    let _scenario = liqsim_scenario::load(&args.file, &[])?;
-    Err(liqsim_core::Error::Internal("the simulation is not implemented yet".into()))
+    let _scenario = load(args)?;
+    Err(Error::Internal(
+        "the simulation world is not built yet; `liqsim validate` checks scenarios".into(),
+    ))
 }

@@ -143,7 +143,9 @@ impl Located<'_> {
                 err.source = Some(format!("--set {p}={value}"));
                 return err.into();
             }
-            if let Some(span) = locate::span_of_path(self.original, path) {
+            // An unknown key is best shown at the key; anything else at its value.
+            let prefer_key = err.message.starts_with("unknown field");
+            if let Some(span) = locate::span_of_path(self.original, path, prefer_key) {
                 let (line, column) = locate::line_col(self.text, span.start);
                 err.line = Some(line);
                 err.column = Some(column);

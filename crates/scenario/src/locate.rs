@@ -114,15 +114,16 @@ impl<'a> Node<'a> {
     }
 }
 
-/// The span of the deepest existing part of `path`: the value itself when present, else
-/// the nearest enclosing table or key that exists.
-pub fn span_of_path(doc: &Document<String>, path: &str) -> Option<Range<usize>> {
+/// The span of the deepest existing part of `path`: the value itself when present (or
+/// its key, with `prefer_key`), else the nearest enclosing table or key that exists.
+pub fn span_of_path(doc: &Document<String>, path: &str, prefer_key: bool) -> Option<Range<usize>> {
     let segments = parse_path(path)?;
     let mut node = Node::Table(doc.as_table());
     let mut best: Option<Range<usize>> = None;
     for seg in &segments {
         let Some((key_span, next)) = node.child(seg) else { break };
-        best = next.span().or(key_span).or(best);
+        best =
+            if prefer_key { key_span.or(next.span()) } else { next.span().or(key_span) }.or(best);
         node = next;
     }
     best
@@ -215,12 +216,14 @@ mod tests {
     #[test]
     fn path_to_line() {
         let doc = Document::parse(DOC.to_string()).unwrap();
-        let at = |p: &str| span_of_path(&doc, p).map(|s| line_col(DOC, s.start));
+        let at = |p: &str| span_of_path(&doc, p, false).map(|s| line_col(DOC, s.start));
         assert_eq!(at("market.tick_size"), Some((3, 13)));
         assert_eq!(at("market.process.vol"), Some((4, 33)));
         assert_eq!(at("agents[1].count"), Some((9, 9)));
         // A missing key points at the deepest part that exists.
         assert_eq!(at("agents[1].leverage").map(|(l, _)| l), Some(7));
+        let key = span_of_path(&doc, "market.process.vol", true).map(|s| line_col(DOC, s.start));
+        assert_eq!(key, Some((4, 27)));
     }
 
     #[test]
