@@ -1,8 +1,9 @@
 //! Running the built `liqsim` binary and writing scratch scenario files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+#[derive(Debug)]
 pub struct Output {
     pub code: i32,
     pub stdout: String,
@@ -28,8 +29,15 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A scratch directory holding files for one test.
+#[derive(Debug)]
 pub struct Scratch {
     dir: tempfile::TempDir,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Scratch {
@@ -41,10 +49,6 @@ impl Scratch {
         let path = self.dir.path().join(name);
         std::fs::write(&path, contents).expect("write scratch file");
         path
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 

@@ -207,7 +207,7 @@ mod tests {
         // 2020-03-12T20:23:00Z = 1584044580 s (checked with `date -u -d ... +%s`).
         assert_eq!(parse_timestamp("2020-03-12T20:23:00Z"), Some(1_584_044_580_000_000_000));
         assert_eq!(parse_timestamp("2020-03-12 20:23:00.5Z"), Some(1_584_044_580_500_000_000));
-        assert_eq!(parse_timestamp("2024-02-29T00:00:00Z").is_some(), true);
+        assert!(parse_timestamp("2024-02-29T00:00:00Z").is_some());
         assert_eq!(parse_timestamp("2023-02-29T00:00:00Z"), None);
         assert_eq!(parse_timestamp("2020-13-01T00:00:00Z"), None);
         assert_eq!(parse_timestamp("2020-03-12T20:23:00"), None);
