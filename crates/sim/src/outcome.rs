@@ -1,0 +1,154 @@
+//! What a run reports: the summary figures, the time series and the liquidation log.
+//!
+//! These are plain data with exact money ([`Money`]) and simulated time; writers (JSON,
+//! CSV, HTML) live in liqsim-report and render them without recomputing anything, so a
+//! chart and the summary can never disagree.
+
+use crate::cascade::Side;
+use liqsim_core::{Money, SimDuration, SimTime};
+
+/// The outcome of one run of one scenario with one seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub scenario: String,
+    pub seed: u64,
+    /// `es`, `var`, `fixed` or `grid`.
+    pub policy: String,
+    /// 32 hex digits over fills, liquidations and ledger changes.
+    pub digest: String,
+    /// Events the kernel processed.
+    pub events: u64,
+    pub duration: SimDuration,
+    pub liquidations: LiquidationTotals,
+    /// Losses beyond liquidated accounts' equity, whoever ended up paying them.
+    pub bad_debt: Money,
+    pub insurance_fund: FundFigures,
+    pub adl: AdlTotals,
+    pub socialized_loss: Money,
+    pub cascade: CascadeSummary,
+    /// Insurance fund never negative and every loss paid.
+    pub solvent: bool,
+    /// deposits - withdrawals - (balances + fund + fees + bad debt claim); always zero.
+    pub conservation_error: Money,
+    pub margin: MarginFigures,
+    pub first_liquidation: Option<SimTime>,
+    pub first_adl: Option<SimTime>,
+    pub fund_exhausted: Option<SimTime>,
+    /// One row per metrics interval.
+    pub series: Vec<SeriesRow>,
+    /// One row per liquidation, in event order.
+    pub liquidation_log: Vec<LiquidationRow>,
+    /// Scheduled shock windows, for shading charts.
+    pub shocks: Vec<ShockWindow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LiquidationTotals {
+    pub count: u64,
+    pub notional: Money,
+    pub long_count: u64,
+    pub long_notional: Money,
+    pub short_count: u64,
+    pub short_notional: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FundFigures {
+    pub start: Money,
+    pub end: Money,
+    pub min: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AdlTotals {
+    pub count: u64,
+    pub notional: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CascadeSummary {
+    pub max_depth: u32,
+    /// Liquidated notional over notional liquidated by exogenous moves; `None` when
+    /// nothing was liquidated.
+    pub amplification: Option<f64>,
+    pub waves: u32,
+    pub largest: u64,
+    /// `(cascade size, number of cascades of that size)`, ascending by size.
+    pub size_counts: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MarginFigures {
+    /// Time-average over the metrics samples of the total initial margin required.
+    pub mean_initial: Money,
+    pub peak_initial: Money,
+    /// Total initial margin at the last sample before the first shock (or the first
+    /// sample when there is none): the base of procyclicality figures.
+    pub pre_stress_initial: Money,
+}
+
+/// The state of the market and the exchange at the end of one metrics interval; flows
+/// (volume, liquidations, ADL) are totals over the interval.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SeriesRow {
+    pub time: SimTime,
+    pub index: f64,
+    pub mark: f64,
+    pub last: f64,
+    /// Best ask - best bid in quote units; `None` when a side is empty.
+    pub spread: Option<f64>,
+    /// Resting notional within 1% of mid, both sides.
+    pub depth_1pct: Money,
+    /// In base units.
+    pub open_interest: f64,
+    pub volume: Money,
+    pub liquidations_long: u64,
+    pub liquidations_short: u64,
+    pub liquidated_notional_long: Money,
+    pub liquidated_notional_short: Money,
+    /// Liquidated notional in the interval by cascade depth: 0 (exogenous), 1, 2, 3+.
+    pub liquidated_by_depth: [Money; 4],
+    pub insurance_fund: Money,
+    /// Cumulative.
+    pub bad_debt: Money,
+    /// Cumulative.
+    pub adl_notional: Money,
+    /// Cumulative.
+    pub socialized_loss: Money,
+    pub margin_required: Money,
+    pub margin_held: Money,
+    pub accounts_below_maintenance: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiquidationRow {
+    pub time: SimTime,
+    pub account: u32,
+    /// Side of the position liquidated.
+    pub side: Side,
+    /// Base units closed.
+    pub quantity: f64,
+    pub notional: Money,
+    /// Mark price when triggered.
+    pub mark: f64,
+    pub bankruptcy_price: f64,
+    /// `None` for an exogenous trigger, else the index of the causing liquidation.
+    pub caused_by: Option<u32>,
+    pub depth: u32,
+    /// Part of the loss beyond the account's equity.
+    pub bad_debt: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShockWindow {
+    pub start: SimTime,
+    pub end: SimTime,
+    pub kind: ShockKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShockKind {
+    Jump,
+    Volatility,
+    Drought,
+}
