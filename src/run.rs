@@ -2,7 +2,7 @@
 
 use crate::CliResult;
 use liqsim_core::Error;
-use liqsim_scenario::{Policy, Scenario};
+use liqsim_scenario::Scenario;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -26,19 +26,18 @@ pub struct RunArgs {
     pub format: String,
 }
 
-/// Loads the scenario with the command-line overrides applied in a fixed order: `--set`
-/// first, then `--seed` and `--policy`.
+/// Loads the scenario with the command-line overrides: `--set` in order, then `--seed`
+/// and `--policy`, which are overrides of `seed` and `margin.policy` and so pass the
+/// same validation (an `es` run without a return history is refused either way).
 pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
-    let mut scenario = liqsim_scenario::load(&args.file, &args.overrides)?;
+    let mut overrides = args.overrides.clone();
     if let Some(seed) = args.seed {
-        scenario.seed = seed;
+        overrides.push(format!("seed={seed}"));
     }
     if let Some(policy) = &args.policy {
-        scenario.margin.policy = Policy::parse(policy).ok_or_else(|| {
-            Error::input(format!("unknown policy `{policy}`")).in_source("--policy")
-        })?;
+        overrides.push(format!("margin.policy=\"{policy}\""));
     }
-    Ok(scenario)
+    liqsim_scenario::load(&args.file, &overrides)
 }
 
 pub fn run(args: &RunArgs) -> CliResult {

@@ -200,6 +200,19 @@ fn market(raw: RawMarket, base_dir: &Path, run: SimDuration) -> Result<Market> {
         SimDuration::from_secs(86_400),
     )?;
     let process = process(raw.process, base_dir)?;
+    if let Process::Replay { bars, .. } = &process {
+        // Bars are evenly spaced (checked when read); the last one ends one spacing after
+        // it opens.
+        let spacing = bars[1].time_ns - bars[0].time_ns;
+        let span = SimDuration::from_nanos(bars[bars.len() - 1].time_ns.saturating_add(spacing));
+        if run > span {
+            return Err(err(
+                "duration",
+                format!("the run ({run}) is longer than the replayed history ({span})"),
+                format!("at most {span} for this file"),
+            ));
+        }
+    }
     let initial_price = match (&process, raw.initial_price) {
         (_, Some(p)) => real(p, "market.initial_price", Range::positive_up_to(1e9))?,
         (Process::Replay { bars, .. }, None) => bars[0].close,
