@@ -1,0 +1,13 @@
+//! liqsim-agents: who trades, and how they are drawn.
+//!
+//! - [`config`]: validated descriptions of agent populations (kind, count, distributions
+//!   of deposits, leverage and latency, behaviour parameters), as the scenario file gives
+//!   them.
+//! - [`sampling`]: drawing one agent's parameters from those distributions, from the
+//!   agent's own random stream.
+
+pub mod config;
+pub mod sampling;
+
+pub use config::{AgentGroup, AgentKind, Distribution};
+pub use sampling::Sampler;
