@@ -22,9 +22,8 @@ impl Sampler {
         let bad = |e: String| Error::Internal(format!("distribution {d:?}: {e}"));
         Ok(match *d {
             Distribution::Constant(v) => Sampler::Constant(v),
-            Distribution::LogNormal { median, sigma, .. } if sigma == 0.0 => {
-                Sampler::Constant(median)
-            }
+            // A zero sigma is a constant; statrs refuses a zero scale.
+            Distribution::LogNormal { median, sigma: 0.0, .. } => Sampler::Constant(median),
             Distribution::LogNormal { median, sigma, min, max } => Sampler::LogNormal {
                 inner: statrs::distribution::LogNormal::new(median.ln(), sigma)
                     .map_err(|e| bad(e.to_string()))?,
