@@ -4,9 +4,13 @@
 //! Exit codes: 0 success, 2 bad input (file, flag, value), 1 internal failure.
 
 mod backtest;
+mod engine;
+mod merge;
 mod price;
 mod risk;
 mod run;
+mod runrow;
+mod sweep;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +48,10 @@ enum Command {
     Price(price::PriceArgs),
     /// Value at risk or expected shortfall of a distribution or of a P&L file.
     Risk(risk::RiskArgs),
+    /// A parameter grid x seeds in parallel: runs.csv, summary.csv and the frontier.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output directories of a sharded sweep.
+    Merge(merge::MergeArgs),
     /// Margin coverage backtest of a policy on a scenario's replayed history.
     Backtest(backtest::BacktestArgs),
 }
@@ -56,6 +64,8 @@ fn main() -> ExitCode {
         Command::Price(args) => price::run(args),
         Command::Risk(args) => risk::run(args),
         Command::Backtest(args) => backtest::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,5 +73,12 @@ fn main() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(1))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    pub fn repo_file(path: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
     }
 }

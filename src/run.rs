@@ -41,8 +41,7 @@ pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
 }
 
 pub fn run(args: &RunArgs) -> CliResult {
-    let _scenario = load(args)?;
-    Err(Error::Internal(
-        "the simulation world is not built yet; `liqsim validate` checks scenarios".into(),
-    ))
+    let scenario = load(args)?;
+    let _outcome = crate::engine::run_scenario(&scenario)?;
+    Ok(())
 }

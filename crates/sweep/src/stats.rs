@@ -77,6 +77,23 @@ pub fn proportion(flags: &[bool]) -> Option<(f64, (f64, f64))> {
     Some((p, ((centre - half).max(0.0), (centre + half).min(1.0))))
 }
 
+/// Marks the points on the lower-left frontier of (risk, cost): a point is on it when no
+/// other point has both coordinates lower or equal and at least one strictly lower. Used
+/// for "least bad debt for the margin locked": risk = bad debt p99, cost = mean margin.
+/// Points with a non-finite coordinate are never on the frontier.
+pub fn frontier(points: &[(f64, f64)]) -> Vec<bool> {
+    points
+        .iter()
+        .map(|&(risk, cost)| {
+            risk.is_finite()
+                && cost.is_finite()
+                && !points.iter().any(|&(r, c)| {
+                    r.is_finite() && c.is_finite() && r <= risk && c <= cost && (r < risk || c < cost)
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +139,14 @@ mod tests {
         let d = paired_difference(&a, &b).unwrap();
         assert_eq!(d.mean, -1.0);
         assert_eq!(d.ci95, Some((-1.0, -1.0)));
+    }
+
+    #[test]
+    fn frontier_marks_non_dominated_points() {
+        let points = [(5.0, 1.0), (3.0, 2.0), (4.0, 3.0), (1.0, 5.0), (1.0, 6.0), (3.0, 2.0), (f64::NAN, 0.0)];
+        // (4,3) is dominated by (3,2); (1,6) by (1,5); equal points both stay.
+        assert_eq!(frontier(&points), [true, true, false, true, false, true, false]);
+        assert!(frontier(&[]).is_empty());
     }
 
     #[test]

@@ -1,0 +1,12 @@
+//! The one place the command line turns a validated scenario into an outcome.
+
+use liqsim_core::Error;
+use liqsim_scenario::Scenario;
+use liqsim_sim::Outcome;
+
+/// Runs `scenario` with its seed and policy.
+pub fn run_scenario(_scenario: &Scenario) -> Result<Outcome, Error> {
+    Err(Error::Internal(
+        "the simulation world is not built yet; `liqsim validate` checks scenarios".into(),
+    ))
+}

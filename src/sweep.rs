@@ -1,0 +1,462 @@
+//! `liqsim sweep`: a parameter grid x seeds, in parallel, resumable, shardable.
+//!
+//! Output directory layout (all text, all written atomically: to a temporary name in the
+//! same directory, then renamed):
+//! - `sweep.json`: the manifest (scenario, grid, seeds, number of runs). A directory
+//!   holding another sweep's manifest is refused, so a resumed sweep cannot mix results.
+//! - `runs/NNNNNNNN.csv`: one finished run, one CSV line (no header), named by run index.
+//!   A run whose file exists is skipped when the same command is started again.
+//! - `runs.csv`: header + every run row in index order, once every run of the sweep is
+//!   present (always for an unsharded sweep; after `liqsim merge` for shards).
+//! - `summary.csv`: one row per grid point with statistics across seeds and the
+//!   safety-versus-capital frontier marked.
+//!
+//! Shards (`--shard I/N`) write the same manifest and their own subset of `runs/`;
+//! `liqsim merge` assembles them into files byte-identical to the unsharded sweep's.
+
+use crate::CliResult;
+use crate::runrow::{RunRow, csv_line};
+use liqsim_core::{Error, InputError};
+use liqsim_sweep::{GridAxis, RunSpec, Shard, execute, expand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Scenario file (TOML).
+    pub file: PathBuf,
+    /// A grid axis: `--grid margin.confidence=0.99,0.995` (repeatable; the runs are the
+    /// cartesian product of all axes).
+    #[arg(long = "grid", value_name = "KEY=V1,V2,...")]
+    pub grid: Vec<String>,
+    /// Seeds per grid point: the scenario's seed, seed+1, ... (the same at every point).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub seeds: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run only the I-th of N deterministic slices (0 <= I < N); combine with `liqsim merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Override a field at every grid point: `--set liquidation.fee=0.01` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Everything that identifies a sweep, rendered canonically.
+pub fn manifest(
+    scenario: &str,
+    file: &Path,
+    axes: &[GridAxis],
+    seeds: &[u64],
+    overrides: &[String],
+    runs: usize,
+) -> String {
+    let axes: Vec<serde_json::Value> =
+        axes.iter().map(|a| serde_json::json!({ "key": a.key, "values": a.values })).collect();
+    let value = serde_json::json!({
+        "liqsim": env!("CARGO_PKG_VERSION"),
+        "scenario": scenario,
+        "file": file.display().to_string(),
+        "grid": axes,
+        "seeds": seeds,
+        "overrides": overrides,
+        "runs": runs,
+    });
+    format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default())
+}
+
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let io = |e: std::io::Error| {
+        Error::from(
+            InputError::new(format!("cannot write: {e}")).source(path.display().to_string()),
+        )
+    };
+    std::fs::write(&tmp, contents).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn run_file(out: &Path, index: usize) -> PathBuf {
+    out.join("runs").join(format!("{index:08}.csv"))
+}
+
+/// Creates `out` (or checks that it holds this same sweep) and writes the manifest.
+pub fn prepare_dir(out: &Path, manifest_text: &str) -> Result<(), Error> {
+    let io = |e: std::io::Error| {
+        Error::from(
+            InputError::new(format!("cannot create: {e}")).source(out.display().to_string()),
+        )
+    };
+    std::fs::create_dir_all(out.join("runs")).map_err(io)?;
+    let manifest_path = out.join("sweep.json");
+    match std::fs::read_to_string(&manifest_path) {
+        Ok(existing) if existing == manifest_text => Ok(()),
+        Ok(_) => {
+            Err(InputError::new("holds the results of a different sweep (sweep.json differs)")
+                .source(out.display().to_string())
+                .expected("an empty directory, or the directory of this same sweep to resume it")
+                .into())
+        }
+        Err(_) => write_atomic(&manifest_path, manifest_text),
+    }
+}
+
+/// Reads every run file present in `out`.
+pub fn read_runs(out: &Path, grid_len: usize) -> Result<Vec<RunRow>, Error> {
+    let dir = out.join("runs");
+    let io = |e: std::io::Error| {
+        Error::from(InputError::new(format!("cannot read: {e}")).source(dir.display().to_string()))
+    };
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    names.sort();
+    let mut rows = Vec::with_capacity(names.len());
+    for path in names {
+        let source = path.display().to_string();
+        let text = liqsim_scenario::read_text(&path)?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        let record = reader.records().next().and_then(|r| r.ok()).ok_or_else(|| {
+            Error::from(InputError::new("empty or unreadable run file").source(&source))
+        })?;
+        let fields: Vec<String> = record.iter().map(str::to_string).collect();
+        rows.push(RunRow::parse(&fields, grid_len, &source)?);
+    }
+    Ok(rows)
+}
+
+/// Writes `runs.csv` and `summary.csv` when every run is present; returns whether it did.
+pub fn finish(out: &Path, axes: &[GridAxis], runs: &[RunSpec]) -> Result<bool, Error> {
+    let mut rows = read_runs(out, axes.len())?;
+    rows.sort_by_key(|r| r.index);
+    if rows.len() != runs.len() || rows.iter().enumerate().any(|(i, r)| r.index != i) {
+        return Ok(false);
+    }
+    let keys: Vec<String> = axes.iter().map(|a| a.key.clone()).collect();
+    let mut text = csv_line(&RunRow::header(&keys))?;
+    for row in &rows {
+        text.push_str(&csv_line(&row.fields())?);
+    }
+    write_atomic(&out.join("runs.csv"), &text)?;
+    write_atomic(&out.join("summary.csv"), &summary_csv(&keys, &rows)?)?;
+    Ok(true)
+}
+
+fn fixed(v: f64) -> String {
+    format!("{v:.6}")
+}
+
+/// One row per grid point: bad debt across seeds, fund exhaustion, margin, cascades, and
+/// whether the point is on the frontier of (bad debt p99, mean initial margin).
+pub fn summary_csv(keys: &[String], rows: &[RunRow]) -> Result<String, Error> {
+    let points = rows.iter().map(|r| r.point + 1).max().unwrap_or(0);
+    let mut header = vec!["point".to_string()];
+    header.extend(keys.iter().cloned());
+    header.extend(
+        [
+            "runs",
+            "bad_debt_mean",
+            "bad_debt_ci95_low",
+            "bad_debt_ci95_high",
+            "bad_debt_median",
+            "bad_debt_p95",
+            "bad_debt_p99",
+            "bad_debt_max",
+            "fund_exhaustion_probability",
+            "liquidated_notional_mean",
+            "adl_notional_mean",
+            "socialized_loss_mean",
+            "max_depth_mean",
+            "mean_initial_margin_mean",
+            "peak_initial_margin_max",
+            "frontier",
+        ]
+        .map(String::from),
+    );
+    let mut lines = Vec::new();
+    let mut frontier_inputs = Vec::new();
+    for point in 0..points {
+        let of: Vec<&RunRow> = rows.iter().filter(|r| r.point == point).collect();
+        let Some(first) = of.first() else { continue };
+        let series = |f: &dyn Fn(&RunRow) -> f64| -> Vec<f64> { of.iter().map(|r| f(r)).collect() };
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let bad_debt = liqsim_sweep::summarize(&series(&|r| r.bad_debt.to_f64()))
+            .ok_or_else(|| Error::Internal("no bad debt values".into()))?;
+        let exhausted = of.iter().filter(|r| r.fund_exhausted).count() as f64 / of.len() as f64;
+        let margin = mean(&series(&|r| r.mean_initial_margin.to_f64()));
+        let peak = series(&|r| r.peak_initial_margin.to_f64()).into_iter().fold(f64::MIN, f64::max);
+        frontier_inputs.push((bad_debt.p99, margin));
+        let mut fields = vec![point.to_string()];
+        fields.extend(first.grid_values.iter().cloned());
+        let (lo, hi) = bad_debt.ci95.unwrap_or((bad_debt.mean, bad_debt.mean));
+        fields.extend([
+            of.len().to_string(),
+            fixed(bad_debt.mean),
+            fixed(lo),
+            fixed(hi),
+            fixed(bad_debt.median),
+            fixed(bad_debt.p95),
+            fixed(bad_debt.p99),
+            fixed(bad_debt.max),
+            fixed(exhausted),
+            fixed(mean(&series(&|r| r.liquidated_notional.to_f64()))),
+            fixed(mean(&series(&|r| r.adl_notional.to_f64()))),
+            fixed(mean(&series(&|r| r.socialized_loss.to_f64()))),
+            fixed(mean(&series(&|r| f64::from(r.max_depth)))),
+            fixed(margin),
+            fixed(peak),
+        ]);
+        lines.push(fields);
+    }
+    let on_frontier = liqsim_sweep::frontier(&frontier_inputs);
+    let mut text = csv_line(&header)?;
+    for (mut fields, front) in lines.into_iter().zip(on_frontier) {
+        fields.push(front.to_string());
+        text.push_str(&csv_line(&fields)?);
+    }
+    Ok(text)
+}
+
+pub fn threads(requested: Option<usize>) -> usize {
+    requested
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .max(1)
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise.
+pub fn progress(total: usize, label: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(label.to_string());
+    bar
+}
+
+/// Runs a sweep with `run` as the simulation (the kernel in production, a stand-in in
+/// tests of resume and sharding).
+pub fn sweep_with(
+    args: &SweepArgs,
+    run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
+) -> CliResult {
+    let base = liqsim_scenario::load(&args.file, &args.overrides)?;
+    let axes = args.grid.iter().map(|g| GridAxis::parse(g)).collect::<Result<Vec<_>, _>>()?;
+    let seeds: Vec<u64> = (0..args.seeds).map(|i| base.seed.wrapping_add(i)).collect();
+    let runs = expand(&axes, &seeds)?;
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text)?,
+        None => Shard::WHOLE,
+    };
+    // Validate every grid point before running anything: a typo in the last value of an
+    // axis should fail in a second, not after hours.
+    let point_overrides = |spec: &RunSpec| -> Vec<String> {
+        let mut o = args.overrides.clone();
+        o.extend(spec.overrides.iter().map(|(k, v)| format!("{k}={v}")));
+        o.push(format!("seed={}", spec.seed));
+        o
+    };
+    // Seeds vary fastest, so every seeds.len()-th run starts a new grid point.
+    for spec in runs.iter().step_by(seeds.len().max(1)) {
+        liqsim_scenario::load(&args.file, &point_overrides(spec))?;
+    }
+    let text = manifest(&base.name, &args.file, &axes, &seeds, &args.overrides, runs.len());
+    prepare_dir(&args.out, &text)?;
+    let todo: Vec<RunSpec> = shard
+        .select(&runs)
+        .into_iter()
+        .filter(|r| !run_file(&args.out, r.index).exists())
+        .collect();
+    let bar = progress(todo.len(), &base.name);
+    execute(
+        &todo,
+        threads(args.threads),
+        |spec| {
+            let scenario = liqsim_scenario::load(&args.file, &point_overrides(spec))?;
+            let outcome = run(&scenario)?;
+            let values = spec.overrides.iter().map(|(_, v)| v.clone()).collect();
+            Ok(RunRow::from_outcome(spec.index, spec.point, values, &outcome))
+        },
+        |spec, row| {
+            write_atomic(&run_file(&args.out, spec.index), &csv_line(&row.fields())?)?;
+            bar.inc(1);
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    if finish(&args.out, &axes, &runs)? {
+        eprintln!("sweep complete: {} runs in {}", runs.len(), args.out.display());
+    } else {
+        eprintln!(
+            "shard {}/{} complete; combine the shard directories with `liqsim merge`",
+            shard.index, shard.count
+        );
+    }
+    Ok(())
+}
+
+pub fn run(args: &SweepArgs) -> CliResult {
+    sweep_with(args, &crate::engine::run_scenario)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liqsim_core::{Money, SimDuration};
+    use liqsim_sim::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A stand-in for the kernel: figures that depend on the seed and the grid values.
+    pub fn fake_outcome(s: &liqsim_scenario::Scenario) -> Outcome {
+        let x = (s.seed % 97) as i64 * 1_000_003 + (s.margin.confidence * 1e6) as i64;
+        Outcome {
+            scenario: s.name.clone(),
+            seed: s.seed,
+            policy: s.margin.policy.name().into(),
+            digest: format!("{:032x}", x),
+            events: 100 + s.seed,
+            duration: SimDuration::from_secs(1),
+            liquidations: LiquidationTotals {
+                count: 3,
+                notional: Money::from_micros(x * 7),
+                ..Default::default()
+            },
+            bad_debt: Money::from_micros(x % 5_000_000),
+            insurance_fund: FundFigures::default(),
+            adl: AdlTotals::default(),
+            socialized_loss: Money::ZERO,
+            cascade: CascadeSummary {
+                max_depth: (s.seed % 4) as u32,
+                amplification: Some(1.5),
+                waves: 1,
+                largest: 2,
+                size_counts: vec![],
+            },
+            solvent: true,
+            conservation_error: Money::ZERO,
+            margin: MarginFigures {
+                mean_initial: Money::from_micros((s.margin.confidence * 1e9) as i64),
+                peak_initial: Money::from_micros(2_000_000_000),
+                pre_stress_initial: Money::from_micros(1_000_000_000),
+            },
+            first_liquidation: None,
+            first_adl: None,
+            fund_exhausted: s.seed.is_multiple_of(3).then_some(liqsim_core::SimTime::START),
+            series: vec![],
+            liquidation_log: vec![],
+            shocks: vec![],
+        }
+    }
+
+    fn args(out: &Path, shard: Option<&str>, threads: usize) -> SweepArgs {
+        SweepArgs {
+            file: crate::tests_support::repo_file("scenarios/quickstart.toml"),
+            grid: vec![
+                "margin.confidence=0.975,0.99,0.995".into(),
+                "liquidation.fee=0.005,0.01".into(),
+            ],
+            seeds: 4,
+            threads: Some(threads),
+            shard: shard.map(str::to_string),
+            overrides: vec![],
+            out: out.to_path_buf(),
+        }
+    }
+
+    fn read(dir: &Path, name: &str) -> String {
+        std::fs::read_to_string(dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn sharded_and_merged_is_byte_identical_to_unsharded_for_any_thread_count() {
+        let root = tempfile::tempdir().unwrap();
+        let whole = root.path().join("whole");
+        sweep_with(&args(&whole, None, 1), &|s| Ok(fake_outcome(s))).unwrap();
+        let two_threads = root.path().join("two");
+        sweep_with(&args(&two_threads, None, 2), &|s| Ok(fake_outcome(s))).unwrap();
+        let shards: Vec<PathBuf> = (0..3).map(|i| root.path().join(format!("shard{i}"))).collect();
+        for (i, dir) in shards.iter().enumerate() {
+            sweep_with(&args(dir, Some(&format!("{i}/3")), 2), &|s| Ok(fake_outcome(s))).unwrap();
+            assert!(!dir.join("runs.csv").exists(), "a shard alone is not the whole sweep");
+        }
+        let merged = root.path().join("merged");
+        crate::merge::run(&crate::merge::MergeArgs { dirs: shards, out: merged.clone() }).unwrap();
+        for name in ["sweep.json", "runs.csv", "summary.csv"] {
+            assert_eq!(read(&whole, name), read(&two_threads, name), "{name}: threads");
+            assert_eq!(read(&whole, name), read(&merged, name), "{name}: merged shards");
+        }
+        let runs = read(&whole, "runs.csv");
+        assert_eq!(runs.lines().count(), 1 + 3 * 2 * 4);
+        assert!(runs.starts_with("index,point,margin.confidence,liquidation.fee,seed,digest,"));
+        let summary = read(&whole, "summary.csv");
+        assert_eq!(summary.lines().count(), 1 + 6);
+        assert!(summary.lines().skip(1).any(|l| l.ends_with(",true")));
+    }
+
+    #[test]
+    fn an_interrupted_sweep_resumes_to_the_same_files() {
+        let root = tempfile::tempdir().unwrap();
+        let straight = root.path().join("straight");
+        sweep_with(&args(&straight, None, 2), &|s| Ok(fake_outcome(s))).unwrap();
+        let resumed = root.path().join("resumed");
+        let calls = AtomicUsize::new(0);
+        let failing = |s: &liqsim_scenario::Scenario| {
+            if calls.fetch_add(1, Ordering::SeqCst) >= 10 {
+                Err(Error::Internal("killed".into()))
+            } else {
+                Ok(fake_outcome(s))
+            }
+        };
+        assert!(sweep_with(&args(&resumed, None, 1), &failing).is_err());
+        let done = std::fs::read_dir(resumed.join("runs")).unwrap().count();
+        assert!((1..24).contains(&done), "{done} runs finished before the kill");
+        let reran = AtomicUsize::new(0);
+        sweep_with(&args(&resumed, None, 2), &|s| {
+            reran.fetch_add(1, Ordering::SeqCst);
+            Ok(fake_outcome(s))
+        })
+        .unwrap();
+        assert_eq!(reran.load(Ordering::SeqCst), 24 - done, "finished runs are skipped");
+        for name in ["sweep.json", "runs.csv", "summary.csv"] {
+            assert_eq!(read(&straight, name), read(&resumed, name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_directory_of_another_sweep_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        sweep_with(&args(root.path(), None, 1), &|s| Ok(fake_outcome(s))).unwrap();
+        let mut other = args(root.path(), None, 1);
+        other.seeds = 5;
+        let e = sweep_with(&other, &|s| Ok(fake_outcome(s))).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("different sweep"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_grid_value_fails_before_any_run() {
+        let root = tempfile::tempdir().unwrap();
+        let mut a = args(root.path(), None, 1);
+        a.grid = vec!["margin.confidence=0.99,1.5".into()];
+        let ran = AtomicUsize::new(0);
+        let e = sweep_with(&a, &|s| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            Ok(fake_outcome(s))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("margin.confidence"), "{e}");
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+    }
+}
