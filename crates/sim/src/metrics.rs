@@ -1,0 +1,401 @@
+//! Recording what happens during a run, cheaply, and turning it into an [`Outcome`].
+//!
+//! The kernel calls the `on_*` methods as events happen (O(1) each, no allocation except
+//! appending a liquidation row) and [`Recorder::sample`] once per metrics interval with
+//! the state of the market and the exchange. Flows (volume, liquidations, ADL) accumulate
+//! into the open interval and are reset by `sample`; stocks (fund, cumulative bad debt)
+//! are read at the sample.
+//!
+//! Cascade depth is computed when a liquidation is recorded: its cause is always an
+//! earlier liquidation, whose depth is known.
+
+use crate::cascade::{self, CascadeConfig, Cause, LiquidationRecord, Side};
+use crate::outcome::*;
+use liqsim_core::{Error, Money, Result, SimDuration, SimTime};
+
+/// The state read at the end of each metrics interval.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Snapshot {
+    pub time: SimTime,
+    pub index: f64,
+    pub mark: f64,
+    pub last: f64,
+    pub spread: Option<f64>,
+    pub depth_1pct: Money,
+    pub open_interest: f64,
+    pub insurance_fund: Money,
+    pub margin_required: Money,
+    pub margin_held: Money,
+    pub accounts_below_maintenance: u64,
+}
+
+/// A liquidation as the exchange reports it (the recorder adds the depth).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Liquidation {
+    pub time: SimTime,
+    pub account: u32,
+    pub side: Side,
+    pub quantity: f64,
+    pub notional: Money,
+    pub mark: f64,
+    pub bankruptcy_price: f64,
+    pub caused_by: Option<u32>,
+    pub bad_debt: Money,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecorderConfig {
+    pub start_fund: Money,
+    /// Start of the first scheduled shock; margin before it is the pre-stress level.
+    pub first_shock: Option<SimTime>,
+    pub cascade: CascadeConfig,
+}
+
+#[derive(Debug)]
+pub struct Recorder {
+    config: RecorderConfig,
+    open: SeriesRow,
+    rows: Vec<SeriesRow>,
+    log: Vec<LiquidationRow>,
+    records: Vec<LiquidationRecord>,
+    totals: LiquidationTotals,
+    bad_debt: Money,
+    adl: AdlTotals,
+    socialized: Money,
+    fund_min: Money,
+    fund_last: Money,
+    first_liquidation: Option<SimTime>,
+    first_adl: Option<SimTime>,
+    fund_exhausted: Option<SimTime>,
+    margin_sum: i128,
+    margin_peak: Money,
+    pre_stress: Option<Money>,
+}
+
+impl Recorder {
+    pub fn new(config: RecorderConfig) -> Recorder {
+        let start = config.start_fund;
+        Recorder {
+            config,
+            open: SeriesRow::default(),
+            rows: Vec::new(),
+            log: Vec::new(),
+            records: Vec::new(),
+            totals: LiquidationTotals::default(),
+            bad_debt: Money::ZERO,
+            adl: AdlTotals::default(),
+            socialized: Money::ZERO,
+            fund_min: start,
+            fund_last: start,
+            first_liquidation: None,
+            first_adl: None,
+            fund_exhausted: None,
+            margin_sum: 0,
+            margin_peak: Money::ZERO,
+            pre_stress: None,
+        }
+    }
+
+    /// Records a liquidation and returns its index (the id later liquidations name as
+    /// their cause).
+    pub fn on_liquidation(&mut self, l: Liquidation) -> Result<u32> {
+        let index =
+            u32::try_from(self.log.len()).map_err(|_| Error::overflow("liquidation count"))?;
+        let depth = match l.caused_by {
+            None => 0,
+            Some(parent) => {
+                let parent_row = self.log.get(parent as usize).ok_or_else(|| {
+                    Error::Internal(format!("liquidation {index} names unknown cause {parent}"))
+                })?;
+                parent_row.depth + 1
+            }
+        };
+        self.first_liquidation.get_or_insert(l.time);
+        self.totals.count += 1;
+        self.totals.notional = self.totals.notional.checked_add(l.notional)?;
+        match l.side {
+            Side::Long => {
+                self.totals.long_count += 1;
+                self.totals.long_notional = self.totals.long_notional.checked_add(l.notional)?;
+                self.open.liquidations_long += 1;
+                self.open.liquidated_notional_long =
+                    self.open.liquidated_notional_long.checked_add(l.notional)?;
+            }
+            Side::Short => {
+                self.totals.short_count += 1;
+                self.totals.short_notional = self.totals.short_notional.checked_add(l.notional)?;
+                self.open.liquidations_short += 1;
+                self.open.liquidated_notional_short =
+                    self.open.liquidated_notional_short.checked_add(l.notional)?;
+            }
+        }
+        let bucket = (depth as usize).min(3);
+        self.open.liquidated_by_depth[bucket] =
+            self.open.liquidated_by_depth[bucket].checked_add(l.notional)?;
+        self.bad_debt = self.bad_debt.checked_add(l.bad_debt)?;
+        self.records.push(LiquidationRecord {
+            time: l.time,
+            notional: l.notional,
+            side: l.side,
+            cause: l.caused_by.map_or(Cause::Exogenous, Cause::Liquidation),
+        });
+        self.log.push(LiquidationRow {
+            time: l.time,
+            account: l.account,
+            side: l.side,
+            quantity: l.quantity,
+            notional: l.notional,
+            mark: l.mark,
+            bankruptcy_price: l.bankruptcy_price,
+            caused_by: l.caused_by,
+            depth,
+            bad_debt: l.bad_debt,
+        });
+        Ok(index)
+    }
+
+    pub fn on_trade(&mut self, notional: Money) -> Result<()> {
+        self.open.volume = self.open.volume.checked_add(notional)?;
+        Ok(())
+    }
+
+    pub fn on_adl(&mut self, time: SimTime, notional: Money) -> Result<()> {
+        self.first_adl.get_or_insert(time);
+        self.adl.count += 1;
+        self.adl.notional = self.adl.notional.checked_add(notional)?;
+        Ok(())
+    }
+
+    pub fn on_socialized_loss(&mut self, amount: Money) -> Result<()> {
+        self.socialized = self.socialized.checked_add(amount)?;
+        Ok(())
+    }
+
+    /// The insurance fund's balance after a change. Exhausted means it reached zero (or
+    /// below) while a loss was still to be covered: the kernel calls this after paying.
+    pub fn on_fund(&mut self, time: SimTime, balance: Money) {
+        self.fund_last = balance;
+        self.fund_min = self.fund_min.min(balance);
+        if !balance.is_positive() && self.config.start_fund.is_positive() {
+            self.fund_exhausted.get_or_insert(time);
+        }
+    }
+
+    /// Closes the current interval with the state at its end.
+    pub fn sample(&mut self, s: Snapshot) -> Result<()> {
+        let mut row = std::mem::take(&mut self.open);
+        row.time = s.time;
+        row.index = s.index;
+        row.mark = s.mark;
+        row.last = s.last;
+        row.spread = s.spread;
+        row.depth_1pct = s.depth_1pct;
+        row.open_interest = s.open_interest;
+        row.insurance_fund = s.insurance_fund;
+        row.bad_debt = self.bad_debt;
+        row.adl_notional = self.adl.notional;
+        row.socialized_loss = self.socialized;
+        row.margin_required = s.margin_required;
+        row.margin_held = s.margin_held;
+        row.accounts_below_maintenance = s.accounts_below_maintenance;
+        self.margin_sum += i128::from(s.margin_required.micros());
+        self.margin_peak = self.margin_peak.max(s.margin_required);
+        // Pre-stress margin: the last sample at or before the first shock, or the first
+        // sample when there is no shock or the run opens in stress.
+        let before_shock = self.config.first_shock.is_some_and(|shock| s.time <= shock);
+        if before_shock || self.rows.is_empty() {
+            self.pre_stress = Some(s.margin_required);
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+
+    pub fn liquidation_count(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Assembles the outcome; the kernel supplies what only it knows.
+    pub fn finish(self, run: RunFacts) -> Result<Outcome> {
+        let report = cascade::analyze(&self.records, self.config.cascade)?;
+        let mut size_counts: Vec<(u64, u64)> = Vec::new();
+        for v in report.cascade_sizes.iter_recorded() {
+            size_counts.push((v.value_iterated_to(), v.count_at_value()));
+        }
+        let mean_initial = if self.rows.is_empty() {
+            Money::ZERO
+        } else {
+            let mean = self.margin_sum / self.rows.len() as i128;
+            Money::from_micros(i64::try_from(mean).map_err(|_| Error::overflow("mean margin"))?)
+        };
+        let solvent = !self.fund_min.is_negative()
+            && self.socialized.micros() == 0
+            && run.unpaid_loss.micros() == 0;
+        Ok(Outcome {
+            scenario: run.scenario,
+            seed: run.seed,
+            policy: run.policy,
+            digest: run.digest,
+            events: run.events,
+            duration: run.duration,
+            liquidations: self.totals,
+            bad_debt: self.bad_debt,
+            insurance_fund: FundFigures {
+                start: self.config.start_fund,
+                end: self.fund_last,
+                min: self.fund_min,
+            },
+            adl: self.adl,
+            socialized_loss: self.socialized,
+            cascade: CascadeSummary {
+                max_depth: report.max_depth,
+                amplification: report.amplification,
+                waves: report.waves,
+                largest: report.largest_cascade,
+                size_counts,
+            },
+            solvent,
+            conservation_error: run.conservation_error,
+            margin: MarginFigures {
+                mean_initial,
+                peak_initial: self.margin_peak,
+                pre_stress_initial: self.pre_stress.unwrap_or(Money::ZERO),
+            },
+            first_liquidation: self.first_liquidation,
+            first_adl: self.first_adl,
+            fund_exhausted: self.fund_exhausted,
+            series: self.rows,
+            liquidation_log: self.log,
+            shocks: run.shocks,
+        })
+    }
+}
+
+/// What the kernel knows at the end of a run.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub scenario: String,
+    pub seed: u64,
+    pub policy: String,
+    pub digest: String,
+    pub events: u64,
+    pub duration: SimDuration,
+    pub conservation_error: Money,
+    /// Losses nobody paid (neither fund, ADL nor socialization); nonzero means insolvent.
+    pub unpaid_loss: Money,
+    pub shocks: Vec<ShockWindow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: u64) -> SimTime {
+        SimTime::from_nanos(s * 1_000_000_000)
+    }
+
+    fn m(units: i64) -> Money {
+        Money::from_units(units).unwrap()
+    }
+
+    fn liq(
+        time: u64,
+        side: Side,
+        notional: i64,
+        caused_by: Option<u32>,
+        bad_debt: i64,
+    ) -> Liquidation {
+        Liquidation {
+            time: t(time),
+            account: 1,
+            side,
+            quantity: 0.1,
+            notional: m(notional),
+            mark: 100.0,
+            bankruptcy_price: 90.0,
+            caused_by,
+            bad_debt: m(bad_debt),
+        }
+    }
+
+    fn snapshot(time: u64, fund: i64, margin: i64) -> Snapshot {
+        Snapshot {
+            time: t(time),
+            insurance_fund: m(fund),
+            margin_required: m(margin),
+            ..Default::default()
+        }
+    }
+
+    fn facts() -> RunFacts {
+        RunFacts {
+            scenario: "s".into(),
+            seed: 1,
+            policy: "es".into(),
+            digest: "d".into(),
+            events: 10,
+            duration: SimDuration::from_secs(180),
+            conservation_error: Money::ZERO,
+            unpaid_loss: Money::ZERO,
+            shocks: vec![],
+        }
+    }
+
+    #[test]
+    fn flows_land_in_their_interval_and_stocks_are_sampled() {
+        let mut r = Recorder::new(RecorderConfig {
+            start_fund: m(1000),
+            first_shock: Some(t(60)),
+            cascade: CascadeConfig::default(),
+        });
+        r.on_trade(m(500)).unwrap();
+        r.sample(snapshot(60, 1000, 100)).unwrap();
+        let a = r.on_liquidation(liq(70, Side::Long, 300, None, 0)).unwrap();
+        let b = r.on_liquidation(liq(71, Side::Long, 200, Some(a), 50)).unwrap();
+        r.on_liquidation(liq(72, Side::Short, 100, Some(b), 0)).unwrap();
+        r.on_liquidation(liq(73, Side::Long, 100, Some(2), 10)).unwrap();
+        r.on_fund(t(71), m(-5));
+        r.on_adl(t(75), m(40)).unwrap();
+        r.sample(snapshot(120, -5, 400)).unwrap();
+        r.sample(snapshot(180, 20, 200)).unwrap();
+        let o = r.finish(facts()).unwrap();
+        assert_eq!(o.series.len(), 3);
+        assert_eq!(o.series[0].volume, m(500));
+        assert_eq!(o.series[1].volume, Money::ZERO);
+        assert_eq!((o.series[1].liquidations_long, o.series[1].liquidations_short), (3, 1));
+        // Depths 0, 1, 2, 3: 300 exogenous, 200 at depth 1, 100 at 2, 100 at 3+.
+        assert_eq!(o.series[1].liquidated_by_depth, [m(300), m(200), m(100), m(100)]);
+        assert_eq!(o.series[2].liquidated_by_depth, [Money::ZERO; 4]);
+        assert_eq!(o.series[1].bad_debt, m(60));
+        assert_eq!(o.series[1].adl_notional, m(40));
+        assert_eq!(o.liquidations.count, 4);
+        assert_eq!(o.liquidations.notional, m(700));
+        assert_eq!((o.liquidations.long_notional, o.liquidations.short_notional), (m(600), m(100)));
+        assert_eq!(o.bad_debt, m(60));
+        assert_eq!(o.cascade.max_depth, 3);
+        assert_eq!(o.cascade.amplification, Some(700.0 / 300.0));
+        assert_eq!(o.cascade.size_counts, vec![(4, 1)]);
+        assert_eq!(o.insurance_fund, FundFigures { start: m(1000), end: m(-5), min: m(-5) });
+        assert_eq!(o.fund_exhausted, Some(t(71)));
+        assert_eq!(o.first_liquidation, Some(t(70)));
+        assert_eq!(o.first_adl, Some(t(75)));
+        assert!(!o.solvent);
+        // Margin: samples 100, 400, 200 -> mean 233.333333, peak 400, pre-stress 100 (t=60).
+        assert_eq!(o.margin.mean_initial, Money::from_micros(233_333_333));
+        assert_eq!(o.margin.peak_initial, m(400));
+        assert_eq!(o.margin.pre_stress_initial, m(100));
+        assert_eq!(o.liquidation_log.iter().map(|l| l.depth).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn an_unknown_cause_is_an_internal_error() {
+        let mut r = Recorder::new(RecorderConfig {
+            start_fund: m(1),
+            first_shock: None,
+            cascade: CascadeConfig::default(),
+        });
+        assert!(matches!(
+            r.on_liquidation(liq(1, Side::Long, 1, Some(0), 0)),
+            Err(Error::Internal(_))
+        ));
+    }
+}
