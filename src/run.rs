@@ -42,6 +42,62 @@ pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
 
 pub fn run(args: &RunArgs) -> CliResult {
     let scenario = load(args)?;
-    let _outcome = crate::engine::run_scenario(&scenario)?;
+    let outcome = crate::engine::run_scenario(&scenario)?;
+    print!("{}", render_table(&outcome));
     Ok(())
+}
+
+fn seconds(t: Option<liqsim_core::SimTime>) -> String {
+    t.map(|t| liqsim_core::SimDuration::from_nanos(t.nanos()).to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The human summary of a run: one figure a line, money exact.
+pub fn render_table(o: &liqsim_sim::Outcome) -> String {
+    let amplification =
+        o.cascade.amplification.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into());
+    let rows: Vec<(&str, String)> = vec![
+        ("scenario", o.scenario.clone()),
+        ("seed", o.seed.to_string()),
+        ("policy", o.policy.clone()),
+        ("digest", o.digest.clone()),
+        ("events", o.events.to_string()),
+        ("simulated", o.duration.to_string()),
+        (
+            "liquidations",
+            format!(
+                "{} ({} long, {} short)",
+                o.liquidations.count, o.liquidations.long_count, o.liquidations.short_count
+            ),
+        ),
+        ("liquidated notional", o.liquidations.notional.to_string()),
+        ("bad debt", o.bad_debt.to_string()),
+        (
+            "insurance fund",
+            format!(
+                "{} -> {} (min {})",
+                o.insurance_fund.start, o.insurance_fund.end, o.insurance_fund.min
+            ),
+        ),
+        ("ADL", format!("{} closes, notional {}", o.adl.count, o.adl.notional)),
+        ("socialized loss", o.socialized_loss.to_string()),
+        (
+            "cascade",
+            format!(
+                "max depth {}, amplification {amplification}, {} waves, largest {}",
+                o.cascade.max_depth, o.cascade.waves, o.cascade.largest
+            ),
+        ),
+        ("first liquidation", seconds(o.first_liquidation)),
+        ("first ADL", seconds(o.first_adl)),
+        ("fund exhausted", seconds(o.fund_exhausted)),
+        (
+            "initial margin",
+            format!("mean {}, peak {}", o.margin.mean_initial, o.margin.peak_initial),
+        ),
+        ("solvent", if o.solvent { "yes".into() } else { "no".into() }),
+        ("conservation error", o.conservation_error.to_string()),
+    ];
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
 }
