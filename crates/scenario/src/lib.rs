@@ -61,7 +61,7 @@ pub fn load_str(
             let doc = Document::parse(applied.text.clone()).ok()?;
             locate::path_at(&doc, span.start)
         });
-        let message = e.message().trim().replace('\n', " ");
+        let message = readable_serde_message(e.message());
         located.error(
             InputError::new(message).expected_if(expected_for_serde(e.message())),
             path.as_deref(),
@@ -110,6 +110,19 @@ impl ExpectedIf for InputError {
             None => self,
         }
     }
+}
+
+/// serde names the raw structs (`struct RawProcess`); users think in tables.
+fn readable_serde_message(message: &str) -> String {
+    let mut text = message.trim().replace('\n', " ");
+    while let Some(start) = text.find("struct Raw") {
+        let name_start = start + "struct ".len();
+        let end = text[name_start..]
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .map_or(text.len(), |e| name_start + e);
+        text.replace_range(start..end, "a table");
+    }
+    text
 }
 
 /// serde's messages already list the accepted keys or type; this only adds a hint where
@@ -244,20 +257,41 @@ fn set_path(
                 }
                 result
             }
-            Item::Value(toml_edit::Value::Array(a)) => {
-                let len = a.len();
-                if rest.is_empty() {
-                    let slot = a
-                        .get_mut(*i)
-                        .ok_or_else(|| format!("index {i} is past the end ({len} entries)"))?;
-                    *slot = value;
-                    Ok(())
-                } else {
-                    Err("indexing into a nested array value is not supported; set the whole array"
-                        .into())
-                }
-            }
+            Item::Value(v @ toml_edit::Value::Array(_)) => set_value_path(v, segments, value),
             _ => Err(format!("[{i}]: not an array")),
         },
+    }
+}
+
+/// Like [`set_path`] inside a value (an inline array or inline table), which must stay
+/// inline so the file keeps its shape.
+fn set_value_path(
+    target: &mut toml_edit::Value,
+    segments: &[locate::Segment],
+    value: toml_edit::Value,
+) -> std::result::Result<(), String> {
+    use locate::Segment;
+    let Some((first, rest)) = segments.split_first() else {
+        *target = value;
+        return Ok(());
+    };
+    match (first, target) {
+        (Segment::Index(i), toml_edit::Value::Array(a)) => {
+            let len = a.len();
+            let slot = a
+                .get_mut(*i)
+                .ok_or_else(|| format!("index {i} is past the end ({len} entries)"))?;
+            set_value_path(slot, rest, value)
+        }
+        (Segment::Key(k), toml_edit::Value::InlineTable(t)) => {
+            if rest.is_empty() {
+                t.insert(k, value);
+                return Ok(());
+            }
+            let child = t.get_mut(k).ok_or_else(|| format!("`{k}` does not exist"))?;
+            set_value_path(child, rest, value)
+        }
+        (Segment::Index(i), _) => Err(format!("[{i}]: not an array")),
+        (Segment::Key(k), _) => Err(format!("`{k}` is inside a value that is not a table")),
     }
 }
