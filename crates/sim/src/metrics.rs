@@ -29,20 +29,6 @@ pub struct Snapshot {
     pub accounts_below_maintenance: u64,
 }
 
-/// A liquidation as the exchange reports it (the recorder adds the depth).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Liquidation {
-    pub time: SimTime,
-    pub account: u32,
-    pub side: Side,
-    pub quantity: f64,
-    pub notional: Money,
-    pub mark: f64,
-    pub bankruptcy_price: f64,
-    pub caused_by: Option<u32>,
-    pub bad_debt: Money,
-}
-
 #[derive(Debug, Clone)]
 pub struct RecorderConfig {
     pub start_fund: Money,
@@ -97,8 +83,9 @@ impl Recorder {
     }
 
     /// Records a liquidation and returns its index (the id later liquidations name as
-    /// their cause).
-    pub fn on_liquidation(&mut self, l: Liquidation) -> Result<u32> {
+    /// their cause). Its `depth` is computed here from `caused_by`; the value passed in
+    /// is ignored.
+    pub fn on_liquidation(&mut self, l: LiquidationRow) -> Result<u32> {
         let index =
             u32::try_from(self.log.len()).map_err(|_| Error::overflow("liquidation count"))?;
         let depth = match l.caused_by {
@@ -139,18 +126,7 @@ impl Recorder {
             side: l.side,
             cause: l.caused_by.map_or(Cause::Exogenous, Cause::Liquidation),
         });
-        self.log.push(LiquidationRow {
-            time: l.time,
-            account: l.account,
-            side: l.side,
-            quantity: l.quantity,
-            notional: l.notional,
-            mark: l.mark,
-            bankruptcy_price: l.bankruptcy_price,
-            caused_by: l.caused_by,
-            depth,
-            bad_debt: l.bad_debt,
-        });
+        self.log.push(LiquidationRow { depth, ..l });
         Ok(index)
     }
 
@@ -313,6 +289,7 @@ mod tests {
             mark: 100.0,
             bankruptcy_price: 90.0,
             caused_by,
+            depth: 99,
             bad_debt: m(bad_debt),
         }
     }
