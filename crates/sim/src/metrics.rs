@@ -279,8 +279,8 @@ mod tests {
         notional: i64,
         caused_by: Option<u32>,
         bad_debt: i64,
-    ) -> Liquidation {
-        Liquidation {
+    ) -> LiquidationRow {
+        LiquidationRow {
             time: t(time),
             account: 1,
             side,
