@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 2 bad input (file, flag, value), 1 internal failure.
 
 mod backtest;
+mod compare;
 mod engine;
 mod merge;
 mod price;
@@ -48,6 +49,8 @@ enum Command {
     Price(price::PriceArgs),
     /// Value at risk or expected shortfall of a distribution or of a P&L file.
     Risk(risk::RiskArgs),
+    /// Margin policies side by side over many seeds (common random numbers).
+    Compare(compare::CompareArgs),
     /// A parameter grid x seeds in parallel: runs.csv, summary.csv and the frontier.
     Sweep(sweep::SweepArgs),
     /// Combine the output directories of a sharded sweep.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Price(args) => price::run(args),
         Command::Risk(args) => risk::run(args),
         Command::Backtest(args) => backtest::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),
     };
@@ -78,6 +82,51 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests_support {
+    use liqsim_core::{Money, SimDuration};
+    use liqsim_sim::*;
+
+    /// A stand-in for the kernel: figures that depend on the seed and the grid values.
+    pub fn fake_outcome(s: &liqsim_scenario::Scenario) -> Outcome {
+        let x = (s.seed % 97) as i64 * 1_000_003 + (s.margin.confidence * 1e6) as i64;
+        Outcome {
+            scenario: s.name.clone(),
+            seed: s.seed,
+            policy: s.margin.policy.name().into(),
+            digest: format!("{:032x}", x),
+            events: 100 + s.seed,
+            duration: SimDuration::from_secs(1),
+            liquidations: LiquidationTotals {
+                count: 3,
+                notional: Money::from_micros(x * 7),
+                ..Default::default()
+            },
+            bad_debt: Money::from_micros(x % 5_000_000),
+            insurance_fund: FundFigures::default(),
+            adl: AdlTotals::default(),
+            socialized_loss: Money::ZERO,
+            cascade: CascadeSummary {
+                max_depth: (s.seed % 4) as u32,
+                amplification: Some(1.5),
+                waves: 1,
+                largest: 2,
+                size_counts: vec![],
+            },
+            solvent: true,
+            conservation_error: Money::ZERO,
+            margin: MarginFigures {
+                mean_initial: Money::from_micros((s.margin.confidence * 1e9) as i64),
+                peak_initial: Money::from_micros(2_000_000_000),
+                pre_stress_initial: Money::from_micros(1_000_000_000),
+            },
+            first_liquidation: None,
+            first_adl: None,
+            fund_exhausted: s.seed.is_multiple_of(3).then_some(liqsim_core::SimTime::START),
+            series: vec![],
+            liquidation_log: vec![],
+            shocks: vec![],
+        }
+    }
+
     pub fn repo_file(path: &str) -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
     }

@@ -314,51 +314,8 @@ pub fn run(args: &SweepArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use liqsim_core::{Money, SimDuration};
-    use liqsim_sim::*;
+    use crate::tests_support::fake_outcome;
     use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A stand-in for the kernel: figures that depend on the seed and the grid values.
-    pub fn fake_outcome(s: &liqsim_scenario::Scenario) -> Outcome {
-        let x = (s.seed % 97) as i64 * 1_000_003 + (s.margin.confidence * 1e6) as i64;
-        Outcome {
-            scenario: s.name.clone(),
-            seed: s.seed,
-            policy: s.margin.policy.name().into(),
-            digest: format!("{:032x}", x),
-            events: 100 + s.seed,
-            duration: SimDuration::from_secs(1),
-            liquidations: LiquidationTotals {
-                count: 3,
-                notional: Money::from_micros(x * 7),
-                ..Default::default()
-            },
-            bad_debt: Money::from_micros(x % 5_000_000),
-            insurance_fund: FundFigures::default(),
-            adl: AdlTotals::default(),
-            socialized_loss: Money::ZERO,
-            cascade: CascadeSummary {
-                max_depth: (s.seed % 4) as u32,
-                amplification: Some(1.5),
-                waves: 1,
-                largest: 2,
-                size_counts: vec![],
-            },
-            solvent: true,
-            conservation_error: Money::ZERO,
-            margin: MarginFigures {
-                mean_initial: Money::from_micros((s.margin.confidence * 1e9) as i64),
-                peak_initial: Money::from_micros(2_000_000_000),
-                pre_stress_initial: Money::from_micros(1_000_000_000),
-            },
-            first_liquidation: None,
-            first_adl: None,
-            fund_exhausted: s.seed.is_multiple_of(3).then_some(liqsim_core::SimTime::START),
-            series: vec![],
-            liquidation_log: vec![],
-            shocks: vec![],
-        }
-    }
 
     fn args(out: &Path, shard: Option<&str>, threads: usize) -> SweepArgs {
         SweepArgs {
