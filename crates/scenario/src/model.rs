@@ -39,86 +39,29 @@ pub struct Market {
     pub funding: Funding,
 }
 
-/// Units of rate-like process parameters (volatility, drift, intensities).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateUnit {
-    PerYear,
-    PerDay,
-}
+pub use liqsim_models::{Bar, ProcessSpec, RateUnit};
 
 #[derive(Debug, Clone)]
 pub enum Process {
-    Gbm {
-        unit: RateUnit,
-        vol: f64,
-        drift: f64,
-    },
-    Merton {
-        unit: RateUnit,
-        vol: f64,
-        drift: f64,
-        jump_intensity: f64,
-        jump_mean: f64,
-        jump_vol: f64,
-    },
-    Kou {
-        unit: RateUnit,
-        vol: f64,
-        drift: f64,
-        jump_intensity: f64,
-        p_up: f64,
-        eta_up: f64,
-        eta_down: f64,
-    },
-    Svcj {
-        unit: RateUnit,
-        drift: f64,
-        kappa: f64,
-        theta: f64,
-        sigma_v: f64,
-        rho: f64,
-        v0: f64,
-        jump_intensity: f64,
-        jump_mean: f64,
-        jump_vol: f64,
-        jump_var_mean: f64,
-        jump_corr: f64,
-    },
-    GarchT {
-        unit: RateUnit,
-        omega: f64,
-        alpha: f64,
-        beta: f64,
-        nu: f64,
-        drift: f64,
-    },
-    Replay {
-        file: PathBuf,
-        bars: Vec<Bar>,
-    },
+    /// A stochastic process with rates in `unit`.
+    Parametric { unit: RateUnit, spec: ProcessSpec },
+    /// A real history; `file` is the resolved path it was read from.
+    Replay { file: PathBuf, bars: Vec<Bar> },
 }
 
 impl Process {
     pub fn kind_name(&self) -> &'static str {
         match self {
-            Process::Gbm { .. } => "gbm",
-            Process::Merton { .. } => "merton",
-            Process::Kou { .. } => "kou",
-            Process::Svcj { .. } => "svcj",
-            Process::GarchT { .. } => "garch_t",
+            Process::Parametric { spec, .. } => match spec {
+                ProcessSpec::Gbm { .. } => "gbm",
+                ProcessSpec::Merton { .. } => "merton",
+                ProcessSpec::Kou { .. } => "kou",
+                ProcessSpec::Svcj { .. } => "svcj",
+                ProcessSpec::GarchT { .. } => "garch_t",
+            },
             Process::Replay { .. } => "replay",
         }
     }
-}
-
-/// One bar of a replayed history; `time_ns` counts from the first bar's open time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bar {
-    pub time_ns: u64,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -215,7 +215,7 @@ fn market(raw: RawMarket, base_dir: &Path, run: SimDuration) -> Result<Market> {
     }
     let initial_price = match (&process, raw.initial_price) {
         (_, Some(p)) => real(p, "market.initial_price", Range::positive_up_to(1e9))?,
-        (Process::Replay { bars, .. }, None) => bars[0].close,
+        (Process::Replay { bars, .. }, None) => bars[0].open,
         (_, None) => {
             return Err(err(
                 "market.initial_price",
@@ -390,55 +390,63 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
     let drift_range = Range::closed(-100.0, 100.0);
     let intensity_range = Range::non_negative_up_to(1e6);
     Ok(match raw.kind.as_str() {
-        "gbm" => Process::Gbm {
+        "gbm" => Process::Parametric {
             unit,
-            vol: need(raw.vol, "vol", vol_range)?,
-            drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+            spec: ProcessSpec::Gbm {
+                vol: need(raw.vol, "vol", vol_range)?,
+                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+            },
         },
-        "merton" => Process::Merton {
+        "merton" => Process::Parametric {
             unit,
-            vol: need(raw.vol, "vol", vol_range)?,
-            drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
-            jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
-            jump_mean: need(raw.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
-            jump_vol: need(raw.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
+            spec: ProcessSpec::Merton {
+                vol: need(raw.vol, "vol", vol_range)?,
+                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+                jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
+                jump_mean: need(raw.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
+                jump_vol: need(raw.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
+            },
         },
-        "kou" => Process::Kou {
+        "kou" => Process::Parametric {
             unit,
-            vol: need(raw.vol, "vol", vol_range)?,
-            drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
-            jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
-            p_up: need(raw.p_up, "p_up", Range::closed(0.0, 1.0))?,
-            // eta_up > 1 keeps E[e^J] finite, which the drift compensator needs.
-            eta_up: need(
-                raw.eta_up,
-                "eta_up",
-                Range { min: Some((1.0, false)), max: Some((1e6, true)) },
-            )?,
-            eta_down: need(raw.eta_down, "eta_down", Range::positive_up_to(1e6))?,
+            spec: ProcessSpec::Kou {
+                vol: need(raw.vol, "vol", vol_range)?,
+                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+                jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
+                p_up: need(raw.p_up, "p_up", Range::closed(0.0, 1.0))?,
+                // eta_up > 1 keeps E[e^J] finite, which the drift compensator needs.
+                eta_up: need(
+                    raw.eta_up,
+                    "eta_up",
+                    Range { min: Some((1.0, false)), max: Some((1e6, true)) },
+                )?,
+                eta_down: need(raw.eta_down, "eta_down", Range::positive_up_to(1e6))?,
+            },
         },
-        "svcj" => Process::Svcj {
+        "svcj" => Process::Parametric {
             unit,
-            drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
-            kappa: need(raw.kappa, "kappa", Range::positive_up_to(1e4))?,
-            theta: need(raw.theta, "theta", Range::positive_up_to(100.0))?,
-            sigma_v: need(raw.sigma_v, "sigma_v", Range::non_negative_up_to(100.0))?,
-            rho: need(raw.rho, "rho", Range::closed(-1.0, 1.0))?,
-            v0: need(raw.v0, "v0", Range::non_negative_up_to(100.0))?,
-            jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
-            jump_mean: need(raw.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
-            jump_vol: need(raw.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
-            jump_var_mean: need(
-                raw.jump_var_mean,
-                "jump_var_mean",
-                Range::non_negative_up_to(100.0),
-            )?,
-            jump_corr: real_or(
-                raw.jump_corr,
-                0.0,
-                &path("jump_corr"),
-                Range::closed(-100.0, 100.0),
-            )?,
+            spec: ProcessSpec::Svcj {
+                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+                kappa: need(raw.kappa, "kappa", Range::positive_up_to(1e4))?,
+                theta: need(raw.theta, "theta", Range::positive_up_to(100.0))?,
+                sigma_v: need(raw.sigma_v, "sigma_v", Range::non_negative_up_to(100.0))?,
+                rho: need(raw.rho, "rho", Range::closed(-1.0, 1.0))?,
+                v0: need(raw.v0, "v0", Range::non_negative_up_to(100.0))?,
+                jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
+                jump_mean: need(raw.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
+                jump_vol: need(raw.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
+                jump_var_mean: need(
+                    raw.jump_var_mean,
+                    "jump_var_mean",
+                    Range::non_negative_up_to(100.0),
+                )?,
+                jump_corr: real_or(
+                    raw.jump_corr,
+                    0.0,
+                    &path("jump_corr"),
+                    Range::closed(-100.0, 100.0),
+                )?,
+            },
         },
         "garch_t" => {
             let alpha = need(raw.alpha, "alpha", Range::closed(0.0, 1.0))?;
@@ -453,18 +461,20 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
                     "alpha + beta < 1",
                 ));
             }
-            Process::GarchT {
+            Process::Parametric {
                 unit,
-                omega: need(raw.omega, "omega", Range::positive_up_to(1.0))?,
-                alpha,
-                beta,
-                // nu > 2 for a finite variance, which GARCH scaling needs.
-                nu: need(
-                    raw.nu,
-                    "nu",
-                    Range { min: Some((2.0, false)), max: Some((1000.0, true)) },
-                )?,
-                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+                spec: ProcessSpec::GarchT {
+                    omega: need(raw.omega, "omega", Range::positive_up_to(1.0))?,
+                    alpha,
+                    beta,
+                    // nu > 2 for a finite variance, which GARCH scaling needs.
+                    nu: need(
+                        raw.nu,
+                        "nu",
+                        Range { min: Some((2.0, false)), max: Some((1000.0, true)) },
+                    )?,
+                    drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+                },
             }
         }
         _ => {

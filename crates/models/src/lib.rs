@@ -1,0 +1,21 @@
+//! liqsim-models: what drives the market and what prices the options.
+//!
+//! - [`process`]: price processes in log price (GBM, Merton, Kou, SVCJ, GARCH(1,1)-t),
+//!   each stepping on any interval from the random stream it is given.
+//! - [`replay`]: a real price history replayed exactly at its bar closes, with a seeded
+//!   Brownian bridge inside each bar kept within the bar's high and low.
+//! - [`shocks`]: scheduled jumps, volatility windows and liquidity droughts over any
+//!   process.
+//! - [`options`]: Black-76 and Black-Scholes-Merton prices and Greeks.
+//!
+//! No file, clock or thread here: replay data arrives as parsed bars.
+
+pub mod options;
+pub mod process;
+pub mod replay;
+pub mod shocks;
+
+pub use options::{Greeks, OptionKind, black76_greeks, black76_price, bsm_greeks, norm_cdf};
+pub use process::{PriceProcess, ProcessSpec, RateUnit};
+pub use replay::{Bar, Replay};
+pub use shocks::{Shock, Shocks};
