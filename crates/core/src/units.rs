@@ -76,6 +76,30 @@ impl Money {
         i64::try_from(quotient).map(Money).map_err(|_| Error::overflow("money pro-rata share"))
     }
 
+    /// `self x rate` rounded up to the micro-unit, with `rate` taken to 12 decimal places
+    /// (fee, funding and margin rates) so the product is exact integer arithmetic: an f64
+    /// product would turn 6106.1 x 0.001 into 6.1061000000000005 and round it up.
+    pub fn mul_rate_ceil(self, rate: f64) -> Result<Money> {
+        self.mul_rate(rate, true)
+    }
+
+    /// As [`Money::mul_rate_ceil`], rounded down.
+    pub fn mul_rate_floor(self, rate: f64) -> Result<Money> {
+        self.mul_rate(rate, false)
+    }
+
+    fn mul_rate(self, rate: f64, up: bool) -> Result<Money> {
+        const SCALE: i128 = 1_000_000_000_000;
+        let scaled = (rate * SCALE as f64).round();
+        if !scaled.is_finite() || scaled.abs() >= 9.0e18 {
+            return Err(Error::overflow("rate"));
+        }
+        let product = i128::from(self.0) * scaled as i128;
+        let quotient = product.div_euclid(SCALE);
+        let rounded = if up && product.rem_euclid(SCALE) != 0 { quotient + 1 } else { quotient };
+        i64::try_from(rounded).map(Money).map_err(|_| Error::overflow("money times rate"))
+    }
+
     pub fn abs(self) -> Result<Money> {
         self.0.checked_abs().map(Money).ok_or(Error::overflow("money absolute value"))
     }
@@ -537,6 +561,20 @@ mod tests {
         assert!(ContractSpec::new(Money::from_micros(1), 100_000_000).is_err());
         assert!(ContractSpec::new(Money::ZERO, 1).is_err());
         assert!(ContractSpec::new(Money::from_micros(1), 0).is_err());
+    }
+
+    #[test]
+    fn rates_multiply_exactly() {
+        let n = Money::from_decimal("6106.1").unwrap();
+        assert_eq!(n.mul_rate_ceil(0.001).unwrap(), Money::from_decimal("6.1061").unwrap());
+        assert_eq!(n.mul_rate_floor(0.001).unwrap(), Money::from_decimal("6.1061").unwrap());
+        let odd = Money::from_micros(1001);
+        assert_eq!(odd.mul_rate_ceil(0.5).unwrap().micros(), 501);
+        assert_eq!(odd.mul_rate_floor(0.5).unwrap().micros(), 500);
+        assert_eq!(Money::from_micros(-1001).mul_rate_ceil(0.5).unwrap().micros(), -500);
+        assert_eq!(odd.mul_rate_ceil(-0.5).unwrap().micros(), -500);
+        assert!(Money::MAX.mul_rate_ceil(2.0).is_err());
+        assert!(odd.mul_rate_ceil(f64::NAN).is_err());
     }
 
     #[test]

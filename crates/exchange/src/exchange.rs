@@ -1,0 +1,705 @@
+//! Accounts, fills, margin, funding, triggers and the settlement steps of the waterfall.
+//!
+//! One perpetual per exchange instance for now: each account holds a signed quantity of
+//! lots and a cost basis (the signed notional paid for the open position) used for P&L
+//! and ADL ranking, never for the ledger.
+//!
+//! Rounding: fees are rounded up to the next micro-unit (in the exchange's favour) and
+//! rebates down; funding payers pay rounded up and receivers get rounded down, the
+//! residual (never negative) goes to fee income; a requirement rounds up. Cost basis on a
+//! partial close is scaled down with floor division (P&L display only).
+//!
+//! Liquidation trigger index: an account's bankruptcy price b (where cash + position x
+//! price = 0) does not depend on the margin rate. A long falls below maintenance rate m
+//! at price b / (1 - m), a short at b / (1 + m); so longs are kept ordered by b (rounded
+//! up) and shorts by b (rounded down), and a mark P needs to look only at longs with
+//! b >= P (1 - m_max) and shorts with b <= P (1 + m_max), where m_max is the highest
+//! maintenance rate in force. The candidates are then checked exactly. Changing rates
+//! (a risk refresh) moves the query threshold, not the index. Funding changes every cash
+//! balance and re-keys every account with a position (three times a day).
+//!
+//! Known limitations: one instrument; isolated margin is not modelled; ADL ranks by a
+//! scan of the opposing side (ADL events are rare).
+
+use crate::ledger::{Ledger, Party, SystemAccount};
+use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(pub u32);
+
+/// Initial and maintenance requirement as fractions of notional.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub initial: f64,
+    pub maintenance: f64,
+}
+
+/// A leverage bracket in the "maintenance amount" form: requirement = notional x rate -
+/// amount, where the amounts make the requirement continuous across brackets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bracket {
+    pub notional_max: Money,
+    pub rates: Rates,
+    pub initial_amount: Money,
+    pub maintenance_amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarginSchedule {
+    /// One rate pair per direction (risk-based policies give longs and shorts their own).
+    Flat {
+        long: Rates,
+        short: Rates,
+    },
+    Brackets(Vec<Bracket>),
+}
+
+impl MarginSchedule {
+    /// Brackets from (notional cap, rates), computing the continuity amounts.
+    pub fn brackets(tiers: &[(Money, Rates)]) -> Result<MarginSchedule> {
+        let mut out: Vec<Bracket> = Vec::with_capacity(tiers.len());
+        for &(cap, rates) in tiers {
+            let (initial_amount, maintenance_amount) = match out.last() {
+                None => (Money::ZERO, Money::ZERO),
+                Some(prev) => {
+                    // Continuity at the previous cap C: C x r_prev - a_prev = C x r - a.
+                    let c = prev.notional_max.to_f64();
+                    let ia =
+                        prev.initial_amount.to_f64() + c * (rates.initial - prev.rates.initial);
+                    let ma = prev.maintenance_amount.to_f64()
+                        + c * (rates.maintenance - prev.rates.maintenance);
+                    (Money::round_from_f64(ia)?, Money::round_from_f64(ma)?)
+                }
+            };
+            out.push(Bracket { notional_max: cap, rates, initial_amount, maintenance_amount });
+        }
+        Ok(MarginSchedule::Brackets(out))
+    }
+
+    fn highest_maintenance(&self) -> f64 {
+        match self {
+            MarginSchedule::Flat { long, short } => long.maintenance.max(short.maintenance),
+            MarginSchedule::Brackets(b) => {
+                b.iter().map(|b| b.rates.maintenance).fold(0.0, f64::max)
+            }
+        }
+    }
+
+    /// Requirement for `notional` (positive) held long or short.
+    pub fn requirement(&self, notional: Money, long: bool, maintenance: bool) -> Result<Money> {
+        match self {
+            MarginSchedule::Flat { long: l, short: s } => {
+                let r = if long { l } else { s };
+                let rate = if maintenance { r.maintenance } else { r.initial };
+                notional.mul_rate_ceil(rate)
+            }
+            MarginSchedule::Brackets(brackets) => {
+                let b = brackets.iter().find(|b| notional <= b.notional_max).or(brackets.last());
+                let Some(b) = b else { return Ok(Money::ZERO) };
+                let (rate, amount) = if maintenance {
+                    (b.rates.maintenance, b.maintenance_amount)
+                } else {
+                    (b.rates.initial, b.initial_amount)
+                };
+                Ok(notional.mul_rate_ceil(rate)?.checked_sub(amount)?.max(Money::ZERO))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdlRanking {
+    /// Profit as a share of cost, times effective leverage (notional / equity).
+    PnlTimesLeverage,
+    Pnl,
+    PnlPercent,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExchangeConfig {
+    pub spec: ContractSpec,
+    pub maker_fee: f64,
+    pub taker_fee: f64,
+    pub liquidation_fee: f64,
+    pub max_leverage: f64,
+    pub adl_ranking: AdlRanking,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    config: ExchangeConfig,
+    ledger: Ledger,
+    qty: Vec<i64>,
+    cost: Vec<Money>,
+    schedule: MarginSchedule,
+    longs: BTreeSet<(i64, u32)>,
+    shorts: BTreeSet<(i64, u32)>,
+    key: Vec<Option<(bool, i64)>>,
+    long_open_interest: i64,
+}
+
+impl Exchange {
+    pub fn new(config: ExchangeConfig, schedule: MarginSchedule) -> Exchange {
+        Exchange {
+            config,
+            ledger: Ledger::new(0),
+            qty: Vec::new(),
+            cost: Vec::new(),
+            schedule,
+            longs: BTreeSet::new(),
+            shorts: BTreeSet::new(),
+            key: Vec::new(),
+            long_open_interest: 0,
+        }
+    }
+
+    pub fn spec(&self) -> &ContractSpec {
+        &self.config.spec
+    }
+
+    pub fn config(&self) -> &ExchangeConfig {
+        &self.config
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn set_schedule(&mut self, schedule: MarginSchedule) {
+        self.schedule = schedule;
+    }
+
+    pub fn accounts(&self) -> usize {
+        self.qty.len()
+    }
+
+    pub fn open_account(&mut self, deposit: Money) -> Result<AccountId> {
+        let id = self.ledger.add_trader();
+        self.qty.push(0);
+        self.cost.push(Money::ZERO);
+        self.key.push(None);
+        self.ledger.deposit(Party::Trader(id), deposit)?;
+        Ok(AccountId(id))
+    }
+
+    pub fn deposit(&mut self, a: AccountId, amount: Money) -> Result<()> {
+        self.ledger.deposit(Party::Trader(a.0), amount)?;
+        self.rekey(a)
+    }
+
+    pub fn fund_deposit(&mut self, amount: Money) -> Result<()> {
+        self.ledger.deposit(Party::System(SystemAccount::InsuranceFund), amount)
+    }
+
+    pub fn insurance_fund(&self) -> Money {
+        self.ledger.balance(Party::System(SystemAccount::InsuranceFund))
+    }
+
+    pub fn cash(&self, a: AccountId) -> Money {
+        self.ledger.balance(Party::Trader(a.0))
+    }
+
+    pub fn position(&self, a: AccountId) -> Qty {
+        Qty::from_lots(self.qty[a.0 as usize])
+    }
+
+    /// Long open interest in lots (equal to short open interest).
+    pub fn open_interest(&self) -> Qty {
+        Qty::from_lots(self.long_open_interest)
+    }
+
+    /// cash + position x mark.
+    pub fn equity(&self, a: AccountId, mark: Price) -> Result<Money> {
+        let value = self.config.spec.notional(mark, self.position(a))?;
+        self.cash(a).checked_add(value)
+    }
+
+    pub fn notional(&self, a: AccountId, mark: Price) -> Result<Money> {
+        self.config.spec.notional(mark, self.position(a).abs())
+    }
+
+    pub fn requirement(&self, a: AccountId, mark: Price, maintenance: bool) -> Result<Money> {
+        let q = self.qty[a.0 as usize];
+        if q == 0 {
+            return Ok(Money::ZERO);
+        }
+        self.schedule.requirement(self.notional(a, mark)?, q > 0, maintenance)
+    }
+
+    /// Unrealized P&L at `mark`: position value minus cost basis.
+    pub fn unrealized(&self, a: AccountId, mark: Price) -> Result<Money> {
+        self.config.spec.notional(mark, self.position(a))?.checked_sub(self.cost[a.0 as usize])
+    }
+
+    pub fn is_liquidatable(&self, a: AccountId, mark: Price) -> Result<bool> {
+        if self.qty[a.0 as usize] == 0 {
+            return Ok(false);
+        }
+        Ok(self.equity(a, mark)? < self.requirement(a, mark, true)?)
+    }
+
+    /// Whether `a` may hold `new_qty` at `mark`: equity covers the initial requirement
+    /// and leverage stays under the venue cap. Reducing a position is always allowed.
+    pub fn allows(&self, a: AccountId, new_qty: Qty, mark: Price) -> Result<bool> {
+        let old = self.qty[a.0 as usize];
+        let new = new_qty.lots();
+        if new.abs() <= old.abs() && new.signum() * old.signum() >= 0 {
+            return Ok(true);
+        }
+        let equity = self.equity(a, mark)?;
+        let notional = self.config.spec.notional(mark, Qty::from_lots(new.abs()))?;
+        let required = self.schedule.requirement(notional, new > 0, false)?;
+        Ok(equity >= required && notional.to_f64() <= equity.to_f64() * self.config.max_leverage)
+    }
+
+    /// The price (in ticks, fractional) at which the account's equity is zero.
+    pub fn bankruptcy_price(&self, a: AccountId) -> Option<f64> {
+        let q = self.qty[a.0 as usize];
+        if q == 0 {
+            return None;
+        }
+        let v = self.config.spec.tick_lot_value().micros() as f64;
+        Some(-(self.cash(a).micros() as f64) / (q as f64 * v))
+    }
+
+    /// Settles a fill between `buyer` and `seller` at `price`; `buyer_is_taker` picks who
+    /// pays the taker fee. Returns (buyer fee, seller fee).
+    pub fn apply_fill(
+        &mut self,
+        buyer: AccountId,
+        seller: AccountId,
+        price: Price,
+        qty: Qty,
+        buyer_is_taker: bool,
+    ) -> Result<(Money, Money)> {
+        let notional = self.config.spec.notional(price, qty)?;
+        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        // Rounding up favours the exchange both ways: a fee rounds up, a rebate (a
+        // negative fee) rounds toward zero.
+        let fee = |rate: f64| notional.mul_rate_ceil(rate);
+        let (buyer_rate, seller_rate) = if buyer_is_taker {
+            (self.config.taker_fee, self.config.maker_fee)
+        } else {
+            (self.config.maker_fee, self.config.taker_fee)
+        };
+        let (bf, sf) = (fee(buyer_rate)?, fee(seller_rate)?);
+        let income = Party::System(SystemAccount::FeeIncome);
+        self.ledger.transfer(Party::Trader(buyer.0), income, bf)?;
+        self.ledger.transfer(Party::Trader(seller.0), income, sf)?;
+        self.trade_position(buyer, qty.lots(), notional)?;
+        self.trade_position(seller, -qty.lots(), notional.checked_neg()?)?;
+        Ok((bf, sf))
+    }
+
+    /// A transfer of position at `price` between two accounts with no fee (ADL, backstop).
+    pub fn transfer_position(
+        &mut self,
+        buyer: AccountId,
+        seller: AccountId,
+        price: Price,
+        qty: Qty,
+    ) -> Result<()> {
+        let notional = self.config.spec.notional(price, qty)?;
+        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        self.trade_position(buyer, qty.lots(), notional)?;
+        self.trade_position(seller, -qty.lots(), notional.checked_neg()?)
+    }
+
+    fn trade_position(&mut self, a: AccountId, delta: i64, signed_notional: Money) -> Result<()> {
+        let i = a.0 as usize;
+        let old = self.qty[i];
+        let new = old.checked_add(delta).ok_or(Error::overflow("position"))?;
+        self.cost[i] = if old == 0 || old.signum() == delta.signum() {
+            self.cost[i].checked_add(signed_notional)?
+        } else if new.signum() == old.signum() || new == 0 {
+            // Reducing: the cost basis shrinks in proportion.
+            self.cost[i].mul_div_floor(new, old)?
+        } else {
+            // Flipping: the new position's cost is the part of this trade beyond zero.
+            signed_notional.mul_div_floor(new, delta)?
+        };
+        self.long_open_interest += new.max(0) - old.max(0);
+        self.qty[i] = new;
+        self.rekey(a)
+    }
+
+    fn rekey(&mut self, a: AccountId) -> Result<()> {
+        let i = a.0 as usize;
+        if let Some((long, k)) = self.key[i].take() {
+            if long {
+                self.longs.remove(&(k, a.0));
+            } else {
+                self.shorts.remove(&(k, a.0));
+            }
+        }
+        if let Some(b) = self.bankruptcy_price(a) {
+            let long = self.qty[i] > 0;
+            // Round toward checking earlier: up for longs, down for shorts.
+            let k = if long { b.ceil() } else { b.floor() };
+            let k =
+                if k.is_finite() { k.clamp(i64::MIN as f64, i64::MAX as f64) as i64 } else { 0 };
+            if long {
+                self.longs.insert((k, a.0));
+            } else {
+                self.shorts.insert((k, a.0));
+            }
+            self.key[i] = Some((long, k));
+        }
+        Ok(())
+    }
+
+    /// Accounts whose position may be below maintenance at `mark`, into `out` (cleared
+    /// first), in a fixed order: longs by bankruptcy price from the highest, then shorts
+    /// from the lowest, ties by account id. Candidates still need the exact check.
+    pub fn candidates(&self, mark: Price, out: &mut Vec<AccountId>) {
+        out.clear();
+        let m = self.schedule.highest_maintenance();
+        let p = mark.ticks() as f64;
+        let long_from = (p * (1.0 - m)).floor() as i64;
+        let short_to = (p * (1.0 + m)).ceil() as i64;
+        out.extend(self.longs.range((long_from, 0)..).rev().map(|&(_, a)| AccountId(a)));
+        out.extend(self.shorts.range(..=(short_to, u32::MAX)).map(|&(_, a)| AccountId(a)));
+    }
+
+    /// Pays a closed account's negative cash from the insurance fund as far as it goes;
+    /// returns (paid by the fund, still unpaid).
+    pub fn cover_from_fund(&mut self, a: AccountId) -> Result<(Money, Money)> {
+        let debt = self.cash(a).checked_neg()?;
+        if !debt.is_positive() {
+            return Ok((Money::ZERO, Money::ZERO));
+        }
+        let paid = debt.min(self.insurance_fund().max(Money::ZERO));
+        self.ledger.transfer(
+            Party::System(SystemAccount::InsuranceFund),
+            Party::Trader(a.0),
+            paid,
+        )?;
+        self.rekey(a)?;
+        Ok((paid, debt.checked_sub(paid)?))
+    }
+
+    /// Moves a liquidation fee from the account to the fund, never more than its equity
+    /// above zero (a fee must not create bad debt). Returns the fee charged.
+    pub fn charge_liquidation_fee(
+        &mut self,
+        a: AccountId,
+        notional: Money,
+        mark: Price,
+    ) -> Result<Money> {
+        let fee = notional.mul_rate_ceil(self.config.liquidation_fee)?;
+        let room = self.equity(a, mark)?.max(Money::ZERO);
+        let fee = fee.min(room);
+        self.ledger.transfer(
+            Party::Trader(a.0),
+            Party::System(SystemAccount::InsuranceFund),
+            fee,
+        )?;
+        self.rekey(a)?;
+        Ok(fee)
+    }
+
+    /// Opposing positions for ADL against a bankrupt `long` (or short) position, best
+    /// ranked first: profitable ones by the configured ranking, then the rest by size.
+    pub fn adl_queue(&self, bankrupt_is_long: bool, mark: Price) -> Result<Vec<AccountId>> {
+        let mut ranked: Vec<(bool, f64, u32)> = Vec::new();
+        for (i, &q) in self.qty.iter().enumerate() {
+            if q == 0 || (q > 0) == bankrupt_is_long {
+                continue;
+            }
+            let a = AccountId(i as u32);
+            let pnl = self.unrealized(a, mark)?.to_f64();
+            let cost = self.cost[i].to_f64().abs().max(1e-9);
+            let equity = self.equity(a, mark)?.to_f64();
+            let leverage = if equity > 0.0 {
+                self.notional(a, mark)?.to_f64() / equity
+            } else {
+                f64::INFINITY
+            };
+            let score = match self.config.adl_ranking {
+                AdlRanking::PnlTimesLeverage => pnl / cost * leverage,
+                AdlRanking::Pnl => pnl,
+                AdlRanking::PnlPercent => pnl / cost,
+            };
+            ranked.push((pnl > 0.0, if pnl > 0.0 { score } else { q.abs() as f64 }, i as u32));
+        }
+        // Profitable first, then by score descending, ties by account id: a total order.
+        ranked.sort_by(|x, y| y.0.cmp(&x.0).then(y.1.total_cmp(&x.1)).then(x.2.cmp(&y.2)));
+        Ok(ranked.into_iter().map(|(_, _, a)| AccountId(a)).collect())
+    }
+
+    /// Covers `amount` owed to closed account `a` from accounts in profit at `mark`, pro
+    /// rata to their profit (floor; the remainder from the largest winner). What cannot
+    /// be covered becomes the bad-debt claim. Returns (socialized, unpaid).
+    pub fn socialize(
+        &mut self,
+        a: AccountId,
+        amount: Money,
+        mark: Price,
+    ) -> Result<(Money, Money)> {
+        if !amount.is_positive() {
+            return Ok((Money::ZERO, Money::ZERO));
+        }
+        let mut winners: Vec<(Money, u32)> = Vec::new();
+        let mut total = Money::ZERO;
+        for i in 0..self.qty.len() {
+            if i == a.0 as usize || self.qty[i] == 0 {
+                continue;
+            }
+            let pnl = self.unrealized(AccountId(i as u32), mark)?;
+            let equity = self.equity(AccountId(i as u32), mark)?;
+            let share_base = pnl.min(equity);
+            if share_base.is_positive() {
+                winners.push((share_base, i as u32));
+                total = total.checked_add(share_base)?;
+            }
+        }
+        let covered = amount.min(total);
+        let mut taken = Money::ZERO;
+        let mut largest: Option<(Money, u32)> = None;
+        for &(base, w) in &winners {
+            let share = covered.mul_div_floor(base.micros(), total.micros())?;
+            self.ledger.transfer(Party::Trader(w), Party::Trader(a.0), share)?;
+            taken = taken.checked_add(share)?;
+            if largest.is_none_or(|(b, _)| base > b) {
+                largest = Some((base, w));
+            }
+        }
+        if let Some((_, w)) = largest {
+            self.ledger.transfer(
+                Party::Trader(w),
+                Party::Trader(a.0),
+                covered.checked_sub(taken)?,
+            )?;
+        }
+        let unpaid = amount.checked_sub(covered)?;
+        self.ledger.transfer(Party::System(SystemAccount::BadDebt), Party::Trader(a.0), unpaid)?;
+        for &(_, w) in &winners {
+            self.rekey(AccountId(w))?;
+        }
+        self.rekey(a)?;
+        Ok((covered, unpaid))
+    }
+
+    /// Pays funding at `rate` (positive: longs pay shorts) on notional at `mark`. Payers
+    /// pay rounded up, receivers get rounded down; the residual goes to fee income.
+    pub fn pay_funding(&mut self, rate: f64, mark: Price) -> Result<Money> {
+        let pool = Party::System(SystemAccount::FundingPool);
+        // Payers first, so the pool never goes negative.
+        for payer_pass in [true, false] {
+            for i in 0..self.qty.len() {
+                let q = self.qty[i];
+                if q == 0 {
+                    continue;
+                }
+                let notional = self.config.spec.notional(mark, Qty::from_lots(q))?;
+                let owed = notional.mul_rate_ceil(rate)?;
+                if payer_pass && owed.is_positive() {
+                    self.ledger.transfer(Party::Trader(i as u32), pool, owed)?;
+                } else if !payer_pass && owed.is_negative() {
+                    // A receiver's share rounded down: -ceil(-x) = floor(x) for x < 0.
+                    let due = notional.checked_neg()?.mul_rate_floor(rate)?;
+                    self.ledger.transfer(pool, Party::Trader(i as u32), due)?;
+                }
+            }
+        }
+        let residual = self.ledger.balance(pool);
+        self.ledger.transfer(pool, Party::System(SystemAccount::FeeIncome), residual)?;
+        for i in 0..self.qty.len() {
+            if self.qty[i] != 0 {
+                self.rekey(AccountId(i as u32))?;
+            }
+        }
+        Ok(residual)
+    }
+
+    /// Every invariant, from scratch: money conserved, open interest balanced, the
+    /// trigger index holding exactly the accounts with positions.
+    pub fn check(&self) -> Result<()> {
+        let error = self.ledger.conservation_error()?;
+        if error != Money::ZERO {
+            return Err(Error::Internal(format!("ledger: conservation error {error}")));
+        }
+        let (long, short): (i64, i64) =
+            self.qty.iter().fold((0, 0), |(l, s), &q| (l + q.max(0), s + (-q).max(0)));
+        if long != short || long != self.long_open_interest {
+            return Err(Error::Internal(format!(
+                "open interest: long {long}, short {short}, tracked {}",
+                self.long_open_interest
+            )));
+        }
+        let with_position = self.qty.iter().filter(|&&q| q != 0).count();
+        if self.longs.len() + self.shorts.len() != with_position {
+            return Err(Error::Internal("trigger index out of step with positions".into()));
+        }
+        if self.ledger.balance(Party::System(SystemAccount::FundingPool)) != Money::ZERO {
+            return Err(Error::Internal("funding pool not emptied".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn m(x: &str) -> Money {
+        Money::from_decimal(x).unwrap()
+    }
+
+    /// BTC-style contract: tick 0.5, lot 0.001; 0.02%/0.05% maker/taker; 0.5% maintenance.
+    fn exchange() -> Exchange {
+        let spec = ContractSpec::new(m("0.5"), 1_000_000).unwrap();
+        let config = ExchangeConfig {
+            spec,
+            maker_fee: 0.0002,
+            taker_fee: 0.0005,
+            liquidation_fee: 0.005,
+            max_leverage: 100.0,
+            adl_ranking: AdlRanking::PnlTimesLeverage,
+        };
+        let rates = Rates { initial: 0.01, maintenance: 0.005 };
+        Exchange::new(config, MarginSchedule::Flat { long: rates, short: rates })
+    }
+
+    fn price(x: &str) -> Price {
+        exchange().spec().price_from_decimal(x).unwrap()
+    }
+
+    #[test]
+    fn a_fill_moves_notional_and_fees_exactly() {
+        let mut x = exchange();
+        let a = x.open_account(m("6000")).unwrap();
+        let b = x.open_account(m("100000")).unwrap();
+        // A takes 1 BTC (1000 lots) at 60000 from maker B: notional 60000,
+        // taker fee 0.05% = 30, maker fee 0.02% = 12.
+        let (fa, fb) = x.apply_fill(a, b, price("60000"), Qty::from_lots(1000), true).unwrap();
+        assert_eq!((fa, fb), (m("30"), m("12")));
+        assert_eq!(x.cash(a), m("-54030"));
+        assert_eq!(x.cash(b), m("159988"));
+        assert_eq!(x.equity(a, price("60000")).unwrap(), m("5970"));
+        assert_eq!(x.open_interest().lots(), 1000);
+        // Bankruptcy: -54030 + P = 0 at P = 54030 = 108060 ticks.
+        assert_eq!(x.bankruptcy_price(a), Some(108_060.0));
+        // Maintenance 0.5% of notional: liquidatable below 54030 / 0.995 = 54301.51.
+        assert!(!x.is_liquidatable(a, price("54302")).unwrap());
+        assert!(x.is_liquidatable(a, price("54301.5")).unwrap());
+        x.check().unwrap();
+    }
+
+    #[test]
+    fn trigger_index_visits_only_accounts_near_their_price() {
+        let mut x = exchange();
+        let maker = x.open_account(m("100000000")).unwrap();
+        // 100 longs of 0.1 BTC at 60000 with deposits 600 + 10 i: bankruptcy prices rise
+        // as deposits fall.
+        let mut longs = Vec::new();
+        for i in 0..100 {
+            let a = x.open_account(Money::from_units(600 + 10 * i).unwrap()).unwrap();
+            x.apply_fill(a, maker, price("60000"), Qty::from_lots(100), true).unwrap();
+            longs.push(a);
+        }
+        let mut out = Vec::new();
+        x.candidates(price("60000"), &mut out);
+        assert!(out.is_empty(), "nobody is near liquidation at the entry price");
+        // At 54000 the longs whose bankruptcy price is above 54000 x (1 - 0.005) are
+        // candidates: 60000 - (deposit - 3 fee) x 10 >= 53730 <=> deposit <= 630.
+        x.candidates(price("54000"), &mut out);
+        // Highest bankruptcy price (smallest deposit) first.
+        let expected: Vec<AccountId> = longs.iter().take(4).copied().collect();
+        assert_eq!(out, expected);
+        for &a in &out {
+            let liq = x.is_liquidatable(a, price("54000")).unwrap();
+            assert_eq!(liq, x.cash(a).to_f64() + 5400.0 < 27.0);
+        }
+    }
+
+    #[test]
+    fn funding_between_longs_and_shorts() {
+        let mut x = exchange();
+        let a = x.open_account(m("10000")).unwrap();
+        let b = x.open_account(m("10000")).unwrap();
+        let c = x.open_account(m("10000")).unwrap();
+        x.apply_fill(a, b, price("60000"), Qty::from_lots(1000), true).unwrap();
+        x.apply_fill(a, c, price("60000"), Qty::from_lots(1), true).unwrap();
+        let (ca, cb, cc) = (x.cash(a), x.cash(b), x.cash(c));
+        // Rate 0.01% at mark 61000: A (1.001 BTC long) pays 6.1061, B (1 BTC short)
+        // receives 6.1, C (0.001 short) receives 0.0061.
+        let residual = x.pay_funding(0.0001, price("61000")).unwrap();
+        assert_eq!(ca.checked_sub(x.cash(a)).unwrap(), m("6.1061"));
+        assert_eq!(x.cash(b).checked_sub(cb).unwrap(), m("6.1"));
+        assert_eq!(x.cash(c).checked_sub(cc).unwrap(), m("0.0061"));
+        assert_eq!(residual, Money::ZERO);
+        x.check().unwrap();
+    }
+
+    #[test]
+    fn fund_then_socialized_loss_then_claim() {
+        let mut x = exchange();
+        let loser = x.open_account(m("100")).unwrap();
+        let winner = x.open_account(m("10000")).unwrap();
+        let other = x.open_account(m("10000")).unwrap();
+        x.fund_deposit(m("50")).unwrap();
+        x.apply_fill(loser, winner, price("60000"), Qty::from_lots(100), true).unwrap();
+        // The loser's long is closed at 58000 against `other`: cash 100 - 6000 - 3 fee +
+        // 5800 - 2.32 maker... (other takes: buyer is other, loser is maker).
+        x.apply_fill(other, loser, price("58000"), Qty::from_lots(100), true).unwrap();
+        let debt = x.cash(loser).checked_neg().unwrap();
+        assert_eq!(debt, m("104.16")); // 6000 + 3 - 100 - 5800 + 1.16 = 104.16
+        let (paid, unpaid) = x.cover_from_fund(loser).unwrap();
+        assert_eq!((paid, unpaid), (m("50"), m("54.16")));
+        // The winner (short 0.1 from 60000, now 58000: +200 unrealized) and `other` (long
+        // from 58000, 0 unrealized) — only the winner pays.
+        let (social, claim) = x.socialize(loser, unpaid, price("58000")).unwrap();
+        assert_eq!((social, claim), (m("54.16"), Money::ZERO));
+        assert_eq!(x.cash(loser), Money::ZERO);
+        x.check().unwrap();
+        // With nobody in profit the loss stays as a claim and the books still balance.
+        let mut y = exchange();
+        let l = y.open_account(m("1")).unwrap();
+        let (_, claim) = y.socialize(l, m("5"), price("100")).unwrap();
+        assert_eq!(claim, m("5"));
+        y.check().unwrap();
+    }
+
+    #[test]
+    fn brackets_are_continuous() {
+        let r = |i: f64, mm: f64| Rates { initial: i, maintenance: mm };
+        let s = MarginSchedule::brackets(&[
+            (m("50000"), r(0.01, 0.005)),
+            (m("250000"), r(0.02, 0.01)),
+            (m("1000000"), r(0.05, 0.025)),
+        ])
+        .unwrap();
+        // At the first cap: 50000 x 0.005 = 250 both ways; the second bracket's amount is 250.
+        assert_eq!(s.requirement(m("50000"), true, true).unwrap(), m("250"));
+        assert_eq!(s.requirement(m("50000.01"), true, true).unwrap(), m("250.0001"));
+        // Third bracket: amount 250 + 250000 x (0.025 - 0.01) = 4000, so 300000 needs
+        // 300000 x 0.025 - 4000 = 3500; at its lower edge both brackets give 2250.
+        assert_eq!(s.requirement(m("300000"), true, true).unwrap(), m("3500"));
+        assert_eq!(s.requirement(m("250000"), true, true).unwrap(), m("2250"));
+        assert_eq!(s.requirement(m("250000.04"), true, true).unwrap(), m("2250.001"));
+    }
+
+    proptest! {
+        #[test]
+        fn random_trading_conserves_money_and_balances_open_interest(
+            ops in prop::collection::vec((0u8..4, 0usize..6, 0usize..6, 100_000i64..140_000, 1i64..3000), 1..300)
+        ) {
+            let mut x = exchange();
+            let accounts: Vec<AccountId> = (0..6).map(|_| x.open_account(m("100000")).unwrap()).collect();
+            x.fund_deposit(m("1000")).unwrap();
+            for (op, i, j, ticks, lots) in ops {
+                let p = Price::from_ticks(ticks);
+                match op {
+                    0 | 1 if i != j => { x.apply_fill(accounts[i], accounts[j], p, Qty::from_lots(lots), op == 0).unwrap(); }
+                    2 => { x.pay_funding((lots as f64 - 1500.0) * 1e-6, p).unwrap(); }
+                    3 => { x.deposit(accounts[i], Money::from_micros(lots)).unwrap(); }
+                    _ => {}
+                }
+                x.check().unwrap();
+            }
+        }
+    }
+}
