@@ -14,7 +14,7 @@ pub fn log_returns(closes: &[f64]) -> Vec<f64> {
 /// EWMA variance before each return (the variance a forecaster had when it arrived),
 /// seeded with the sample variance of the first 30 returns.
 pub fn ewma_variances(returns: &[f64], lambda: f64) -> Vec<f64> {
-    let seed_n = returns.len().min(30).max(1);
+    let seed_n = returns.len().clamp(1, 30);
     let mut v =
         returns[..seed_n.min(returns.len())].iter().map(|r| r * r).sum::<f64>() / seed_n as f64;
     let mut out = Vec::with_capacity(returns.len());
