@@ -5,8 +5,6 @@ use liqsim_scenario::Scenario;
 use liqsim_sim::Outcome;
 
 /// Runs `scenario` with its seed and policy.
-pub fn run_scenario(_scenario: &Scenario) -> Result<Outcome, Error> {
-    Err(Error::Internal(
-        "the simulation world is not built yet; `liqsim validate` checks scenarios".into(),
-    ))
+pub fn run_scenario(scenario: &Scenario) -> Result<Outcome, Error> {
+    liqsim_sim::run(liqsim_scenario::sim_config(scenario)?)
 }

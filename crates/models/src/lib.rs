@@ -7,15 +7,24 @@
 //! - [`shocks`]: scheduled jumps, volatility windows and liquidity droughts over any
 //!   process.
 //! - [`options`]: Black-76 and Black-Scholes-Merton prices and Greeks.
+//! - [`implied`]: implied volatility (safeguarded Newton in total volatility).
+//! - [`jump_option`]: option prices and Greeks under Merton's jump-diffusion.
+//! - [`surface`]: an SVI volatility surface whose level follows the volatility state.
 //!
 //! No file, clock or thread here: replay data arrives as parsed bars.
 
+pub mod implied;
+pub mod jump_option;
 pub mod options;
 pub mod process;
 pub mod replay;
 pub mod shocks;
+pub mod surface;
 
+pub use implied::{black76_implied_vol, bsm_implied_vol};
+pub use jump_option::{MertonJumps, merton_greeks, merton_price};
 pub use options::{Greeks, OptionKind, black76_greeks, black76_price, bsm_greeks, norm_cdf};
 pub use process::{PriceProcess, ProcessSpec, RateUnit};
 pub use replay::{Bar, Replay};
 pub use shocks::{Shock, Shocks};
+pub use surface::{SviSlice, VolSurface};

@@ -37,12 +37,26 @@ pub fn norm_pdf(x: f64) -> f64 {
 }
 
 /// Black-76 price of a European option on a forward `forward`.
-pub fn black76_price(kind: OptionKind, forward: f64, strike: f64, vol: f64, t_years: f64, rate: f64) -> f64 {
+pub fn black76_price(
+    kind: OptionKind,
+    forward: f64,
+    strike: f64,
+    vol: f64,
+    t_years: f64,
+    rate: f64,
+) -> f64 {
     black76_greeks(kind, forward, strike, vol, t_years, rate).price
 }
 
 /// Black-76 price and Greeks (delta and gamma with respect to the forward).
-pub fn black76_greeks(kind: OptionKind, forward: f64, strike: f64, vol: f64, t_years: f64, rate: f64) -> Greeks {
+pub fn black76_greeks(
+    kind: OptionKind,
+    forward: f64,
+    strike: f64,
+    vol: f64,
+    t_years: f64,
+    rate: f64,
+) -> Greeks {
     let discount = (-rate * t_years).exp();
     let sqrt_t = t_years.max(0.0).sqrt();
     let total_vol = vol * sqrt_t;
@@ -60,7 +74,14 @@ pub fn black76_greeks(kind: OptionKind, forward: f64, strike: f64, vol: f64, t_y
             _ => 0.0,
         };
         let price = discount * intrinsic;
-        return Greeks { price, delta, gamma: 0.0, vega: 0.0, theta: rate * price, rho: -t_years * price };
+        return Greeks {
+            price,
+            delta,
+            gamma: 0.0,
+            vega: 0.0,
+            theta: rate * price,
+            rho: -t_years * price,
+        };
     }
     let d1 = ((forward / strike).ln() + 0.5 * total_vol * total_vol) / total_vol;
     let d2 = d1 - total_vol;
@@ -84,7 +105,15 @@ pub fn black76_greeks(kind: OptionKind, forward: f64, strike: f64, vol: f64, t_y
 
 /// Black-Scholes-Merton price and Greeks on spot with dividend yield `dividend`
 /// (delta and gamma with respect to spot).
-pub fn bsm_greeks(kind: OptionKind, spot: f64, strike: f64, vol: f64, t_years: f64, rate: f64, dividend: f64) -> Greeks {
+pub fn bsm_greeks(
+    kind: OptionKind,
+    spot: f64,
+    strike: f64,
+    vol: f64,
+    t_years: f64,
+    rate: f64,
+    dividend: f64,
+) -> Greeks {
     let forward = spot * ((rate - dividend) * t_years).exp();
     let carry = ((rate - dividend) * t_years).exp();
     let g = black76_greeks(kind, forward, strike, vol, t_years, rate);
@@ -142,7 +171,9 @@ mod tests {
 
     #[test]
     fn put_call_parity() {
-        for &(f, k, v, t) in &[(100.0, 80.0, 0.5, 0.1), (100.0, 130.0, 1.2, 2.0), (5.0, 5.0, 0.05, 0.01)] {
+        for &(f, k, v, t) in
+            &[(100.0, 80.0, 0.5, 0.1), (100.0, 130.0, 1.2, 2.0), (5.0, 5.0, 0.05, 0.01)]
+        {
             let c = black76_price(Call, f, k, v, t, 0.03);
             let p = black76_price(Put, f, k, v, t, 0.03);
             assert!(close(c - p, (-0.03f64 * t).exp() * (f - k), 1e-10));
@@ -160,7 +191,11 @@ mod tests {
             let p = |s: f64, v: f64, t: f64, r: f64| bsm_greeks(kind, s, k, v, t, r, q).price;
             let h = 1e-4;
             assert!(close(g.delta, (p(s + h, v, t, r) - p(s - h, v, t, r)) / (2.0 * h), 1e-6));
-            assert!(close(g.gamma, (p(s + h, v, t, r) - 2.0 * p(s, v, t, r) + p(s - h, v, t, r)) / (h * h), 1e-4));
+            assert!(close(
+                g.gamma,
+                (p(s + h, v, t, r) - 2.0 * p(s, v, t, r) + p(s - h, v, t, r)) / (h * h),
+                1e-4
+            ));
             assert!(close(g.vega, (p(s, v + h, t, r) - p(s, v - h, t, r)) / (2.0 * h), 1e-5));
             assert!(close(g.theta, -(p(s, v, t + h, r) - p(s, v, t - h, r)) / (2.0 * h), 1e-5));
             assert!(close(g.rho, (p(s, v, t, r + h) - p(s, v, t, r - h)) / (2.0 * h), 1e-5));

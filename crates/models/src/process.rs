@@ -51,9 +51,25 @@ impl RateUnit {
 /// Validated parameters of a process, in its unit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessSpec {
-    Gbm { vol: f64, drift: f64 },
-    Merton { vol: f64, drift: f64, jump_intensity: f64, jump_mean: f64, jump_vol: f64 },
-    Kou { vol: f64, drift: f64, jump_intensity: f64, p_up: f64, eta_up: f64, eta_down: f64 },
+    Gbm {
+        vol: f64,
+        drift: f64,
+    },
+    Merton {
+        vol: f64,
+        drift: f64,
+        jump_intensity: f64,
+        jump_mean: f64,
+        jump_vol: f64,
+    },
+    Kou {
+        vol: f64,
+        drift: f64,
+        jump_intensity: f64,
+        p_up: f64,
+        eta_up: f64,
+        eta_down: f64,
+    },
     Svcj {
         drift: f64,
         kappa: f64,
@@ -67,7 +83,13 @@ pub enum ProcessSpec {
         jump_var_mean: f64,
         jump_corr: f64,
     },
-    GarchT { omega: f64, alpha: f64, beta: f64, nu: f64, drift: f64 },
+    GarchT {
+        omega: f64,
+        alpha: f64,
+        beta: f64,
+        nu: f64,
+        drift: f64,
+    },
 }
 
 pub trait PriceProcess: std::fmt::Debug + Send {
@@ -81,35 +103,56 @@ pub trait PriceProcess: std::fmt::Debug + Send {
 pub fn build(spec: &ProcessSpec, unit: RateUnit) -> Box<dyn PriceProcess> {
     let unit_years = unit.years();
     match *spec {
-        ProcessSpec::Gbm { vol, drift } => Box::new(JumpDiffusion { unit_years, vol, drift, jumps: Jumps::None }),
-        ProcessSpec::Merton { vol, drift, jump_intensity, jump_mean, jump_vol } => Box::new(JumpDiffusion {
-            unit_years,
-            vol,
-            drift,
-            jumps: Jumps::Normal { intensity: jump_intensity, mean: jump_mean, vol: jump_vol },
-        }),
-        ProcessSpec::Kou { vol, drift, jump_intensity, p_up, eta_up, eta_down } => Box::new(JumpDiffusion {
-            unit_years,
-            vol,
-            drift,
-            jumps: Jumps::DoubleExponential { intensity: jump_intensity, p_up, eta_up, eta_down },
-        }),
-        ProcessSpec::Svcj { drift, kappa, theta, sigma_v, rho, v0, jump_intensity, jump_mean, jump_vol, jump_var_mean, jump_corr } => {
-            Box::new(Svcj {
+        ProcessSpec::Gbm { vol, drift } => {
+            Box::new(JumpDiffusion { unit_years, vol, drift, jumps: Jumps::None })
+        }
+        ProcessSpec::Merton { vol, drift, jump_intensity, jump_mean, jump_vol } => {
+            Box::new(JumpDiffusion {
                 unit_years,
+                vol,
                 drift,
-                kappa,
-                theta,
-                sigma_v,
-                rho,
-                v: v0,
-                intensity: jump_intensity,
-                jump_mean,
-                jump_vol,
-                jump_var_mean,
-                jump_corr,
+                jumps: Jumps::Normal { intensity: jump_intensity, mean: jump_mean, vol: jump_vol },
             })
         }
+        ProcessSpec::Kou { vol, drift, jump_intensity, p_up, eta_up, eta_down } => {
+            Box::new(JumpDiffusion {
+                unit_years,
+                vol,
+                drift,
+                jumps: Jumps::DoubleExponential {
+                    intensity: jump_intensity,
+                    p_up,
+                    eta_up,
+                    eta_down,
+                },
+            })
+        }
+        ProcessSpec::Svcj {
+            drift,
+            kappa,
+            theta,
+            sigma_v,
+            rho,
+            v0,
+            jump_intensity,
+            jump_mean,
+            jump_vol,
+            jump_var_mean,
+            jump_corr,
+        } => Box::new(Svcj {
+            unit_years,
+            drift,
+            kappa,
+            theta,
+            sigma_v,
+            rho,
+            v: v0,
+            intensity: jump_intensity,
+            jump_mean,
+            jump_vol,
+            jump_var_mean,
+            jump_corr,
+        }),
         ProcessSpec::GarchT { omega, alpha, beta, nu, drift } => Box::new(GarchT {
             omega,
             alpha,
@@ -159,10 +202,13 @@ impl Jumps {
     fn compensator(self) -> (f64, f64) {
         match self {
             Jumps::None => (0.0, 0.0),
-            Jumps::Normal { intensity, mean, vol } => (intensity, (mean + 0.5 * vol * vol).exp() - 1.0),
-            Jumps::DoubleExponential { intensity, p_up, eta_up, eta_down } => {
-                (intensity, p_up * eta_up / (eta_up - 1.0) + (1.0 - p_up) * eta_down / (eta_down + 1.0) - 1.0)
+            Jumps::Normal { intensity, mean, vol } => {
+                (intensity, (mean + 0.5 * vol * vol).exp() - 1.0)
             }
+            Jumps::DoubleExponential { intensity, p_up, eta_up, eta_down } => (
+                intensity,
+                p_up * eta_up / (eta_up - 1.0) + (1.0 - p_up) * eta_down / (eta_down + 1.0) - 1.0,
+            ),
         }
     }
 }
@@ -180,7 +226,8 @@ impl PriceProcess for JumpDiffusion {
         let dt = dt.as_years_f64() / self.unit_years;
         let sigma = self.vol * vol_scale;
         let (intensity, k) = self.jumps.compensator();
-        let mut r = (self.drift - 0.5 * sigma * sigma - intensity * k) * dt + sigma * dt.sqrt() * standard_normal(rng);
+        let mut r = (self.drift - 0.5 * sigma * sigma - intensity * k) * dt
+            + sigma * dt.sqrt() * standard_normal(rng);
         match self.jumps {
             Jumps::None => {}
             Jumps::Normal { intensity, mean, vol } => {
@@ -231,7 +278,8 @@ impl PriceProcess for Svcj {
         let sqrt_dt = dt.sqrt();
         let scaled_v = v * vol_scale * vol_scale;
         let mut r = (self.drift - 0.5 * scaled_v) * dt + scaled_v.sqrt() * sqrt_dt * z1;
-        let mut next_v = self.v + self.kappa * (self.theta - v) * dt + self.sigma_v * v.sqrt() * sqrt_dt * z2;
+        let mut next_v =
+            self.v + self.kappa * (self.theta - v) * dt + self.sigma_v * v.sqrt() * sqrt_dt * z2;
         for _ in 0..poisson(self.intensity * dt, rng) {
             let jump_v = if self.jump_var_mean > 0.0 {
                 Exp::new(1.0 / self.jump_var_mean).map(|e| e.sample(rng)).unwrap_or(0.0)
@@ -265,12 +313,15 @@ struct GarchT {
 
 impl PriceProcess for GarchT {
     fn step(&mut self, _now: SimTime, dt: SimDuration, vol_scale: f64, rng: &mut RngStream) -> f64 {
-        self.variance = self.omega + self.alpha * self.last_shock * self.last_shock + self.beta * self.variance;
-        let z = StudentsT::new(0.0, 1.0, self.nu).map(|t| t.sample(rng)).unwrap_or(0.0) * self.t_scale;
+        self.variance =
+            self.omega + self.alpha * self.last_shock * self.last_shock + self.beta * self.variance;
+        let z =
+            StudentsT::new(0.0, 1.0, self.nu).map(|t| t.sample(rng)).unwrap_or(0.0) * self.t_scale;
         let shock = self.variance.sqrt() * z;
         self.last_shock = shock;
         self.last_dt_years = dt.as_years_f64();
-        self.drift * self.last_dt_years - 0.5 * self.variance * vol_scale * vol_scale + shock * vol_scale
+        self.drift * self.last_dt_years - 0.5 * self.variance * vol_scale * vol_scale
+            + shock * vol_scale
     }
 
     fn volatility(&self) -> f64 {
@@ -320,7 +371,8 @@ mod tests {
     #[test]
     fn gbm_moments() {
         let dt = HOUR.as_years_f64();
-        let x = returns(&ProcessSpec::Gbm { vol: 0.8, drift: 0.1 }, RateUnit::PerYear, HOUR, 200_000);
+        let x =
+            returns(&ProcessSpec::Gbm { vol: 0.8, drift: 0.1 }, RateUnit::PerYear, HOUR, 200_000);
         assert_mean_var(&x, (0.1 - 0.32) * dt, 0.64 * dt);
     }
 
@@ -338,7 +390,13 @@ mod tests {
     fn merton_moments_and_jump_frequency() {
         // Per day: lambda = 2 jumps, m = -0.02, delta = 0.05, sigma = 0.03.
         let (lambda, m, delta, sigma) = (2.0, -0.02, 0.05, 0.03);
-        let spec = ProcessSpec::Merton { vol: sigma, drift: 0.0, jump_intensity: lambda, jump_mean: m, jump_vol: delta };
+        let spec = ProcessSpec::Merton {
+            vol: sigma,
+            drift: 0.0,
+            jump_intensity: lambda,
+            jump_mean: m,
+            jump_vol: delta,
+        };
         let dt = 1.0 / 24.0;
         let x = returns(&spec, RateUnit::PerDay, HOUR, 200_000);
         let k = (m + 0.5 * delta * delta).exp() - 1.0;
@@ -371,7 +429,14 @@ mod tests {
     fn kou_moments() {
         // Per year: lambda = 50, p = 0.3, eta_up = 20, eta_down = 10, sigma = 0.5.
         let (lambda, p, e1, e2, sigma) = (50.0, 0.3, 20.0, 10.0, 0.5);
-        let spec = ProcessSpec::Kou { vol: sigma, drift: 0.0, jump_intensity: lambda, p_up: p, eta_up: e1, eta_down: e2 };
+        let spec = ProcessSpec::Kou {
+            vol: sigma,
+            drift: 0.0,
+            jump_intensity: lambda,
+            p_up: p,
+            eta_up: e1,
+            eta_down: e2,
+        };
         let day = SimDuration::from_secs(86_400);
         let dt = day.as_years_f64();
         let x = returns(&spec, RateUnit::PerYear, day, 200_000);
@@ -387,8 +452,17 @@ mod tests {
     fn svcj_variance_stays_non_negative_and_reverts_to_theta() {
         // Per day; no jumps, so the long-run mean of v is theta.
         let spec = ProcessSpec::Svcj {
-            drift: 0.0, kappa: 2.0, theta: 0.0016, sigma_v: 0.05, rho: -0.5, v0: 0.01,
-            jump_intensity: 0.0, jump_mean: 0.0, jump_vol: 0.0, jump_var_mean: 0.0, jump_corr: 0.0,
+            drift: 0.0,
+            kappa: 2.0,
+            theta: 0.0016,
+            sigma_v: 0.05,
+            rho: -0.5,
+            v0: 0.01,
+            jump_intensity: 0.0,
+            jump_mean: 0.0,
+            jump_vol: 0.0,
+            jump_var_mean: 0.0,
+            jump_corr: 0.0,
         };
         let mut p = Svcj::from_spec(&spec);
         let mut rng = StreamId::named("svcj").rng(3);
@@ -409,8 +483,17 @@ mod tests {
     #[test]
     fn svcj_jumps_raise_variance_and_move_price() {
         let spec = ProcessSpec::Svcj {
-            drift: 0.0, kappa: 0.05, theta: 0.0016, sigma_v: 0.0, rho: 0.0, v0: 0.0016,
-            jump_intensity: 24.0, jump_mean: -0.01, jump_vol: 0.0, jump_var_mean: 0.004, jump_corr: -2.0,
+            drift: 0.0,
+            kappa: 0.05,
+            theta: 0.0016,
+            sigma_v: 0.0,
+            rho: 0.0,
+            v0: 0.0016,
+            jump_intensity: 24.0,
+            jump_mean: -0.01,
+            jump_vol: 0.0,
+            jump_var_mean: 0.004,
+            jump_corr: -2.0,
         };
         // 24 jumps a day on hourly steps: about one jump per step. Mean jump in log price:
         // jump_mean + jump_corr x jump_var_mean = -0.018.
@@ -439,16 +522,47 @@ mod tests {
 
     #[test]
     fn same_seed_same_path() {
-        let spec = ProcessSpec::Merton { vol: 0.6, drift: 0.0, jump_intensity: 100.0, jump_mean: -0.01, jump_vol: 0.02 };
-        assert_eq!(returns(&spec, RateUnit::PerYear, HOUR, 500), returns(&spec, RateUnit::PerYear, HOUR, 500));
+        let spec = ProcessSpec::Merton {
+            vol: 0.6,
+            drift: 0.0,
+            jump_intensity: 100.0,
+            jump_mean: -0.01,
+            jump_vol: 0.02,
+        };
+        assert_eq!(
+            returns(&spec, RateUnit::PerYear, HOUR, 500),
+            returns(&spec, RateUnit::PerYear, HOUR, 500)
+        );
     }
 
     impl Svcj {
         fn from_spec(spec: &ProcessSpec) -> Svcj {
             match *spec {
-                ProcessSpec::Svcj { drift, kappa, theta, sigma_v, rho, v0, jump_intensity, jump_mean, jump_vol, jump_var_mean, jump_corr } => Svcj {
+                ProcessSpec::Svcj {
+                    drift,
+                    kappa,
+                    theta,
+                    sigma_v,
+                    rho,
+                    v0,
+                    jump_intensity,
+                    jump_mean,
+                    jump_vol,
+                    jump_var_mean,
+                    jump_corr,
+                } => Svcj {
                     unit_years: RateUnit::PerDay.years(),
-                    drift, kappa, theta, sigma_v, rho, v: v0, intensity: jump_intensity, jump_mean, jump_vol, jump_var_mean, jump_corr,
+                    drift,
+                    kappa,
+                    theta,
+                    sigma_v,
+                    rho,
+                    v: v0,
+                    intensity: jump_intensity,
+                    jump_mean,
+                    jump_vol,
+                    jump_var_mean,
+                    jump_corr,
                 },
                 _ => unreachable!(),
             }

@@ -37,9 +37,15 @@ impl Replay {
     /// Checks the bars (at least two, evenly spaced from 0, positive, low <= open, close
     /// <= high); an error names the 0-based row.
     pub fn new(bars: Vec<Bar>) -> Result<Replay> {
-        let bad = |row: usize, why: String| -> Error { InputError::new(format!("replay row {row}: {why}")).into() };
+        let bad = |row: usize, why: String| -> Error {
+            InputError::new(format!("replay row {row}: {why}")).into()
+        };
         if bars.len() < 2 {
-            return Err(InputError::new(format!("a replay needs at least 2 bars, got {}", bars.len())).into());
+            return Err(InputError::new(format!(
+                "a replay needs at least 2 bars, got {}",
+                bars.len()
+            ))
+            .into());
         }
         if bars[0].time_ns != 0 {
             return Err(bad(0, "the first bar must start at time 0".into()));
@@ -60,8 +66,10 @@ impl Replay {
                 return Err(bad(i, format!("bars must be evenly spaced {spacing_ns} ns apart")));
             }
         }
-        let variance_rate =
-            bars.iter().map(|b| (b.high / b.low).ln().powi(2) / (4.0 * 2f64.ln()) / spacing_ns as f64).collect();
+        let variance_rate = bars
+            .iter()
+            .map(|b| (b.high / b.low).ln().powi(2) / (4.0 * 2f64.ln()) / spacing_ns as f64)
+            .collect();
         let log_price = bars[0].open.ln();
         Ok(Replay { bars, spacing_ns, log_price, variance_rate })
     }

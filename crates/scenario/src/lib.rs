@@ -14,9 +14,11 @@ pub mod locate;
 pub mod model;
 pub mod raw;
 pub mod replay;
+pub mod to_sim;
 pub mod validate;
 
 pub use model::*;
+pub use to_sim::sim_config;
 
 use liqsim_core::{Error, InputError, Result};
 use std::path::Path;

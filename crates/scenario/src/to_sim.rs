@@ -1,0 +1,172 @@
+//! Validated scenario -> the kernel's configuration.
+
+use crate::model::{self, Instrument, Policy, Process, Scenario, ScenarioMethod};
+use liqsim_core::{Error, InputError, Result, SimTime};
+use liqsim_exchange::{AdlRanking, FundingConfig, MarginSchedule, MarkRule, Rates};
+use liqsim_risk::linear::Measure;
+use liqsim_sim::config::*;
+
+pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
+    if s.instruments.iter().any(|i| matches!(i, Instrument::OptionChain { .. })) {
+        return Err(Error::Internal("option instruments are not simulated yet".into()));
+    }
+    let max_leverage = s
+        .instruments
+        .iter()
+        .find_map(|i| match i {
+            Instrument::Perpetual { max_leverage, .. } => Some(*max_leverage),
+            Instrument::OptionChain { .. } => None,
+        })
+        .unwrap_or(100.0);
+    let at = |d: liqsim_core::SimDuration| SimTime::START.plus(d);
+    let shocks = s
+        .market
+        .shocks
+        .iter()
+        .map(|shock| match *shock {
+            model::Shock::Jump { at: t, size } => liqsim_models::Shock::Jump { at: at(t), size },
+            model::Shock::Volatility { at: t, duration, multiplier } => {
+                liqsim_models::Shock::Volatility {
+                    start: at(t),
+                    end: at(t).plus(duration),
+                    multiplier,
+                }
+            }
+            model::Shock::Drought { at: t, duration, liquidity } => {
+                liqsim_models::Shock::Drought { start: at(t), end: at(t).plus(duration), liquidity }
+            }
+        })
+        .collect();
+    let process = match &s.market.process {
+        Process::Parametric { unit, spec } => {
+            ProcessConfig::Parametric { unit: *unit, spec: spec.clone() }
+        }
+        Process::Replay { bars, .. } => ProcessConfig::Replay(bars.clone()),
+    };
+    let m = &s.margin;
+    let kind = match m.policy {
+        Policy::Fixed => {
+            let f = &m.fixed;
+            if f.tiers.is_empty() {
+                let r = Rates { initial: f.initial, maintenance: f.maintenance };
+                MarginKind::Fixed(MarginSchedule::Flat { long: r, short: r })
+            } else {
+                let tiers: Vec<_> = f
+                    .tiers
+                    .iter()
+                    .map(|t| {
+                        (t.notional_max, Rates { initial: t.initial, maintenance: t.maintenance })
+                    })
+                    .collect();
+                MarginKind::Fixed(MarginSchedule::brackets(&tiers)?)
+            }
+        }
+        Policy::Grid => MarginKind::Grid {
+            move_max: m.grid.move_max,
+            extreme_move: m.grid.extreme_move,
+            extreme_fraction: m.grid.extreme_fraction,
+            maintenance_fraction: m.maintenance_fraction,
+        },
+        Policy::Es | Policy::Var => {
+            let measure = if m.policy == Policy::Es { Measure::Es } else { Measure::Var };
+            let source = match (m.method, &m.history) {
+                (ScenarioMethod::MonteCarlo, _) => {
+                    if matches!(s.market.process, Process::Replay { .. }) {
+                        return Err(InputError::new("Monte Carlo scenarios need a parametric process; this market replays a history")
+                            .key("margin.method")
+                            .expected("historical or filtered_historical for a replay")
+                            .into());
+                    }
+                    RiskSource::MonteCarlo { scenarios: m.scenarios, horizon: m.horizon }
+                }
+                (method, Some(bars)) => {
+                    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+                    let returns = liqsim_risk::scenarios::log_returns(&closes);
+                    let period =
+                        liqsim_core::SimDuration::from_nanos(bars[1].time_ns - bars[0].time_ns);
+                    let periods = ((m.horizon.nanos() as f64 / period.nanos() as f64).round()
+                        as usize)
+                        .max(1);
+                    if returns.len() < periods + 10 {
+                        return Err(InputError::new(format!(
+                            "{} returns in the history, too few for a horizon of {periods} periods",
+                            returns.len()
+                        ))
+                        .key("margin.history")
+                        .expected("a history at least 10 periods longer than the horizon")
+                        .into());
+                    }
+                    if method == ScenarioMethod::Historical {
+                        RiskSource::Historical {
+                            horizon_returns: liqsim_risk::scenarios::aggregate(&returns, periods),
+                        }
+                    } else {
+                        RiskSource::Filtered {
+                            returns,
+                            lambda: m.ewma_lambda,
+                            horizon_periods: periods,
+                            period,
+                        }
+                    }
+                }
+                (_, None) => {
+                    return Err(InputError::new("historical methods need a price history")
+                        .key("margin.history")
+                        .into());
+                }
+            };
+            MarginKind::Risk {
+                measure,
+                confidence: m.confidence,
+                maintenance_fraction: m.maintenance_fraction,
+                source,
+            }
+        }
+    };
+    let l = &s.liquidation;
+    Ok(SimConfig {
+        name: s.name.clone(),
+        seed: s.seed,
+        duration: s.duration,
+        metrics_interval: s.metrics_interval,
+        step: s.market.step,
+        initial_price: s.market.initial_price,
+        spec: s.market.contract,
+        process,
+        shocks,
+        index_impact: s.market.index_impact,
+        index_decay: s.market.index_decay,
+        mark_rule: match s.market.mark_rule {
+            model::MarkRule::Index => MarkRule::Index,
+            model::MarkRule::IndexEmaBasis => MarkRule::IndexEmaBasis,
+            model::MarkRule::Median => MarkRule::Median,
+            model::MarkRule::LastTrade => MarkRule::LastTrade,
+        },
+        mark_ema: s.market.mark_ema,
+        funding: FundingConfig {
+            interval: s.market.funding.interval,
+            interest: s.market.funding.interest,
+            clamp: s.market.funding.clamp,
+            cap: s.market.funding.cap,
+        },
+        funding_impact_notional: s.market.funding.impact_notional,
+        margin: MarginConfig { policy: m.policy.name().to_string(), kind, refresh: m.refresh },
+        liquidation: LiquidationConfig {
+            partial: l.partial,
+            step_fraction: l.step_fraction,
+            fee: l.fee,
+            backstop: l.backstop,
+            adl: l.adl,
+            adl_ranking: match l.adl_ranking {
+                model::AdlRanking::PnlTimesLeverage => AdlRanking::PnlTimesLeverage,
+                model::AdlRanking::Pnl => AdlRanking::Pnl,
+                model::AdlRanking::PnlPercent => AdlRanking::PnlPercent,
+            },
+        },
+        maker_fee: s.fees.maker,
+        taker_fee: s.fees.taker,
+        max_leverage,
+        insurance_fund: s.insurance_fund_initial,
+        agents: s.agents.clone(),
+    })
+}

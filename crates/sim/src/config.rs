@@ -1,0 +1,78 @@
+//! What the kernel needs to build a world: plain validated values (liqsim-scenario builds
+//! them from a scenario file; tests build them directly).
+
+use liqsim_agents::AgentGroup;
+use liqsim_core::{ContractSpec, Money, SimDuration};
+use liqsim_exchange::{AdlRanking, FundingConfig, MarginSchedule, MarkRule};
+use liqsim_models::{Bar, ProcessSpec, RateUnit, Shock};
+use liqsim_risk::linear::Measure;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub name: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub metrics_interval: SimDuration,
+    /// Step of the price process.
+    pub step: SimDuration,
+    pub initial_price: f64,
+    pub spec: ContractSpec,
+    pub process: ProcessConfig,
+    pub shocks: Vec<Shock>,
+    /// Log-price impact on the index per million quote units of net taker flow.
+    pub index_impact: f64,
+    pub index_decay: SimDuration,
+    pub mark_rule: MarkRule,
+    pub mark_ema: SimDuration,
+    pub funding: FundingConfig,
+    pub funding_impact_notional: Money,
+    pub margin: MarginConfig,
+    pub liquidation: LiquidationConfig,
+    pub maker_fee: f64,
+    pub taker_fee: f64,
+    pub max_leverage: f64,
+    pub insurance_fund: Money,
+    pub agents: Vec<AgentGroup>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProcessConfig {
+    Parametric { unit: RateUnit, spec: ProcessSpec },
+    Replay(Vec<Bar>),
+}
+
+#[derive(Debug, Clone)]
+pub struct MarginConfig {
+    /// `es`, `var`, `fixed` or `grid`, for reports.
+    pub policy: String,
+    pub kind: MarginKind,
+    pub refresh: SimDuration,
+}
+
+#[derive(Debug, Clone)]
+pub enum MarginKind {
+    Fixed(MarginSchedule),
+    Risk { measure: Measure, confidence: f64, maintenance_fraction: f64, source: RiskSource },
+    Grid { move_max: f64, extreme_move: f64, extreme_fraction: f64, maintenance_fraction: f64 },
+}
+
+/// Where the horizon returns of `es` and `var` come from.
+#[derive(Debug, Clone)]
+pub enum RiskSource {
+    /// Horizon returns from history, as they were.
+    Historical { horizon_returns: Vec<f64> },
+    /// One-period returns and EWMA variances; rescaled to the current volatility.
+    Filtered { returns: Vec<f64>, lambda: f64, horizon_periods: usize, period: SimDuration },
+    /// Simulated from the scenario's own process over the horizon.
+    MonteCarlo { scenarios: usize, horizon: SimDuration },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LiquidationConfig {
+    pub partial: bool,
+    pub step_fraction: f64,
+    pub fee: f64,
+    pub backstop: bool,
+    pub adl: bool,
+    pub adl_ranking: AdlRanking,
+}

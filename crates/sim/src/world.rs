@@ -1,0 +1,972 @@
+//! The event kernel: one world, stepped event by event.
+//!
+//! Events are ordered by (time, phase, seq). The phases of one instant:
+//! 0. price step: the fundamental moves (process + scheduled jumps), then the index and
+//!    the mark; then margin checks and liquidations, repeated while liquidation fills move
+//!    the mark into further accounts; then market makers requote;
+//! 1. risk refresh (margin rates recomputed);
+//! 4. agent wakes (traders decide and send orders);
+//! 5. funding;
+//! 7. metrics sample.
+//!
+//! A liquidation triggered by the first pass of a price step is exogenous; one triggered
+//! after liquidation fills moved the mark is caused by the last liquidation of the pass
+//! before it. That link is what the cascade metrics measure.
+//!
+//! Known limitations (this version): one perpetual; option instruments and option agents
+//! are refused; orders arrive without latency; partial liquidation closes
+//! `step_fraction` chunks until the account is above maintenance, with no cooldown.
+
+use crate::cascade::{CascadeConfig, Side as LiqSide};
+use crate::config::*;
+use crate::digest::Digest;
+use crate::metrics::{Recorder, RecorderConfig, RunFacts, Snapshot};
+use crate::outcome::{LiquidationRow, Outcome, ShockKind, ShockWindow};
+use liqsim_agents::{AgentGroup, AgentKind, Sampler};
+use liqsim_book::{BookConfig, Fill, NewOrder, OrderBook, OrderKind, OwnerId, Side, StpMode};
+use liqsim_core::{
+    Error, EventQueue, Money, Price, Qty, Result, RngStream, SimDuration, SimTime, StreamId,
+};
+use liqsim_exchange::prices::PremiumIndex;
+use liqsim_exchange::{
+    AccountId, Exchange, ExchangeConfig, IndexPrice, MarginSchedule, MarkPrice, Rates,
+};
+use liqsim_models::{PriceProcess, Shock, Shocks};
+use rand::RngExt;
+
+const PHASE_PRICE: u8 = 0;
+const PHASE_REFRESH: u8 = 1;
+const PHASE_AGENTS: u8 = 4;
+const PHASE_FUNDING: u8 = 5;
+const PHASE_SAMPLE: u8 = 7;
+
+/// Passes of the liquidation loop in one instant before the kernel reports a runaway.
+const MAX_CASCADE_PASSES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    PriceStep,
+    Refresh,
+    Wake { group: u16, member: u32 },
+    Funding,
+    Sample,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Waiting,
+    Open,
+    Out,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    deposit: Money,
+    leverage: f32,
+    long: bool,
+    status: Status,
+    wakes: u32,
+}
+
+#[derive(Debug)]
+struct Group {
+    config: AgentGroup,
+    first_account: u32,
+    members: Vec<Member>,
+    /// Market makers: quoting resumes at this time after a pull.
+    pulled_until: SimTime,
+}
+
+#[derive(Debug)]
+pub struct World {
+    cfg: SimConfig,
+    now: SimTime,
+    queue: EventQueue<Event>,
+    process: Box<dyn PriceProcess>,
+    price_rng: RngStream,
+    shocks: Shocks,
+    log_fundamental: f64,
+    index: IndexPrice,
+    index_value: f64,
+    mark: MarkPrice,
+    mark_ticks: Price,
+    last_trade: Option<Price>,
+    premium: PremiumIndex,
+    book: OrderBook,
+    exchange: Exchange,
+    groups: Vec<Group>,
+    backstop: Option<AccountId>,
+    recorder: Recorder,
+    digest: Digest,
+    fills: Vec<Fill>,
+    candidates: Vec<AccountId>,
+    events: u64,
+    /// EWMA of squared one-step log returns of the index, per year.
+    realized_variance: f64,
+    index_history: std::collections::VecDeque<(SimTime, f64)>,
+    risk_returns: Vec<f64>,
+    unpaid_loss: Money,
+    check_every_event: bool,
+}
+
+fn to_side(long: bool) -> Side {
+    if long { Side::Buy } else { Side::Sell }
+}
+
+impl World {
+    pub fn new(cfg: SimConfig) -> Result<World> {
+        for g in &cfg.agents {
+            if matches!(
+                g.kind,
+                AgentKind::OptionWriter | AgentKind::OptionBuyer | AgentKind::OptionMarketMaker
+            ) {
+                return Err(Error::Internal(format!(
+                    "agents of kind `{}` are not simulated yet (options are not built)",
+                    g.kind.name()
+                )));
+            }
+        }
+        let seed = cfg.seed;
+        let process: Box<dyn PriceProcess> = match &cfg.process {
+            ProcessConfig::Parametric { unit, spec } => liqsim_models::process::build(spec, *unit),
+            ProcessConfig::Replay(bars) => Box::new(liqsim_models::Replay::new(bars.clone())?),
+        };
+        let shocks = Shocks::new(cfg.shocks.clone());
+        let exchange_config = ExchangeConfig {
+            spec: cfg.spec,
+            maker_fee: cfg.maker_fee,
+            taker_fee: cfg.taker_fee,
+            liquidation_fee: cfg.liquidation.fee,
+            max_leverage: cfg.max_leverage,
+            adl_ranking: cfg.liquidation.adl_ranking,
+        };
+        let placeholder = Rates { initial: 1.0, maintenance: 0.5 };
+        let mut exchange = Exchange::new(
+            exchange_config,
+            MarginSchedule::Flat { long: placeholder, short: placeholder },
+        );
+        exchange.fund_deposit(cfg.insurance_fund)?;
+        let mut groups = Vec::new();
+        for (gi, g) in cfg.agents.iter().enumerate() {
+            let deposit = Sampler::new(&g.deposit)?;
+            let leverage = Sampler::new(&g.leverage)?;
+            let first_account = exchange.accounts() as u32;
+            let mut members = Vec::with_capacity(g.count as usize);
+            for m in 0..g.count {
+                let mut rng = StreamId::named("agents")
+                    .with_index(gi as u64)
+                    .with_index(u64::from(m))
+                    .rng(seed);
+                let amount = Money::round_from_f64(deposit.sample(&mut rng))?;
+                let lev = leverage.sample(&mut rng).min(cfg.max_leverage) as f32;
+                let long = rng.random::<f64>() < g.long_fraction;
+                exchange.open_account(amount)?;
+                members.push(Member {
+                    deposit: amount,
+                    leverage: lev,
+                    long,
+                    status: Status::Waiting,
+                    wakes: 0,
+                });
+            }
+            groups.push(Group {
+                config: g.clone(),
+                first_account,
+                members,
+                pulled_until: SimTime::START,
+            });
+        }
+        let backstop = if cfg.liquidation.backstop {
+            Some(exchange.open_account(Money::from_units(1_000_000_000)?)?)
+        } else {
+            None
+        };
+        let mut index = IndexPrice::new(cfg.index_impact, cfg.index_decay);
+        let index_value = index.value(SimTime::START, cfg.initial_price);
+        let mark_ticks = cfg.spec.price_from_f64(index_value)?;
+        let recorder = Recorder::new(RecorderConfig {
+            start_fund: cfg.insurance_fund,
+            first_shock: shocks.first_start(),
+            cascade: CascadeConfig::default(),
+        });
+        let mut world = World {
+            now: SimTime::START,
+            queue: EventQueue::with_capacity(1024),
+            process,
+            price_rng: StreamId::named("price").rng(seed),
+            shocks,
+            log_fundamental: cfg.initial_price.ln(),
+            index,
+            index_value,
+            mark: MarkPrice::new(cfg.mark_rule, cfg.mark_ema),
+            mark_ticks,
+            last_trade: None,
+            premium: PremiumIndex::default(),
+            book: OrderBook::new(BookConfig { stp: StpMode::CancelTaker, capacity: 4096 }),
+            exchange,
+            groups,
+            backstop,
+            recorder,
+            digest: Digest::new(),
+            fills: Vec::with_capacity(256),
+            candidates: Vec::with_capacity(256),
+            events: 0,
+            realized_variance: 0.0,
+            index_history: std::collections::VecDeque::new(),
+            risk_returns: Vec::new(),
+            unpaid_loss: Money::ZERO,
+            check_every_event: false,
+            cfg,
+        };
+        world.risk_returns = world.initial_risk_returns()?;
+        world.refresh_margin()?;
+        world.schedule_start()?;
+        Ok(world)
+    }
+
+    /// Runs the invariant checks of the book and the exchange after every event.
+    pub fn check_every_event(&mut self, on: bool) {
+        self.check_every_event = on;
+    }
+
+    fn schedule_start(&mut self) -> Result<()> {
+        let start = SimTime::START;
+        self.queue.push(start, PHASE_PRICE, Event::PriceStep);
+        self.queue.push(start.plus(self.cfg.margin.refresh), PHASE_REFRESH, Event::Refresh);
+        self.queue.push(start.plus(self.cfg.funding.interval), PHASE_FUNDING, Event::Funding);
+        self.queue.push(start.plus(self.cfg.metrics_interval), PHASE_SAMPLE, Event::Sample);
+        // Traders enter over the first hour (or quarter of the run), each at its own time.
+        let entry_window = SimDuration::from_secs(3600)
+            .min(SimDuration::from_nanos(self.cfg.duration.nanos() / 4))
+            .nanos()
+            .max(1);
+        for (gi, g) in self.groups.iter().enumerate() {
+            if g.config.kind == AgentKind::MarketMaker {
+                continue;
+            }
+            for m in 0..g.members.len() {
+                let mut rng = self.member_rng(gi, m, u32::MAX);
+                let at = rng.random_range(0..entry_window);
+                self.queue.push(
+                    SimTime::from_nanos(at),
+                    PHASE_AGENTS,
+                    Event::Wake { group: gi as u16, member: m as u32 },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn member_rng(&self, group: usize, member: usize, wake: u32) -> RngStream {
+        StreamId::named("agents")
+            .with_index(group as u64)
+            .with_index(member as u64)
+            .with_index(u64::from(wake))
+            .rng(self.cfg.seed)
+    }
+
+    /// Processes the next event; false when the run is over.
+    pub fn step(&mut self) -> Result<bool> {
+        let Some((key, event)) = self.queue.pop() else { return Ok(false) };
+        if key.time.since(SimTime::START) > self.cfg.duration {
+            return Ok(false);
+        }
+        self.now = key.time;
+        self.events += 1;
+        match event {
+            Event::PriceStep => self.price_step()?,
+            Event::Refresh => {
+                self.refresh_margin()?;
+                self.queue.push(
+                    self.now.plus(self.cfg.margin.refresh),
+                    PHASE_REFRESH,
+                    Event::Refresh,
+                );
+            }
+            Event::Wake { group, member } => self.wake(group as usize, member as usize)?,
+            Event::Funding => self.funding()?,
+            Event::Sample => {
+                self.sample()?;
+                self.queue.push(
+                    self.now.plus(self.cfg.metrics_interval),
+                    PHASE_SAMPLE,
+                    Event::Sample,
+                );
+            }
+        }
+        if self.check_every_event {
+            self.exchange.check()?;
+            self.book.check()?;
+        }
+        Ok(true)
+    }
+
+    /// Runs to the end and returns the outcome.
+    pub fn run(mut self) -> Result<Outcome> {
+        while self.step()? {}
+        self.finish()
+    }
+
+    fn price_step(&mut self) -> Result<()> {
+        let step = self.cfg.step;
+        let from = self.now;
+        let vol_scale = self.shocks.vol_scale(from);
+        let r = self.process.step(from, step, vol_scale, &mut self.price_rng)
+            + self.shocks.log_jumps(from, from.plus(step));
+        self.log_fundamental += r;
+        let previous_index = self.index_value;
+        self.update_prices()?;
+        let index_return = (self.index_value / previous_index).ln();
+        let lambda = 0.999;
+        self.realized_variance = lambda * self.realized_variance
+            + (1.0 - lambda) * index_return * index_return / step.as_years_f64();
+        self.index_history.push_back((self.now, self.index_value));
+        while self.index_history.len() > 200_000 {
+            self.index_history.pop_front();
+        }
+        self.liquidation_loop()?;
+        self.requote_market_makers()?;
+        let next = self.now.plus(step);
+        if next.since(SimTime::START) <= self.cfg.duration {
+            self.queue.push(next, PHASE_PRICE, Event::PriceStep);
+        }
+        Ok(())
+    }
+
+    fn update_prices(&mut self) -> Result<()> {
+        let fundamental = self.log_fundamental.exp();
+        self.index_value = self.index.value(self.now, fundamental);
+        let spec = self.cfg.spec;
+        let tick = spec.tick_size().to_f64();
+        let impact_bid = self
+            .book
+            .impact_price(Side::Sell, self.cfg.funding_impact_notional, &spec)?
+            .map(|t| t * tick);
+        let impact_ask = self
+            .book
+            .impact_price(Side::Buy, self.cfg.funding_impact_notional, &spec)?
+            .map(|t| t * tick);
+        let impact_mid = match (impact_bid, impact_ask) {
+            (Some(b), Some(a)) => Some((b + a) / 2.0),
+            _ => None,
+        };
+        self.premium.sample(self.index_value, impact_bid, impact_ask);
+        let interval = self.cfg.funding.interval.nanos().max(1);
+        let left = 1.0 - (self.now.nanos() % interval) as f64 / interval as f64;
+        let last = self.last_trade.map(|p| spec.price_to_f64(p));
+        let mark = self.mark.update(
+            self.now,
+            self.index_value,
+            impact_mid,
+            last,
+            self.premium.rate(&self.cfg.funding),
+            left,
+        );
+        self.mark_ticks = spec.price_from_f64(mark.max(tick))?;
+        Ok(())
+    }
+
+    /// Liquidates every account below maintenance at the current mark, again and again
+    /// while liquidation fills move the mark into further accounts.
+    fn liquidation_loop(&mut self) -> Result<()> {
+        let mut cause: Option<u32> = None;
+        for _ in 0..MAX_CASCADE_PASSES {
+            self.exchange.candidates(self.mark_ticks, &mut self.candidates);
+            let candidates = std::mem::take(&mut self.candidates);
+            let mut last = None;
+            for &a in &candidates {
+                if Some(a) == self.backstop || !self.exchange.is_liquidatable(a, self.mark_ticks)? {
+                    continue;
+                }
+                last = Some(self.liquidate(a, cause)?);
+            }
+            self.candidates = candidates;
+            match last {
+                None => return Ok(()),
+                Some(id) => {
+                    cause = Some(id);
+                    self.update_prices()?;
+                }
+            }
+        }
+        Err(Error::Internal(format!(
+            "more than {MAX_CASCADE_PASSES} liquidation passes at {}",
+            self.now
+        )))
+    }
+
+    fn settle_fills(&mut self, taker: AccountId) -> Result<Money> {
+        let spec = self.cfg.spec;
+        let mut notional_total = Money::ZERO;
+        for i in 0..self.fills.len() {
+            let f = self.fills[i];
+            let maker = AccountId(f.maker_owner.0);
+            let (buyer, seller) =
+                if f.aggressor == Side::Buy { (taker, maker) } else { (maker, taker) };
+            self.exchange.apply_fill(buyer, seller, f.price, f.qty, f.aggressor == Side::Buy)?;
+            let notional = spec.notional(f.price, f.qty)?;
+            notional_total = notional_total.checked_add(notional)?;
+            let signed =
+                if f.aggressor == Side::Buy { notional.to_f64() } else { -notional.to_f64() };
+            self.index.on_flow(self.now, signed);
+            self.last_trade = Some(f.price);
+            self.recorder.on_trade(notional)?;
+            self.digest.tag(1);
+            self.digest.u64(u64::from(buyer.0));
+            self.digest.u64(u64::from(seller.0));
+            self.digest.i64(f.price.ticks());
+            self.digest.i64(f.qty.lots());
+        }
+        self.fills.clear();
+        Ok(notional_total)
+    }
+
+    /// Submits `order` for its owner's account and settles the fills.
+    fn submit(&mut self, order: NewOrder) -> Result<liqsim_book::SubmitResult> {
+        self.fills.clear();
+        let result = self.book.submit(order, &mut self.fills);
+        self.settle_fills(AccountId(order.owner.0))?;
+        Ok(result)
+    }
+
+    /// Closes (part of) an underwater account and runs the waterfall; returns the
+    /// liquidation's record index.
+    fn liquidate(&mut self, a: AccountId, cause: Option<u32>) -> Result<u32> {
+        let mark = self.mark_ticks;
+        let spec = self.cfg.spec;
+        self.book.cancel_all(OwnerId(a.0));
+        let start_qty = self.exchange.position(a).lots();
+        let long = start_qty > 0;
+        let mut closed = 0i64;
+        let mut notional = Money::ZERO;
+        let mut bankruptcy_at_trigger = self.exchange.bankruptcy_price(a).unwrap_or(0.0);
+        loop {
+            let q = self.exchange.position(a).lots();
+            if q == 0 {
+                break;
+            }
+            let chunk = if self.cfg.liquidation.partial {
+                ((q.abs() as f64 * self.cfg.liquidation.step_fraction).ceil() as i64)
+                    .clamp(1, q.abs())
+            } else {
+                q.abs()
+            };
+            let b = self.exchange.bankruptcy_price(a).unwrap_or(0.0);
+            if closed == 0 {
+                bankruptcy_at_trigger = b;
+            }
+            let bound =
+                Price::from_ticks(if long { (b.ceil() as i64).max(1) } else { b.floor() as i64 });
+            let side = to_side(!long);
+            let r = self.submit(market(a, side, chunk, bound, None))?;
+            let mut left = r.returned.lots();
+            let mut done = r.filled.lots();
+            if left > 0
+                && let Some(backstop) = self.backstop
+            {
+                let (buyer, seller) = if long { (backstop, a) } else { (a, backstop) };
+                self.exchange.transfer_position(buyer, seller, bound, Qty::from_lots(left))?;
+                done += left;
+                left = 0;
+            }
+            if left > 0 && self.exchange.insurance_fund().is_positive() {
+                // The fund stands behind fills beyond bankruptcy, within a 10% band of the mark.
+                let band =
+                    spec.price_from_f64(spec.price_to_f64(mark) * if long { 0.9 } else { 1.1 })?;
+                let r = self.submit(market(a, side, left, band, None))?;
+                done += r.filled.lots();
+                left = r.returned.lots();
+            }
+            if left > 0 && self.cfg.liquidation.adl {
+                done += self.auto_deleverage(a, long, bound, left)?;
+            }
+            notional = notional.checked_add(spec.notional(mark, Qty::from_lots(done))?)?;
+            closed += done;
+            if done == 0 || !self.exchange.is_liquidatable(a, self.mark_ticks)? {
+                break;
+            }
+        }
+        let fee = self.exchange.charge_liquidation_fee(a, notional, self.mark_ticks)?;
+        let _ = fee;
+        let mut bad_debt = Money::ZERO;
+        if self.exchange.position(a).lots() == 0 {
+            let debt = self.exchange.cash(a).checked_neg()?.max(Money::ZERO);
+            bad_debt = debt;
+            let (_, unpaid) = self.exchange.cover_from_fund(a)?;
+            self.recorder.on_fund(self.now, self.exchange.insurance_fund());
+            if unpaid.is_positive() {
+                let (social, claim) = self.exchange.socialize(a, unpaid, self.mark_ticks)?;
+                self.recorder.on_socialized_loss(social)?;
+                self.unpaid_loss = self.unpaid_loss.checked_add(claim)?;
+            }
+        }
+        self.mark_out(a);
+        let row = LiquidationRow {
+            time: self.now,
+            account: a.0,
+            side: if long { LiqSide::Long } else { LiqSide::Short },
+            quantity: spec.qty_to_f64(Qty::from_lots(closed)),
+            notional,
+            mark: spec.price_to_f64(mark),
+            bankruptcy_price: bankruptcy_at_trigger * spec.tick_size().to_f64(),
+            caused_by: cause,
+            depth: 0,
+            bad_debt,
+        };
+        self.digest.tag(2);
+        self.digest.u64(u64::from(a.0));
+        self.digest.i64(closed);
+        self.digest.i64(notional.micros());
+        self.digest.i64(bad_debt.micros());
+        self.digest.u64(cause.map_or(u64::MAX, u64::from));
+        self.recorder.on_liquidation(row)
+    }
+
+    /// Closes `qty` of a bankrupt position against opposing accounts in ADL rank order at
+    /// the bankruptcy bound; returns the lots closed.
+    fn auto_deleverage(&mut self, a: AccountId, long: bool, bound: Price, qty: i64) -> Result<i64> {
+        let queue = self.exchange.adl_queue(long, self.mark_ticks)?;
+        let mut left = qty;
+        for c in queue {
+            if left == 0 {
+                break;
+            }
+            if Some(c) == self.backstop && c == a {
+                continue;
+            }
+            let take = left.min(self.exchange.position(c).lots().abs());
+            if take == 0 {
+                continue;
+            }
+            self.book.cancel_all(OwnerId(c.0));
+            let (buyer, seller) = if long { (c, a) } else { (a, c) };
+            self.exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
+            let notional = self.cfg.spec.notional(bound, Qty::from_lots(take))?;
+            self.recorder.on_adl(self.now, notional)?;
+            self.digest.tag(3);
+            self.digest.u64(u64::from(c.0));
+            self.digest.i64(take);
+            left -= take;
+        }
+        Ok(qty - left)
+    }
+
+    /// A liquidated trader does not come back (its account is spent).
+    fn mark_out(&mut self, a: AccountId) {
+        for g in &mut self.groups {
+            let first = g.first_account;
+            if a.0 >= first && a.0 < first + g.members.len() as u32 {
+                g.members[(a.0 - first) as usize].status = Status::Out;
+            }
+        }
+    }
+
+    fn requote_market_makers(&mut self) -> Result<()> {
+        let spec = self.cfg.spec;
+        let tick = spec.tick_size().to_f64();
+        let lot = spec.qty_to_f64(Qty::from_lots(1));
+        let vol = (self.realized_variance.max(0.0)).sqrt();
+        let liquidity = self.shocks.liquidity_factor(self.now);
+        for gi in 0..self.groups.len() {
+            if self.groups[gi].config.kind != AgentKind::MarketMaker {
+                continue;
+            }
+            let g = &self.groups[gi];
+            let (half_spread, levels, level_size, pull_vol, calm, capital) = (
+                g.config.spread,
+                g.config.levels,
+                g.config.level_size,
+                g.config.pull_vol,
+                g.config.calm,
+                g.config.capital,
+            );
+            let first = g.first_account;
+            let count = g.members.len();
+            if vol > pull_vol {
+                self.groups[gi].pulled_until = self.now.plus(calm);
+            }
+            let pulled = self.now < self.groups[gi].pulled_until;
+            for m in 0..count {
+                let a = AccountId(first + m as u32);
+                self.book.cancel_all(OwnerId(a.0));
+                if pulled
+                    || self.exchange.position(a).lots() == 0
+                        && self.groups[gi].members[m].status == Status::Out
+                {
+                    continue;
+                }
+                let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
+                if equity <= 0.0 {
+                    continue;
+                }
+                let fair = self.index_value;
+                let limit = if capital.is_positive() { capital.to_f64() } else { equity * 5.0 };
+                let inventory =
+                    spec.price_to_f64(self.mark_ticks) * spec.qty_to_f64(self.exchange.position(a));
+                let skew = (inventory / limit).clamp(-1.0, 1.0);
+                let widen = (vol / 0.5).max(1.0);
+                let h = half_spread * widen;
+                let lots = ((level_size * liquidity / lot).floor() as i64).max(0);
+                if lots == 0 {
+                    continue;
+                }
+                let per_side_cap = limit / 2.0;
+                for (side, sign) in [(Side::Buy, -1.0), (Side::Sell, 1.0)] {
+                    let mut quoted = 0.0;
+                    // Long inventory lowers both quotes (sell more, buy less); short raises them.
+                    for k in 1..=levels {
+                        let px = fair * (1.0 + sign * h * f64::from(k) - skew * h);
+                        quoted += px * lots as f64 * lot;
+                        if quoted > per_side_cap {
+                            break;
+                        }
+                        let ticks = if side == Side::Buy {
+                            (px / tick).floor()
+                        } else {
+                            (px / tick).ceil()
+                        } as i64;
+                        if ticks <= 0 {
+                            break;
+                        }
+                        self.submit(NewOrder {
+                            owner: OwnerId(a.0),
+                            side,
+                            kind: OrderKind::PostOnly,
+                            price: Price::from_ticks(ticks),
+                            qty: Qty::from_lots(lots),
+                            protection: None,
+                            max_qty: None,
+                        })?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wake(&mut self, gi: usize, m: usize) -> Result<()> {
+        let a = AccountId(self.groups[gi].first_account + m as u32);
+        let member = self.groups[gi].members[m];
+        if member.status == Status::Out {
+            return Ok(());
+        }
+        let config = self.groups[gi].config.clone();
+        let mut rng = self.member_rng(gi, m, member.wakes);
+        self.groups[gi].members[m].wakes += 1;
+        let spec = self.cfg.spec;
+        let mark = spec.price_to_f64(self.mark_ticks);
+        let position = self.exchange.position(a).lots();
+        let target_lots = |leverage: f64, deposit: Money| -> i64 {
+            (deposit.to_f64() * leverage / mark / spec.qty_to_f64(Qty::from_lots(1))).floor() as i64
+        };
+        let mut next = Some(self.now.plus(SimDuration::from_nanos(
+            ((-(1.0 - rng.random::<f64>()).ln()) * config.wake.nanos() as f64) as u64 + 1,
+        )));
+        match config.kind {
+            AgentKind::LeveragedTrader => match member.status {
+                Status::Waiting => {
+                    let lots = target_lots(f64::from(member.leverage), member.deposit);
+                    if self.open(a, member.long, lots)? > 0 {
+                        self.groups[gi].members[m].status = Status::Open;
+                    }
+                }
+                Status::Open if position != 0 => {
+                    let equity = self.exchange.equity(a, self.mark_ticks)?;
+                    let deposit = member.deposit.to_f64();
+                    let loss = (deposit - equity.to_f64()) / deposit;
+                    let stop = config.stop_loss.is_some_and(|s| loss >= s);
+                    let profit = config.take_profit.is_some_and(|t| -loss >= t);
+                    if stop || profit {
+                        self.close(a)?;
+                        self.groups[gi].members[m].status = Status::Waiting;
+                        next = Some(self.now.plus(config.reentry));
+                    } else {
+                        let maintenance = self.exchange.requirement(a, self.mark_ticks, true)?;
+                        let warned = equity.to_f64() < 1.5 * maintenance.to_f64();
+                        if warned && rng.random::<f64>() < config.add_margin_probability {
+                            let top_up = Money::round_from_f64(deposit * 0.5)?;
+                            self.exchange.deposit(a, top_up)?;
+                            self.digest.tag(4);
+                            self.digest.u64(u64::from(a.0));
+                            self.digest.i64(top_up.micros());
+                        }
+                    }
+                }
+                _ => {}
+            },
+            AgentKind::Momentum => {
+                let lookback = config.lookback;
+                let past = self.index_at(self.now.nanos().saturating_sub(lookback.nanos()));
+                let r = (self.index_value / past).ln();
+                let lots = target_lots(f64::from(member.leverage), member.deposit);
+                if r < -config.threshold && position >= 0 {
+                    self.close(a)?;
+                    self.open(a, false, lots)?;
+                } else if r > config.threshold && position <= 0 {
+                    self.close(a)?;
+                    self.open(a, true, lots)?;
+                } else if r.abs() < config.threshold / 2.0 && position != 0 {
+                    self.close(a)?;
+                }
+                next = Some(
+                    self.now
+                        .plus(SimDuration::from_nanos((lookback.nanos() / 5).max(1_000_000_000))),
+                );
+            }
+            AgentKind::Arbitrageur => {
+                let basis = mark / self.index_value - 1.0;
+                let lots = target_lots(2.0, member.deposit);
+                if basis > 0.0005 && position >= 0 {
+                    self.close(a)?;
+                    self.open(a, false, lots)?;
+                } else if basis < -0.0005 && position <= 0 {
+                    self.close(a)?;
+                    self.open(a, true, lots)?;
+                } else if basis.abs() < 0.0001 && position != 0 {
+                    self.close(a)?;
+                }
+            }
+            AgentKind::MarketMaker => next = None,
+            AgentKind::OptionWriter | AgentKind::OptionBuyer | AgentKind::OptionMarketMaker => {
+                next = None
+            }
+        }
+        if let Some(t) = next {
+            self.queue.push(t, PHASE_AGENTS, Event::Wake { group: gi as u16, member: m as u32 });
+        }
+        Ok(())
+    }
+
+    fn index_at(&self, nanos: u64) -> f64 {
+        let i = self.index_history.partition_point(|(t, _)| t.nanos() < nanos);
+        self.index_history
+            .get(i)
+            .or(self.index_history.back())
+            .map_or(self.index_value, |(_, v)| *v)
+    }
+
+    /// Opens a market position of up to `lots`, scaled down to what the exchange allows;
+    /// returns the lots filled.
+    fn open(&mut self, a: AccountId, long: bool, lots: i64) -> Result<i64> {
+        let mut lots = lots;
+        let current = self.exchange.position(a).lots();
+        while lots > 0 {
+            let new = current + if long { lots } else { -lots };
+            if self.exchange.allows(a, Qty::from_lots(new), self.mark_ticks)? {
+                break;
+            }
+            lots /= 2;
+        }
+        if lots <= 0 {
+            return Ok(0);
+        }
+        let spec = self.cfg.spec;
+        let mark = spec.price_to_f64(self.mark_ticks);
+        // Traders accept up to 5% slippage from the mark.
+        let protection = spec.price_from_f64(mark * if long { 1.05 } else { 0.95 })?;
+        let r = self.submit(market(a, to_side(long), lots, protection, None))?;
+        Ok(r.filled.lots())
+    }
+
+    /// Closes the account's position at market (reduce-only).
+    fn close(&mut self, a: AccountId) -> Result<()> {
+        let q = self.exchange.position(a).lots();
+        if q == 0 {
+            return Ok(());
+        }
+        let spec = self.cfg.spec;
+        let mark = spec.price_to_f64(self.mark_ticks);
+        let protection = spec.price_from_f64(mark * if q > 0 { 0.95 } else { 1.05 })?;
+        self.submit(market(a, to_side(q < 0), q.abs(), protection, Some(q.abs())))?;
+        Ok(())
+    }
+
+    fn funding(&mut self) -> Result<()> {
+        let rate = self.premium.rate(&self.cfg.funding);
+        self.premium.reset();
+        let residual = self.exchange.pay_funding(rate, self.mark_ticks)?;
+        self.digest.tag(5);
+        self.digest.i64((rate * 1e12).round() as i64);
+        self.digest.i64(residual.micros());
+        self.queue.push(self.now.plus(self.cfg.funding.interval), PHASE_FUNDING, Event::Funding);
+        // Funding moves every balance; accounts pushed below maintenance go now.
+        self.liquidation_loop()
+    }
+
+    fn initial_risk_returns(&mut self) -> Result<Vec<f64>> {
+        let MarginKind::Risk { source, .. } = &self.cfg.margin.kind else { return Ok(Vec::new()) };
+        Ok(match source {
+            RiskSource::Historical { horizon_returns } => horizon_returns.clone(),
+            RiskSource::Filtered { .. } => Vec::new(),
+            RiskSource::MonteCarlo { scenarios, horizon } => {
+                let ProcessConfig::Parametric { unit, spec } = &self.cfg.process else {
+                    return Err(Error::Internal(
+                        "Monte Carlo margin needs a parametric process".into(),
+                    ));
+                };
+                let steps = 24u64;
+                let dt = SimDuration::from_nanos((horizon.nanos() / steps).max(1));
+                let mut rng = StreamId::named("margin-monte-carlo").rng(self.cfg.seed);
+                let mut out = Vec::with_capacity(*scenarios);
+                for _ in 0..*scenarios {
+                    let mut p = liqsim_models::process::build(spec, *unit);
+                    let mut t = SimTime::START;
+                    let mut total = 0.0;
+                    for _ in 0..steps {
+                        total += p.step(t, dt, 1.0, &mut rng);
+                        t = t.plus(dt);
+                    }
+                    out.push(total);
+                }
+                out
+            }
+        })
+    }
+
+    fn refresh_margin(&mut self) -> Result<()> {
+        let vol_scale = self.shocks.vol_scale(self.now);
+        let schedule = match &self.cfg.margin.kind {
+            MarginKind::Fixed(s) => s.clone(),
+            MarginKind::Grid { move_max, extreme_move, extreme_fraction, maintenance_fraction } => {
+                let (l, s) =
+                    liqsim_risk::linear::grid_rates(*move_max, *extreme_move, *extreme_fraction);
+                flat(l, s, *maintenance_fraction, self.cfg.max_leverage)
+            }
+            MarginKind::Risk { measure, confidence, maintenance_fraction, source } => {
+                let returns: Vec<f64> = match source {
+                    RiskSource::Filtered { returns, lambda, horizon_periods, period } => {
+                        // Current volatility: the run's realized volatility once it has a
+                        // few hours of history, else the history's last EWMA level.
+                        let history_sigma =
+                            liqsim_risk::scenarios::ewma_last(returns, *lambda).sqrt();
+                        let realized = (self.realized_variance * period.as_years_f64()).sqrt();
+                        let sigma_now = if self.now.as_seconds_f64() > 4.0 * 3600.0 {
+                            realized
+                        } else {
+                            history_sigma
+                        };
+                        liqsim_risk::scenarios::filtered(
+                            returns,
+                            *lambda,
+                            sigma_now * vol_scale,
+                            *horizon_periods,
+                        )
+                    }
+                    _ => self.risk_returns.iter().map(|r| r * vol_scale).collect(),
+                };
+                let (l, s) = liqsim_risk::linear::rates(&returns, *confidence, *measure);
+                flat(l, s, *maintenance_fraction, self.cfg.max_leverage)
+            }
+        };
+        self.exchange.set_schedule(schedule);
+        Ok(())
+    }
+
+    fn sample(&mut self) -> Result<()> {
+        let spec = self.cfg.spec;
+        let mark = self.mark_ticks;
+        let mut required = Money::ZERO;
+        let mut held = Money::ZERO;
+        let mut below = 0u64;
+        for i in 0..self.exchange.accounts() {
+            let a = AccountId(i as u32);
+            if self.exchange.position(a).lots() == 0 {
+                continue;
+            }
+            let initial = self.exchange.requirement(a, mark, false)?;
+            let equity = self.exchange.equity(a, mark)?;
+            required = required.checked_add(initial)?;
+            held = held.checked_add(equity.max(Money::ZERO))?;
+            if equity < self.exchange.requirement(a, mark, true)? {
+                below += 1;
+            }
+        }
+        let mid = match (self.book.best_bid(), self.book.best_ask()) {
+            (Some((b, _)), Some((a, _))) => Some((b, a)),
+            _ => None,
+        };
+        let one_percent = (mark.ticks() / 100).max(1);
+        let depth = self
+            .book
+            .notional_within(Side::Buy, one_percent, &spec)?
+            .checked_add(self.book.notional_within(Side::Sell, one_percent, &spec)?)?;
+        self.recorder.sample(Snapshot {
+            time: self.now,
+            index: self.index_value,
+            mark: spec.price_to_f64(mark),
+            last: self.last_trade.map_or(self.index_value, |p| spec.price_to_f64(p)),
+            spread: mid.map(|(b, a)| spec.price_to_f64(a) - spec.price_to_f64(b)),
+            depth_1pct: depth,
+            open_interest: spec.qty_to_f64(self.exchange.open_interest()),
+            insurance_fund: self.exchange.insurance_fund(),
+            margin_required: required,
+            margin_held: held,
+            accounts_below_maintenance: below,
+        })
+    }
+
+    fn finish(mut self) -> Result<Outcome> {
+        // The final state enters the digest, so two runs that end differently differ.
+        for i in 0..self.exchange.accounts() {
+            let a = AccountId(i as u32);
+            self.digest.i64(self.exchange.cash(a).micros());
+            self.digest.i64(self.exchange.position(a).lots());
+        }
+        self.digest.i64(self.exchange.insurance_fund().micros());
+        let shocks = self
+            .cfg
+            .shocks
+            .iter()
+            .map(|s| match *s {
+                Shock::Jump { at, .. } => ShockWindow { start: at, end: at, kind: ShockKind::Jump },
+                Shock::Volatility { start, end, .. } => {
+                    ShockWindow { start, end, kind: ShockKind::Volatility }
+                }
+                Shock::Drought { start, end, .. } => {
+                    ShockWindow { start, end, kind: ShockKind::Drought }
+                }
+            })
+            .collect();
+        let conservation_error = self.exchange.ledger().conservation_error()?;
+        self.exchange.check()?;
+        self.recorder.finish(RunFacts {
+            scenario: self.cfg.name.clone(),
+            seed: self.cfg.seed,
+            policy: self.cfg.margin.policy.clone(),
+            digest: self.digest.to_string(),
+            events: self.events,
+            duration: self.cfg.duration,
+            conservation_error,
+            unpaid_loss: self.unpaid_loss,
+            shocks,
+        })
+    }
+}
+
+/// A market order bounded at `protection`, capped at `max_lots` when reduce-only.
+fn market(a: AccountId, side: Side, lots: i64, protection: Price, max_lots: Option<i64>) -> NewOrder {
+    NewOrder {
+        owner: OwnerId(a.0),
+        side,
+        kind: OrderKind::Market,
+        price: Price::ZERO,
+        qty: Qty::from_lots(lots),
+        protection: Some(protection),
+        max_qty: max_lots.map(Qty::from_lots),
+    }
+}
+
+fn flat(long: f64, short: f64, maintenance_fraction: f64, max_leverage: f64) -> MarginSchedule {
+    // Never below the venue's leverage cap: initial at least 1 / max leverage.
+    let floor = 1.0 / max_leverage;
+    let rates = |r: f64| {
+        let initial = r.max(floor);
+        Rates { initial, maintenance: initial * maintenance_fraction }
+    };
+    MarginSchedule::Flat { long: rates(long), short: rates(short) }
+}
+
+/// Builds and runs a world.
+pub fn run(cfg: SimConfig) -> Result<Outcome> {
+    World::new(cfg)?.run()
+}
