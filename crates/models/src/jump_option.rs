@@ -143,7 +143,7 @@ mod tests {
             (100.0, 0.10, 1.0, 0.75, 2.70),
             (100.0, 0.50, 1.0, 0.75, 8.24),
             (110.0, 0.25, 1.0, 0.50, 1.93),
-            (120.0, 0.50, 5.0, 0.75, 2.21),
+            (120.0, 0.25, 5.0, 0.75, 0.71),
         ];
         for (strike, t, lambda, gamma, expected) in rows {
             let (vol, jumps) = MertonJumps::from_haug(0.25, lambda, gamma);
