@@ -6,5 +6,6 @@
 
 mod architecture;
 mod bad_input;
+mod price;
 mod scenarios;
 mod support;

@@ -13,8 +13,8 @@
 //! t/4 when t is shorter), because the weights, the forwards and the variances all move
 //! with t.
 //!
-//! The series runs from n = 0 to lambda t + 12 sqrt(lambda t) + 25, past which the
-//! Poisson tail is below 1e-20; the weights are computed in logs, so a large lambda t does
+//! The series runs over n within lambda t -/+ (12 sqrt(lambda t) + 25), outside which the
+//! Poisson tails are below 1e-20; the weights are computed in logs, so a large lambda t does
 //! not underflow.
 
 use crate::options::{Greeks, OptionKind, black76_greeks};
@@ -94,9 +94,14 @@ fn series(
     let log_jump_growth = jumps.jump_mean + 0.5 * jumps.jump_vol * jumps.jump_vol;
     let k = log_jump_growth.exp_m1();
     let base_forward = spot * ((rate - dividend - jumps.intensity.max(0.0) * k) * t).exp();
-    let last = if mean > 0.0 { (mean + 12.0 * mean.sqrt() + 25.0).ceil() as u64 } else { 0 };
+    let spread = 12.0 * mean.sqrt() + 25.0;
+    let (first, last) = if mean > 0.0 {
+        ((mean - spread).max(0.0) as u64, (mean + spread).ceil() as u64)
+    } else {
+        (0, 0)
+    };
     let mut out = Greeks { price: 0.0, delta: 0.0, gamma: 0.0, vega: 0.0, theta: 0.0, rho: 0.0 };
-    for n in 0..=last {
+    for n in first..=last {
         let nf = n as f64;
         let weight =
             if mean > 0.0 { (-mean + nf * mean.ln() - ln_gamma(nf + 1.0)).exp() } else { 1.0 };
