@@ -7,6 +7,7 @@ mod backtest;
 mod compare;
 mod engine;
 mod merge;
+mod output;
 mod price;
 mod risk;
 mod run;

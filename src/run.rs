@@ -24,6 +24,10 @@ pub struct RunArgs {
     /// Output format on stdout.
     #[arg(long, value_parser = ["table", "json"], default_value = "table")]
     pub format: String,
+    /// Check every invariant (money conserved, book uncrossed, open interest balanced)
+    /// after every event; slower, for tests and debugging.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Loads the scenario with the command-line overrides: `--set` in order, then `--seed`
@@ -42,8 +46,21 @@ pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
 
 pub fn run(args: &RunArgs) -> CliResult {
     let scenario = load(args)?;
-    let outcome = crate::engine::run_scenario(&scenario)?;
-    print!("{}", render_table(&outcome));
+    let started = std::time::Instant::now();
+    let outcome = crate::engine::run_with(&scenario, args.check)?;
+    let wall = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} events in {wall:.2} s wall ({:.0} events/s)",
+        outcome.events,
+        outcome.events as f64 / wall.max(1e-9)
+    );
+    match args.format.as_str() {
+        "json" => print!("{}", crate::output::summary_json(&outcome)),
+        _ => print!("{}", render_table(&outcome)),
+    }
+    if let Some(dir) = &args.out {
+        crate::output::write_run(dir, &outcome)?;
+    }
     Ok(())
 }
 

@@ -363,10 +363,14 @@ proptest! {
 
 #[test]
 fn set_reaches_inside_inline_arrays_and_names_tables_plainly() {
-    let tiers = "[margin.fixed]\ntiers = [{ notional_max = 1000.0, initial = 0.02, maintenance = 0.01 }]\n";
+    let tiers =
+        "[margin.fixed]\ntiers = [{ notional_max = 1000.0, initial = 0.02, maintenance = 0.01 }]\n";
     let text = format!("{VALID}{tiers}");
     let e = rejects(&text, &["--set", "margin.fixed.tiers[0].initial=3"]);
-    assert_contains(&e, &["--set margin.fixed.tiers[0].initial=3", "3 is out of range", "valid: 0 < x <= 1"]);
+    assert_contains(
+        &e,
+        &["--set margin.fixed.tiers[0].initial=3", "3 is out of range", "valid: 0 < x <= 1"],
+    );
     let e = rejects(VALID, &["--set", "market.process=5"]);
     assert_contains(&e, &["expected a table"]);
     assert!(!e.contains("Raw"), "{e}");

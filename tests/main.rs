@@ -7,5 +7,6 @@
 mod architecture;
 mod bad_input;
 mod price;
+mod run;
 mod scenarios;
 mod support;

@@ -944,7 +944,13 @@ impl World {
 }
 
 /// A market order bounded at `protection`, capped at `max_lots` when reduce-only.
-fn market(a: AccountId, side: Side, lots: i64, protection: Price, max_lots: Option<i64>) -> NewOrder {
+fn market(
+    a: AccountId,
+    side: Side,
+    lots: i64,
+    protection: Price,
+    max_lots: Option<i64>,
+) -> NewOrder {
     NewOrder {
         owner: OwnerId(a.0),
         side,

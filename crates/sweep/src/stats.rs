@@ -88,7 +88,11 @@ pub fn frontier(points: &[(f64, f64)]) -> Vec<bool> {
             risk.is_finite()
                 && cost.is_finite()
                 && !points.iter().any(|&(r, c)| {
-                    r.is_finite() && c.is_finite() && r <= risk && c <= cost && (r < risk || c < cost)
+                    r.is_finite()
+                        && c.is_finite()
+                        && r <= risk
+                        && c <= cost
+                        && (r < risk || c < cost)
                 })
         })
         .collect()
@@ -143,7 +147,15 @@ mod tests {
 
     #[test]
     fn frontier_marks_non_dominated_points() {
-        let points = [(5.0, 1.0), (3.0, 2.0), (4.0, 3.0), (1.0, 5.0), (1.0, 6.0), (3.0, 2.0), (f64::NAN, 0.0)];
+        let points = [
+            (5.0, 1.0),
+            (3.0, 2.0),
+            (4.0, 3.0),
+            (1.0, 5.0),
+            (1.0, 6.0),
+            (3.0, 2.0),
+            (f64::NAN, 0.0),
+        ];
         // (4,3) is dominated by (3,2); (1,6) by (1,5); equal points both stay.
         assert_eq!(frontier(&points), [true, true, false, true, false, true, false]);
         assert!(frontier(&[]).is_empty());

@@ -1,0 +1,102 @@
+//! `liqsim run` end to end: determinism, exact conservation, invariants after every event,
+//! and a snapshot of every bundled scenario's summary.
+//!
+//! Snapshots run each scenario with its agent groups capped at 2,000 accounts so the
+//! suite stays fast; the full-size runs are the benches' job.
+
+use crate::support::{liqsim, repo_root};
+
+/// `--set` arguments that cap every agent group of `file` at `cap` accounts.
+fn capped(file: &str, cap: i64) -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join(file)).expect("scenario");
+    let doc: toml::Table = text.parse().expect("toml");
+    let mut sets = Vec::new();
+    if let Some(groups) = doc.get("agents").and_then(|a| a.as_array()) {
+        for (i, g) in groups.iter().enumerate() {
+            if g.get("count").and_then(|c| c.as_integer()).unwrap_or(1) > cap {
+                sets.push("--set".to_string());
+                sets.push(format!("agents[{i}].count={cap}"));
+            }
+        }
+    }
+    sets
+}
+
+fn run_json(file: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args: Vec<String> = vec!["run".into(), file.into(), "--format".into(), "json".into()];
+    args.extend(capped(file, 2000));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = liqsim(&refs);
+    (out.code, out.stdout, out.stderr)
+}
+
+#[test]
+fn same_scenario_and_seed_give_the_same_digest_and_summary() {
+    let (code, a, err) = run_json("scenarios/quickstart.toml", &[]);
+    assert_eq!(code, 0, "{err}");
+    let (_, b, _) = run_json("scenarios/quickstart.toml", &[]);
+    assert_eq!(a, b, "rerun of scenarios/quickstart.toml with seed 7 differs");
+    let (_, c, _) = run_json("scenarios/quickstart.toml", &["--seed", "8"]);
+    let digest = |s: &str| s.lines().find(|l| l.contains("\"digest\"")).unwrap_or("").to_string();
+    assert_ne!(digest(&a), digest(&c), "another seed should give another run");
+}
+
+#[test]
+fn every_invariant_holds_after_every_event() {
+    let (code, json, err) =
+        run_json("scenarios/quickstart.toml", &["--check", "--set", "agents[1].count=400"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(json.contains("\"conservation_error\": 0"), "{json}");
+    let (code, json, err) = run_json(
+        "scenarios/black-thursday-2020.toml",
+        &["--check", "--set", "agents[1].count=300"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(json.contains("\"conservation_error\": 0"), "{json}");
+}
+
+#[test]
+fn a_crash_liquidates_longs_and_the_books_balance_under_every_policy() {
+    for policy in ["es", "var", "fixed", "grid"] {
+        let (code, json, err) = run_json("scenarios/quickstart.toml", &["--policy", policy]);
+        assert_eq!(code, 0, "{policy}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["conservation_error"], 0, "{policy}");
+        assert_eq!(v["policy"], policy);
+        let long = v["liquidations"]["long_count"].as_u64().unwrap();
+        let short = v["liquidations"]["short_count"].as_u64().unwrap();
+        // 70% of traders are long and the shock is a -12% jump.
+        assert!(long > 10 * short.max(1), "{policy}: long {long}, short {short}");
+    }
+}
+
+#[test]
+fn out_writes_the_summary_and_the_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, json, err) = run_json("scenarios/quickstart.toml", &["--out", out]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("summary.json")).unwrap(), json);
+    let series = std::fs::read_to_string(dir.path().join("timeseries.csv")).unwrap();
+    // 4 hours sampled every minute.
+    assert_eq!(series.lines().count(), 1 + 240);
+    let liquidations = std::fs::read_to_string(dir.path().join("liquidations.csv")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        liquidations.lines().count() as u64,
+        1 + v["liquidations"]["count"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn scenario_summaries() {
+    insta::glob!("../scenarios", "*.toml", |path| {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let file = format!("scenarios/{name}");
+        let (code, stdout, stderr) = run_json(&file, &[]);
+        let report = if code == 0 { stdout } else { format!("exit {code}\n{stderr}") };
+        // Wall-clock time goes to stderr and is not part of the snapshot.
+        insta::assert_snapshot!(report);
+    });
+}
