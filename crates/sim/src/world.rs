@@ -107,6 +107,9 @@ pub struct World {
     risk_returns: Vec<f64>,
     unpaid_loss: Money,
     check_every_event: bool,
+    /// ADL ranking of one instant and side, with a cursor: ranking every account is a
+    /// scan, done once per instant rather than once per bankrupt account.
+    adl_cache: Option<(SimTime, bool, Vec<AccountId>, usize)>,
 }
 
 fn to_side(long: bool) -> Side {
@@ -216,6 +219,7 @@ impl World {
             risk_returns: Vec::new(),
             unpaid_loss: Money::ZERO,
             check_every_event: false,
+            adl_cache: None,
             cfg,
         };
         world.risk_returns = world.initial_risk_returns()?;
@@ -525,19 +529,23 @@ impl World {
     /// Closes `qty` of a bankrupt position against opposing accounts in ADL rank order at
     /// the bankruptcy bound; returns the lots closed.
     fn auto_deleverage(&mut self, a: AccountId, long: bool, bound: Price, qty: i64) -> Result<i64> {
-        let queue = self.exchange.adl_queue(long, self.mark_ticks)?;
+        let fresh = !matches!(&self.adl_cache, Some((t, side, _, _)) if *t == self.now && *side == long);
+        if fresh {
+            let queue = self.exchange.adl_queue(long, self.mark_ticks)?;
+            self.adl_cache = Some((self.now, long, queue, 0));
+        }
+        let Some((time, side, queue, mut cursor)) = self.adl_cache.take() else { return Ok(0) };
         let mut left = qty;
-        for c in queue {
-            if left == 0 {
-                break;
-            }
-            if Some(c) == self.backstop && c == a {
+        while left > 0 && cursor < queue.len() {
+            let c = queue[cursor];
+            // Earlier ADL in this instant may have closed or flipped the position.
+            let position = self.exchange.position(c).lots();
+            let opposing = if long { position < 0 } else { position > 0 };
+            if c == a || !opposing {
+                cursor += 1;
                 continue;
             }
-            let take = left.min(self.exchange.position(c).lots().abs());
-            if take == 0 {
-                continue;
-            }
+            let take = left.min(position.abs());
             self.book.cancel_all(OwnerId(c.0));
             let (buyer, seller) = if long { (c, a) } else { (a, c) };
             self.exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
@@ -547,7 +555,11 @@ impl World {
             self.digest.u64(u64::from(c.0));
             self.digest.i64(take);
             left -= take;
+            if take == position.abs() {
+                cursor += 1;
+            }
         }
+        self.adl_cache = Some((time, side, queue, cursor));
         Ok(qty - left)
     }
 
