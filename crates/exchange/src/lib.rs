@@ -1,21 +1,25 @@
 //! liqsim-exchange: the exchange whose solvency liqsim stresses.
 //!
-//! - [`ledger`]: every money movement is a transfer between named accounts; the sum is
-//!   conserved exactly.
-//! - [`exchange`]: cross-margin accounts holding one perpetual, fills, fees, funding,
-//!   equity and requirements at a mark, bankruptcy prices, the liquidation-trigger index,
-//!   and the settlement steps of the loss waterfall (fund, ADL, socialized loss).
+//! - [`ledger`], [`exchange`]: the single-perpetual cash-model exchange the kernel
+//!   (liqsim-sim) drives today: fills move full notional, triggers from bankruptcy prices.
+//! - [`journal`]: the reason-tagged ledger with named accounts, exact conservation and a
+//!   digest over the sequence of transfers.
+//! - [`venue`]: multi-instrument cross-margin accounts (perpetuals and European options)
+//!   on a cost basis with realized P&L, fees, funding, option settlement, a pluggable
+//!   [`venue::MarginModel`], liquidation orders bounded at the bankruptcy price and the
+//!   whole loss waterfall (backstop, fund, ADL, socialized loss, claim), solvency figures
+//!   and an invariant checker. It is built to replace [`exchange`] in the kernel.
+//! - [`trigger`]: accounts ordered by liquidation trigger, so a tick visits only the
+//!   accounts it crosses.
 //! - [`prices`]: the index (fundamental moved by a decaying impact of net perpetual
 //!   flow), mark price rules and the funding rate.
-//!
-//! Cash model: a fill moves the full notional between buyer and seller (a long's cash
-//! goes negative by what it paid), so every fill is a plain transfer and conservation
-//! needs no clearing account. An account's equity is cash + position x mark; its
-//! bankruptcy price is where that is zero.
 
 pub mod exchange;
+pub mod journal;
 pub mod ledger;
 pub mod prices;
+pub mod trigger;
+pub mod venue;
 
 pub use exchange::*;
 pub use ledger::{Ledger, SystemAccount};

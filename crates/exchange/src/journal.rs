@@ -1,0 +1,269 @@
+//! The journal: the venue's ledger, where every money movement is a transfer between two
+//! named accounts with a reason, and an optional digest over the sequence of changes.
+//!
+//! Named accounts: traders (by [`AccountId`], a `Vec` arena), the insurance fund, fee
+//! income, the settlement account and the bad-debt claim. The backstop liquidity provider
+//! is an ordinary trader account (it holds positions, so it needs an owner) that the
+//! venue's configuration designates.
+//!
+//! The settlement account is the counterparty of realized perpetual P&L: a closing fill
+//! pays realized P&L from it, so its balance is always exactly the sum over open
+//! perpetual positions of (mark value - cost basis), which is independent of the mark
+//! because open quantities sum to zero per instrument (checked by the venue). The
+//! bad-debt account goes negative by losses nobody paid: an unpaid loss is recorded as a
+//! claim and the books still balance.
+//!
+//! Conservation (checked exactly, [`Journal::conservation_error`]):
+//! sum(trader balances) + insurance fund + fee income + settlement + bad-debt claim
+//! = deposits - withdrawals.
+//!
+//! Ordering: transfers are numbered in the order they are made; the digest is FNV-1a
+//! (64 bit) over (sequence, from, to, amount, reason) of each transfer in that order, so
+//! two runs that move the same money in the same order have the same digest.
+
+use crate::exchange::AccountId;
+use liqsim_core::{Error, Money, Result};
+
+/// Either side of a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Book {
+    Trader(AccountId),
+    InsuranceFund,
+    FeeIncome,
+    /// Counterparty of realized perpetual P&L and of option cash settlement.
+    Settlement,
+    /// Negative by the losses that neither the fund, ADL nor socialization covered.
+    BadDebt,
+}
+
+/// Why money moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    Deposit,
+    Withdrawal,
+    Fee,
+    Funding,
+    RealizedPnl,
+    LiquidationFee,
+    Premium,
+    Settlement,
+    BadDebtCover,
+    Adl,
+    SocializedLoss,
+    /// A loss nobody could pay, booked against the bad-debt claim.
+    UnpaidClaim,
+}
+
+impl Book {
+    fn code(self) -> u64 {
+        match self {
+            Book::Trader(a) => u64::from(a.0),
+            Book::InsuranceFund => 1 << 40,
+            Book::FeeIncome => 2 << 40,
+            Book::Settlement => 3 << 40,
+            Book::BadDebt => 4 << 40,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    traders: Vec<Money>,
+    fund: Money,
+    fees: Money,
+    settlement: Money,
+    bad_debt: Money,
+    deposits: Money,
+    withdrawals: Money,
+    transfers: u64,
+    digest: Option<u64>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+impl Journal {
+    /// A journal; `with_digest` turns the running hash on.
+    pub fn new(with_digest: bool) -> Journal {
+        Journal { digest: with_digest.then_some(FNV_OFFSET), ..Default::default() }
+    }
+
+    pub fn add_trader(&mut self) -> Result<AccountId> {
+        let id = u32::try_from(self.traders.len()).map_err(|_| Error::overflow("accounts"))?;
+        self.traders.push(Money::ZERO);
+        Ok(AccountId(id))
+    }
+
+    pub fn traders(&self) -> usize {
+        self.traders.len()
+    }
+
+    pub fn balance(&self, book: Book) -> Money {
+        match book {
+            Book::Trader(a) => self.traders.get(a.0 as usize).copied().unwrap_or(Money::ZERO),
+            Book::InsuranceFund => self.fund,
+            Book::FeeIncome => self.fees,
+            Book::Settlement => self.settlement,
+            Book::BadDebt => self.bad_debt,
+        }
+    }
+
+    fn slot(&mut self, book: Book) -> Result<&mut Money> {
+        match book {
+            Book::Trader(a) => self
+                .traders
+                .get_mut(a.0 as usize)
+                .ok_or_else(|| Error::Internal(format!("no account {}", a.0))),
+            Book::InsuranceFund => Ok(&mut self.fund),
+            Book::FeeIncome => Ok(&mut self.fees),
+            Book::Settlement => Ok(&mut self.settlement),
+            Book::BadDebt => Ok(&mut self.bad_debt),
+        }
+    }
+
+    fn hash(&mut self, words: [u64; 5]) {
+        if let Some(h) = self.digest.as_mut() {
+            for w in words {
+                for byte in w.to_le_bytes() {
+                    *h ^= u64::from(byte);
+                    *h = h.wrapping_mul(FNV_PRIME);
+                }
+            }
+        }
+    }
+
+    /// Money entering from outside (a deposit, the fund's initial capital).
+    pub fn deposit(&mut self, to: Book, amount: Money) -> Result<()> {
+        if amount.is_negative() {
+            return Err(Error::input(format!("deposit {amount} is negative")));
+        }
+        let slot = self.slot(to)?;
+        *slot = slot.checked_add(amount)?;
+        self.deposits = self.deposits.checked_add(amount)?;
+        self.transfers += 1;
+        self.hash([self.transfers, u64::MAX, to.code(), amount.micros() as u64, 0]);
+        Ok(())
+    }
+
+    /// Money leaving to the outside; never more than the balance.
+    pub fn withdraw(&mut self, from: Book, amount: Money) -> Result<()> {
+        if amount.is_negative() || amount > self.balance(from) {
+            return Err(Error::input(format!(
+                "withdrawal {amount} exceeds balance {}",
+                self.balance(from)
+            )));
+        }
+        let slot = self.slot(from)?;
+        *slot = slot.checked_sub(amount)?;
+        self.withdrawals = self.withdrawals.checked_add(amount)?;
+        self.transfers += 1;
+        self.hash([self.transfers, from.code(), u64::MAX, amount.micros() as u64, 1]);
+        Ok(())
+    }
+
+    /// Moves `amount` from one book to another; a negative amount moves it back. A zero
+    /// amount is not recorded.
+    pub fn transfer(&mut self, from: Book, to: Book, amount: Money, reason: Reason) -> Result<()> {
+        if amount == Money::ZERO || from == to {
+            return Ok(());
+        }
+        // Both slots are checked before either changes, so a failed transfer leaves the
+        // journal as it was.
+        let new_from = self.balance(from).checked_sub(amount)?;
+        let new_to = self.balance(to).checked_add(amount)?;
+        self.slot(from)?;
+        self.slot(to)?;
+        *self.slot(from)? = new_from;
+        *self.slot(to)? = new_to;
+        self.transfers += 1;
+        self.hash([self.transfers, from.code(), to.code(), amount.micros() as u64, reason as u64]);
+        Ok(())
+    }
+
+    pub fn transfers(&self) -> u64 {
+        self.transfers
+    }
+
+    pub fn digest(&self) -> Option<u64> {
+        self.digest
+    }
+
+    pub fn deposits(&self) -> Money {
+        self.deposits
+    }
+
+    pub fn withdrawals(&self) -> Money {
+        self.withdrawals
+    }
+
+    /// deposits - withdrawals - (every balance); zero unless the journal is broken.
+    pub fn conservation_error(&self) -> Result<Money> {
+        let mut held = Money::ZERO;
+        for b in &self.traders {
+            held = held.checked_add(*b)?;
+        }
+        for s in [self.fund, self.fees, self.settlement, self.bad_debt] {
+            held = held.checked_add(s)?;
+        }
+        self.deposits.checked_sub(self.withdrawals)?.checked_sub(held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn book(i: u8) -> Book {
+        match i {
+            0 | 1 => Book::Trader(AccountId(u32::from(i))),
+            2 => Book::InsuranceFund,
+            3 => Book::FeeIncome,
+            4 => Book::Settlement,
+            _ => Book::BadDebt,
+        }
+    }
+
+    #[test]
+    fn digest_depends_on_order_and_reason() {
+        let run = |swap: bool, reason: Reason| {
+            let mut j = Journal::new(true);
+            j.add_trader().unwrap();
+            j.add_trader().unwrap();
+            j.deposit(book(0), Money::from_micros(10)).unwrap();
+            let (a, b) = if swap { (3, 2) } else { (2, 3) };
+            j.transfer(book(0), book(a), Money::from_micros(1), reason).unwrap();
+            j.transfer(book(0), book(b), Money::from_micros(1), reason).unwrap();
+            j.digest().unwrap()
+        };
+        assert_eq!(run(false, Reason::Fee), run(false, Reason::Fee));
+        assert_ne!(run(false, Reason::Fee), run(true, Reason::Fee));
+        assert_ne!(run(false, Reason::Fee), run(false, Reason::Funding));
+        assert_eq!(Journal::new(false).digest(), None);
+    }
+
+    #[test]
+    fn withdrawal_beyond_balance_is_refused_and_changes_nothing() {
+        let mut j = Journal::new(false);
+        let a = j.add_trader().unwrap();
+        j.deposit(Book::Trader(a), Money::from_micros(5)).unwrap();
+        assert!(j.withdraw(Book::Trader(a), Money::from_micros(6)).is_err());
+        j.withdraw(Book::Trader(a), Money::from_micros(5)).unwrap();
+        assert_eq!(j.balance(Book::Trader(a)), Money::ZERO);
+        assert_eq!(j.conservation_error().unwrap(), Money::ZERO);
+    }
+
+    proptest! {
+        #[test]
+        fn any_transfers_conserve(ops in prop::collection::vec((0u8..6, 0u8..6, -1_000_000i64..1_000_000), 0..200)) {
+            let mut j = Journal::new(true);
+            j.add_trader().unwrap();
+            j.add_trader().unwrap();
+            j.deposit(book(0), Money::from_micros(5_000_000)).unwrap();
+            for (a, b, m) in ops {
+                j.transfer(book(a), book(b), Money::from_micros(m), Reason::Fee).unwrap();
+                prop_assert_eq!(j.conservation_error().unwrap(), Money::ZERO);
+            }
+        }
+    }
+}
