@@ -20,14 +20,20 @@
 //!   sigma_v; use steps of a minute or less for crash scenarios.
 //! - GARCH(1,1)-t: a discrete-time model whose period is the step:
 //!   sigma_t^2 = omega + alpha eps_{t-1}^2 + beta sigma_{t-1}^2, eps_t = sigma_t z_t with z_t
-//!   Student-t scaled to unit variance. `omega` is a per-step variance; the unit does not
-//!   apply.
+//!   Student-t scaled to unit variance. `omega` is a per-step variance (the unit does not
+//!   apply to it); `drift` is per unit like the other processes'. `volatility()` annualizes
+//!   the current per-step variance by the last step's length.
+//!
+//! Units, with both accepted: build with [`RateUnit::PerYear`] for annual figures (vol 0.8,
+//! jump intensity 50 a year, SVCJ theta 0.64 a year) or [`RateUnit::PerDay`] for daily ones
+//! (vol 0.042, 0.137 jumps a day, theta 0.00175 a day); a path is the same either way.
 //!
 //! Jump counts use an inverse-transform Poisson sampler written here: with lambda dt far
-//! below 1 on every step, it costs one uniform per step where constructing a statrs
-//! Poisson each step would cost more; it is tested against statrs' pmf.
+//! below 1 on every step and e^-lambda dt cached per step length, it costs one uniform per
+//! step where statrs' sampler costs several; it is tested against statrs' pmf, and means
+//! above 30 go to statrs. Exponential and normal draws are statrs' ziggurat samplers.
 
-use liqsim_core::{RngStream, SimDuration, SimTime};
+use liqsim_core::{InputError, Result, RngStream, SimDuration, SimTime};
 use rand::RngExt;
 use rand::distr::Distribution;
 use statrs::distribution::{Exp, Normal, StudentsT};
@@ -99,95 +105,216 @@ pub trait PriceProcess: std::fmt::Debug + Send {
     fn volatility(&self) -> f64;
 }
 
-/// Builds the process for `spec` with rates in `unit`.
+impl ProcessSpec {
+    /// Checks the parameters (in their unit) against what the step needs: an error names
+    /// the parameter and the valid range. The scenario crate checks the same ranges with
+    /// file positions; this is the guard for callers that build specs in code.
+    pub fn validate(&self) -> Result<()> {
+        fn check(name: &str, v: f64, ok: bool, expected: &str) -> Result<()> {
+            if v.is_finite() && ok {
+                Ok(())
+            } else {
+                Err(InputError::new(format!("{name} = {v} is out of range"))
+                    .key(name)
+                    .expected(expected)
+                    .into())
+            }
+        }
+        match *self {
+            ProcessSpec::Gbm { vol, drift } => {
+                check("vol", vol, vol >= 0.0, ">= 0")?;
+                check("drift", drift, true, "finite")
+            }
+            ProcessSpec::Merton { vol, drift, jump_intensity, jump_mean, jump_vol } => {
+                check("vol", vol, vol >= 0.0, ">= 0")?;
+                check("drift", drift, true, "finite")?;
+                check("jump_intensity", jump_intensity, jump_intensity >= 0.0, ">= 0")?;
+                check("jump_mean", jump_mean, jump_mean.abs() <= 5.0, "[-5, 5]")?;
+                check("jump_vol", jump_vol, (0.0..=5.0).contains(&jump_vol), "[0, 5]")
+            }
+            ProcessSpec::Kou { vol, drift, jump_intensity, p_up, eta_up, eta_down } => {
+                check("vol", vol, vol >= 0.0, ">= 0")?;
+                check("drift", drift, true, "finite")?;
+                check("jump_intensity", jump_intensity, jump_intensity >= 0.0, ">= 0")?;
+                check("p_up", p_up, (0.0..=1.0).contains(&p_up), "[0, 1]")?;
+                // eta_up > 1 keeps E[e^J] finite, which the drift compensator needs.
+                check("eta_up", eta_up, eta_up > 1.0, "> 1")?;
+                check("eta_down", eta_down, eta_down > 0.0, "> 0")
+            }
+            ProcessSpec::Svcj {
+                drift,
+                kappa,
+                theta,
+                sigma_v,
+                rho,
+                v0,
+                jump_intensity,
+                jump_mean,
+                jump_vol,
+                jump_var_mean,
+                jump_corr,
+            } => {
+                check("drift", drift, true, "finite")?;
+                check("kappa", kappa, kappa >= 0.0, ">= 0")?;
+                check("theta", theta, theta >= 0.0, ">= 0")?;
+                check("sigma_v", sigma_v, sigma_v >= 0.0, ">= 0")?;
+                check("rho", rho, rho.abs() <= 1.0, "[-1, 1]")?;
+                check("v0", v0, v0 >= 0.0, ">= 0")?;
+                check("jump_intensity", jump_intensity, jump_intensity >= 0.0, ">= 0")?;
+                check("jump_mean", jump_mean, jump_mean.abs() <= 5.0, "[-5, 5]")?;
+                check("jump_vol", jump_vol, (0.0..=5.0).contains(&jump_vol), "[0, 5]")?;
+                check("jump_var_mean", jump_var_mean, jump_var_mean >= 0.0, ">= 0")?;
+                check("jump_corr", jump_corr, true, "finite")
+            }
+            ProcessSpec::GarchT { omega, alpha, beta, nu, drift } => {
+                check("omega", omega, omega > 0.0, "> 0")?;
+                check("alpha", alpha, alpha >= 0.0, ">= 0")?;
+                check("beta", beta, beta >= 0.0, ">= 0")?;
+                check("beta", alpha + beta, alpha + beta < 1.0, "alpha + beta < 1")?;
+                // nu > 2 for a finite variance, which the unit-variance scaling needs.
+                check("nu", nu, nu > 2.0, "> 2")?;
+                check("drift", drift, true, "finite")
+            }
+        }
+    }
+
+    /// [`build`] after [`ProcessSpec::validate`].
+    pub fn build_checked(&self, unit: RateUnit) -> Result<Box<dyn PriceProcess>> {
+        self.validate()?;
+        Ok(build(self, unit))
+    }
+}
+
+/// Builds the process for `spec` with rates in `unit`. The spec is trusted (see
+/// [`ProcessSpec::validate`]); out-of-range parameters give meaningless paths, not panics.
 pub fn build(spec: &ProcessSpec, unit: RateUnit) -> Box<dyn PriceProcess> {
     let unit_years = unit.years();
     match *spec {
         ProcessSpec::Gbm { vol, drift } => {
-            Box::new(JumpDiffusion { unit_years, vol, drift, jumps: Jumps::None })
+            Box::new(JumpDiffusion::new(unit_years, vol, drift, Jumps::None))
         }
         ProcessSpec::Merton { vol, drift, jump_intensity, jump_mean, jump_vol } => {
-            Box::new(JumpDiffusion {
+            Box::new(JumpDiffusion::new(
                 unit_years,
                 vol,
                 drift,
-                jumps: Jumps::Normal { intensity: jump_intensity, mean: jump_mean, vol: jump_vol },
-            })
+                Jumps::Normal { intensity: jump_intensity, mean: jump_mean, vol: jump_vol },
+            ))
         }
         ProcessSpec::Kou { vol, drift, jump_intensity, p_up, eta_up, eta_down } => {
-            Box::new(JumpDiffusion {
+            Box::new(JumpDiffusion::new(
                 unit_years,
                 vol,
                 drift,
-                jumps: Jumps::DoubleExponential {
-                    intensity: jump_intensity,
-                    p_up,
-                    eta_up,
-                    eta_down,
-                },
+                Jumps::DoubleExponential { intensity: jump_intensity, p_up, eta_up, eta_down },
+            ))
+        }
+        ProcessSpec::Svcj { .. } => match Svcj::from_spec(spec, unit_years) {
+            Some(p) => Box::new(p),
+            None => Box::new(JumpDiffusion::new(unit_years, 0.0, 0.0, Jumps::None)),
+        },
+        ProcessSpec::GarchT { omega, alpha, beta, nu, drift } => {
+            let persistence = (alpha + beta).min(1.0 - 1e-9);
+            Box::new(GarchT {
+                unit_years,
+                omega,
+                alpha,
+                beta,
+                drift,
+                t_scale: ((nu - 2.0) / nu).max(0.0).sqrt(),
+                innovations: StudentsT::new(0.0, 1.0, nu).ok(),
+                variance: omega / (1.0 - persistence),
+                last_shock: 0.0,
+                last_dt_years: 1.0 / 86_400.0 / 365.25,
             })
         }
-        ProcessSpec::Svcj {
-            drift,
-            kappa,
-            theta,
-            sigma_v,
-            rho,
-            v0,
-            jump_intensity,
-            jump_mean,
-            jump_vol,
-            jump_var_mean,
-            jump_corr,
-        } => Box::new(Svcj {
-            unit_years,
-            drift,
-            kappa,
-            theta,
-            sigma_v,
-            rho,
-            v: v0,
-            intensity: jump_intensity,
-            jump_mean,
-            jump_vol,
-            jump_var_mean,
-            jump_corr,
-        }),
-        ProcessSpec::GarchT { omega, alpha, beta, nu, drift } => Box::new(GarchT {
-            omega,
-            alpha,
-            beta,
-            drift,
-            t_scale: ((nu - 2.0) / nu).sqrt(),
-            nu,
-            variance: omega / (1.0 - alpha - beta),
-            last_shock: 0.0,
-            last_dt_years: 1.0 / 86_400.0 / 365.25,
-        }),
     }
 }
 
+#[inline]
 fn standard_normal(rng: &mut RngStream) -> f64 {
     Normal::standard().sample(rng)
 }
 
+/// Exp(1) through statrs' ziggurat sampler.
+#[inline]
+fn standard_exponential(rng: &mut RngStream) -> f64 {
+    Exp::new(1.0).map(|e| e.sample(rng)).unwrap_or(0.0)
+}
+
 /// Number of events of a Poisson variable with mean `mean`, by inverse transform.
 pub fn poisson(mean: f64, rng: &mut RngStream) -> u64 {
+    poisson_with_zero_mass(mean, (-mean).exp(), rng)
+}
+
+/// Above this mean the inverse transform walks too many terms (and e^-mean underflows
+/// past 745): statrs' sampler takes over.
+const POISSON_INVERSE_MAX_MEAN: f64 = 30.0;
+
+/// [`poisson`] with P(N = 0) = e^-mean given, so a process stepping on a fixed interval
+/// computes the exponential once.
+#[inline]
+fn poisson_with_zero_mass(mean: f64, zero_mass: f64, rng: &mut RngStream) -> u64 {
     if mean <= 0.0 {
         return 0;
     }
+    if mean > POISSON_INVERSE_MAX_MEAN {
+        let draw = statrs::distribution::Poisson::new(mean).map(|d| -> f64 { d.sample(rng) });
+        // The count is a non-negative integer held in an f64; validated means stay far
+        // below 2^53.
+        return draw.map(|n| n as u64).unwrap_or(0);
+    }
     let u: f64 = rng.random();
-    let mut p = (-mean).exp();
+    let mut p = zero_mass;
     let mut cumulative = p;
     let mut k = 0u64;
-    // Past 1e3 terms the remaining mass is far below f64 resolution for the intensities
-    // validated scenarios allow per step.
+    // With mean <= 30 the mass past 1000 terms is far below f64 resolution.
     while u > cumulative && k < 1000 {
         k += 1;
         p *= mean / k as f64;
         cumulative += p;
     }
     k
+}
+
+/// Quantities that depend only on the step length, recomputed when it changes (the
+/// simulation steps on a fixed interval, so in steady state never).
+#[derive(Debug, Clone, Copy)]
+struct StepCache {
+    dt_nanos: u64,
+    /// Step in the process's rate unit.
+    dt: f64,
+    sqrt_dt: f64,
+    jump_mean_count: f64,
+    zero_jump_mass: f64,
+}
+
+impl StepCache {
+    fn empty() -> StepCache {
+        StepCache {
+            dt_nanos: u64::MAX,
+            dt: 0.0,
+            sqrt_dt: 0.0,
+            jump_mean_count: 0.0,
+            zero_jump_mass: 1.0,
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, dt: SimDuration, unit_years: f64, intensity: f64) {
+        if dt.nanos() != self.dt_nanos {
+            self.dt_nanos = dt.nanos();
+            self.dt = dt.as_years_f64() / unit_years;
+            self.sqrt_dt = self.dt.sqrt();
+            self.jump_mean_count = intensity * self.dt;
+            self.zero_jump_mass = (-self.jump_mean_count).exp();
+        }
+    }
+
+    #[inline]
+    fn jumps(&self, rng: &mut RngStream) -> u64 {
+        poisson_with_zero_mass(self.jump_mean_count, self.zero_jump_mass, rng)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -198,7 +325,7 @@ enum Jumps {
 }
 
 impl Jumps {
-    /// k = E[e^J] - 1 and the jump intensity.
+    /// The jump intensity and k = E[e^J] - 1.
     fn compensator(self) -> (f64, f64) {
         match self {
             Jumps::None => (0.0, 0.0),
@@ -219,28 +346,39 @@ struct JumpDiffusion {
     vol: f64,
     drift: f64,
     jumps: Jumps,
+    intensity: f64,
+    /// E[e^J] - 1: the drift gives up intensity x k so that E[S_t] = S_0 e^{drift t}.
+    k: f64,
+    cache: StepCache,
+}
+
+impl JumpDiffusion {
+    fn new(unit_years: f64, vol: f64, drift: f64, jumps: Jumps) -> JumpDiffusion {
+        let (intensity, k) = jumps.compensator();
+        JumpDiffusion { unit_years, vol, drift, jumps, intensity, k, cache: StepCache::empty() }
+    }
 }
 
 impl PriceProcess for JumpDiffusion {
     fn step(&mut self, _now: SimTime, dt: SimDuration, vol_scale: f64, rng: &mut RngStream) -> f64 {
-        let dt = dt.as_years_f64() / self.unit_years;
+        self.cache.update(dt, self.unit_years, self.intensity);
+        let StepCache { dt, sqrt_dt, .. } = self.cache;
         let sigma = self.vol * vol_scale;
-        let (intensity, k) = self.jumps.compensator();
-        let mut r = (self.drift - 0.5 * sigma * sigma - intensity * k) * dt
-            + sigma * dt.sqrt() * standard_normal(rng);
+        let mut r = (self.drift - 0.5 * sigma * sigma - self.intensity * self.k) * dt
+            + sigma * sqrt_dt * standard_normal(rng);
         match self.jumps {
             Jumps::None => {}
-            Jumps::Normal { intensity, mean, vol } => {
-                let n = poisson(intensity * dt, rng);
+            Jumps::Normal { mean, vol, .. } => {
+                let n = self.cache.jumps(rng);
                 if n > 0 {
                     let n = n as f64;
                     r += n * mean + vol * n.sqrt() * standard_normal(rng);
                 }
             }
-            Jumps::DoubleExponential { intensity, p_up, eta_up, eta_down } => {
-                for _ in 0..poisson(intensity * dt, rng) {
+            Jumps::DoubleExponential { p_up, eta_up, eta_down, .. } => {
+                for _ in 0..self.cache.jumps(rng) {
                     let u: f64 = rng.random();
-                    let e: f64 = -(1.0 - rng.random::<f64>()).ln();
+                    let e = standard_exponential(rng);
                     r += if u < p_up { e / eta_up } else { -e / eta_down };
                 }
             }
@@ -261,31 +399,71 @@ struct Svcj {
     theta: f64,
     sigma_v: f64,
     rho: f64,
+    /// sqrt(1 - rho^2), for the second, correlated normal.
+    rho_complement: f64,
     v: f64,
     intensity: f64,
     jump_mean: f64,
     jump_vol: f64,
     jump_var_mean: f64,
     jump_corr: f64,
+    cache: StepCache,
+}
+
+impl Svcj {
+    /// The SVCJ process of `spec`, or None when `spec` is another model.
+    fn from_spec(spec: &ProcessSpec, unit_years: f64) -> Option<Svcj> {
+        let ProcessSpec::Svcj {
+            drift,
+            kappa,
+            theta,
+            sigma_v,
+            rho,
+            v0,
+            jump_intensity,
+            jump_mean,
+            jump_vol,
+            jump_var_mean,
+            jump_corr,
+        } = *spec
+        else {
+            return None;
+        };
+        Some(Svcj {
+            unit_years,
+            drift,
+            kappa,
+            theta,
+            sigma_v,
+            rho,
+            rho_complement: (1.0 - rho * rho).max(0.0).sqrt(),
+            v: v0,
+            intensity: jump_intensity,
+            jump_mean,
+            jump_vol,
+            jump_var_mean,
+            jump_corr,
+            cache: StepCache::empty(),
+        })
+    }
 }
 
 impl PriceProcess for Svcj {
     fn step(&mut self, _now: SimTime, dt: SimDuration, vol_scale: f64, rng: &mut RngStream) -> f64 {
-        let dt = dt.as_years_f64() / self.unit_years;
+        self.cache.update(dt, self.unit_years, self.intensity);
+        let StepCache { dt, sqrt_dt, .. } = self.cache;
+        // Full truncation: the variance used in drift and diffusion is max(v, 0), while v
+        // itself may dip below zero and come back through the mean reversion.
         let v = self.v.max(0.0);
+        let sqrt_v = v.sqrt();
         let z1 = standard_normal(rng);
-        let z2 = self.rho * z1 + (1.0 - self.rho * self.rho).sqrt() * standard_normal(rng);
-        let sqrt_dt = dt.sqrt();
+        let z2 = self.rho * z1 + self.rho_complement * standard_normal(rng);
         let scaled_v = v * vol_scale * vol_scale;
-        let mut r = (self.drift - 0.5 * scaled_v) * dt + scaled_v.sqrt() * sqrt_dt * z1;
+        let mut r = (self.drift - 0.5 * scaled_v) * dt + sqrt_v * vol_scale * sqrt_dt * z1;
         let mut next_v =
-            self.v + self.kappa * (self.theta - v) * dt + self.sigma_v * v.sqrt() * sqrt_dt * z2;
-        for _ in 0..poisson(self.intensity * dt, rng) {
-            let jump_v = if self.jump_var_mean > 0.0 {
-                Exp::new(1.0 / self.jump_var_mean).map(|e| e.sample(rng)).unwrap_or(0.0)
-            } else {
-                0.0
-            };
+            self.v + self.kappa * (self.theta - v) * dt + self.sigma_v * sqrt_v * sqrt_dt * z2;
+        for _ in 0..self.cache.jumps(rng) {
+            let jump_v = self.jump_var_mean * standard_exponential(rng);
             next_v += jump_v;
             r += self.jump_mean + self.jump_corr * jump_v + self.jump_vol * standard_normal(rng);
         }
@@ -300,12 +478,15 @@ impl PriceProcess for Svcj {
 
 #[derive(Debug, Clone)]
 struct GarchT {
+    unit_years: f64,
     omega: f64,
     alpha: f64,
     beta: f64,
     drift: f64,
-    nu: f64,
+    /// sqrt((nu - 2) / nu): scales a standard Student-t to unit variance.
     t_scale: f64,
+    /// None only for an unvalidated nu; the step then draws normal innovations.
+    innovations: Option<StudentsT>,
     variance: f64,
     last_shock: f64,
     last_dt_years: f64,
@@ -315,12 +496,15 @@ impl PriceProcess for GarchT {
     fn step(&mut self, _now: SimTime, dt: SimDuration, vol_scale: f64, rng: &mut RngStream) -> f64 {
         self.variance =
             self.omega + self.alpha * self.last_shock * self.last_shock + self.beta * self.variance;
-        let z =
-            StudentsT::new(0.0, 1.0, self.nu).map(|t| t.sample(rng)).unwrap_or(0.0) * self.t_scale;
+        let z = match &self.innovations {
+            Some(t) => t.sample(rng) * self.t_scale,
+            None => standard_normal(rng),
+        };
         let shock = self.variance.sqrt() * z;
         self.last_shock = shock;
         self.last_dt_years = dt.as_years_f64();
-        self.drift * self.last_dt_years - 0.5 * self.variance * vol_scale * vol_scale
+        self.drift * self.last_dt_years / self.unit_years
+            - 0.5 * self.variance * vol_scale * vol_scale
             + shock * vol_scale
     }
 
@@ -464,7 +648,7 @@ mod tests {
             jump_var_mean: 0.0,
             jump_corr: 0.0,
         };
-        let mut p = Svcj::from_spec(&spec);
+        let mut p = Svcj::from_spec(&spec, RateUnit::PerDay.years()).unwrap();
         let mut rng = StreamId::named("svcj").rng(3);
         let dt = SimDuration::from_secs(3600);
         let mut sum = 0.0;
@@ -535,37 +719,89 @@ mod tests {
         );
     }
 
-    impl Svcj {
-        fn from_spec(spec: &ProcessSpec) -> Svcj {
-            match *spec {
-                ProcessSpec::Svcj {
-                    drift,
-                    kappa,
-                    theta,
-                    sigma_v,
-                    rho,
-                    v0,
-                    jump_intensity,
-                    jump_mean,
-                    jump_vol,
-                    jump_var_mean,
-                    jump_corr,
-                } => Svcj {
-                    unit_years: RateUnit::PerDay.years(),
-                    drift,
-                    kappa,
-                    theta,
-                    sigma_v,
-                    rho,
-                    v: v0,
-                    intensity: jump_intensity,
-                    jump_mean,
-                    jump_vol,
-                    jump_var_mean,
-                    jump_corr,
-                },
-                _ => unreachable!(),
-            }
+    #[test]
+    fn merton_jump_frequency_matches_lambda() {
+        // Jumps of exactly -5% against a diffusion of 0.01% per step: a step holds a jump
+        // when its return is below -2.5%.
+        let (lambda, n) = (3.0, 400_000usize);
+        let spec = ProcessSpec::Merton {
+            vol: 0.0001 * 24f64.sqrt(),
+            drift: 0.0,
+            jump_intensity: lambda,
+            jump_mean: -0.05,
+            jump_vol: 0.0,
+        };
+        let x = returns(&spec, RateUnit::PerDay, HOUR, n);
+        let p = 1.0 - (-lambda / 24.0f64).exp();
+        let hits = x.iter().filter(|r| **r < -0.025).count() as f64 / n as f64;
+        let se = (p * (1.0 - p) / n as f64).sqrt();
+        assert!((hits - p).abs() < 5.0 * se, "{hits} vs {p}");
+    }
+
+    #[test]
+    fn large_poisson_means_follow_statrs() {
+        // Means above the inverse-transform limit go to statrs: mean and variance both 50.
+        let mut rng = StreamId::named("poisson-large").rng(5);
+        let n = 100_000;
+        let xs: Vec<f64> = (0..n).map(|_| poisson(50.0, &mut rng) as f64).collect();
+        let (m, v, _) = moments(&xs);
+        assert!((m - 50.0).abs() < 5.0 * (50.0 / n as f64).sqrt(), "{m}");
+        assert!((v - 50.0).abs() < 5.0 * 50.0 * (2.0 / n as f64).sqrt(), "{v}");
+        // Past e^-745 the inverse transform could not start: still the right scale.
+        assert!((poisson(1e6, &mut rng) as f64 - 1e6).abs() < 5e3);
+    }
+
+    #[test]
+    fn svcj_with_jumps_reverts_to_the_jump_adjusted_mean() {
+        // Per day: E[v] = theta + lambda x jump_var_mean / kappa = 0.0016 + 0.5 x 0.002 / 5.
+        let spec = ProcessSpec::Svcj {
+            drift: 0.0,
+            kappa: 5.0,
+            theta: 0.0016,
+            sigma_v: 0.02,
+            rho: -0.7,
+            v0: 0.0018,
+            jump_intensity: 0.5,
+            jump_mean: -0.02,
+            jump_vol: 0.01,
+            jump_var_mean: 0.002,
+            jump_corr: -1.0,
+        };
+        let mut p = Svcj::from_spec(&spec, RateUnit::PerDay.years()).unwrap();
+        let mut rng = StreamId::named("svcj-jumps").rng(11);
+        let n = 400_000;
+        let mut sum = 0.0;
+        for _ in 0..n {
+            p.step(SimTime::START, HOUR, 1.0, &mut rng);
+            assert!(p.volatility() >= 0.0 && p.volatility().is_finite());
+            sum += p.v.max(0.0);
         }
+        let expected = 0.0016 + 0.5 * 0.002 / 5.0;
+        let mean = sum / n as f64;
+        // Jumps arrive about 0.5 x 16 700 days = 8 300 times: the mean of their
+        // contribution has a relative error near 1 / sqrt(8 300); 10% is about 9 of those.
+        assert!((mean - expected).abs() < 0.1 * expected, "{mean} vs {expected}");
+    }
+
+    #[test]
+    fn validate_names_the_parameter() {
+        let bad = ProcessSpec::GarchT { omega: 1e-6, alpha: 0.2, beta: 0.85, nu: 5.0, drift: 0.0 };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("beta") && e.contains("alpha + beta < 1"), "{e}");
+        let bad = ProcessSpec::Kou {
+            vol: 0.5,
+            drift: 0.0,
+            jump_intensity: 1.0,
+            p_up: 0.5,
+            eta_up: 0.9,
+            eta_down: 5.0,
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("eta_up"));
+        assert!(
+            ProcessSpec::Gbm { vol: f64::NAN, drift: 0.0 }
+                .build_checked(RateUnit::PerYear)
+                .is_err()
+        );
+        assert!(ProcessSpec::Gbm { vol: 0.5, drift: 0.0 }.build_checked(RateUnit::PerDay).is_ok());
     }
 }

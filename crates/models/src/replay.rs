@@ -1,14 +1,19 @@
 //! Replay of a real price history.
 //!
-//! Bars are evenly spaced; `time_ns` is each bar's open time relative to the first bar.
-//! The replayed path starts at the first bar's open and passes exactly through every
-//! close at the end of its bar (time_ns + spacing). Between those knots, finer steps
+//! `time_ns` is each bar's open time relative to the first bar (which opens at 0); a bar
+//! ends where the next one opens, and the last one after the spacing of the two before
+//! it. Bars need not be evenly spaced here (the CSV reader in the scenario crate demands
+//! it for its own reasons). The replayed path starts at the first bar's open and passes
+//! exactly through every close at the end of its bar. Between those knots, finer steps
 //! follow a Brownian bridge toward the next close, with the bar's volatility estimated
-//! from its range (Parkinson: sigma^2 = ln(H/L)^2 / (4 ln 2) over the bar), and clamped
+//! from its range (Parkinson: sigma^2 = ln(H/L)^2 / (4 ln 2) over the bar), clamped
 //! inside the bar's low and high. After the last close the price stays there.
 //!
-//! The bridge draws from the stream it is given, so a replay is as reproducible as any
-//! other process; only the path inside bars depends on the seed.
+//! Time only moves forward in a simulation, so the current bar is a cursor; a step that
+//! starts before the cursor finds its bar by binary search. The bridge draws from the
+//! stream it is given, so a replay is as reproducible as any other process; only the path
+//! inside bars depends on the seed. Scheduled volatility shocks do not apply to a replay
+//! (history is what it was); jumps from the shock schedule still add on top.
 
 use crate::process::PriceProcess;
 use liqsim_core::{Error, InputError, Result, RngStream, SimDuration, SimTime};
@@ -27,15 +32,19 @@ pub struct Bar {
 #[derive(Debug, Clone)]
 pub struct Replay {
     bars: Vec<Bar>,
-    spacing_ns: u64,
+    /// End of each bar (where its close is hit), in ns from the start.
+    ends_ns: Vec<u64>,
     log_price: f64,
-    /// Per nanosecond, per bar.
+    /// Parkinson variance per nanosecond, per bar.
     variance_rate: Vec<f64>,
+    /// Bar holding the current time.
+    cursor: usize,
 }
 
 impl Replay {
-    /// Checks the bars (at least two, evenly spaced from 0, positive, low <= open, close
-    /// <= high); an error names the 0-based row.
+    /// Checks the bars (at least two; the first opens at 0; strictly increasing times;
+    /// finite positive prices; low <= open, close <= high); an error names the 0-based
+    /// row.
     pub fn new(bars: Vec<Bar>) -> Result<Replay> {
         let bad = |row: usize, why: String| -> Error {
             InputError::new(format!("replay row {row}: {why}")).into()
@@ -50,10 +59,6 @@ impl Replay {
         if bars[0].time_ns != 0 {
             return Err(bad(0, "the first bar must start at time 0".into()));
         }
-        let spacing_ns = bars[1].time_ns;
-        if spacing_ns == 0 {
-            return Err(bad(1, "bars must be strictly increasing in time".into()));
-        }
         for (i, b) in bars.iter().enumerate() {
             let prices = [b.open, b.high, b.low, b.close];
             if prices.iter().any(|p| !p.is_finite() || *p <= 0.0) {
@@ -62,16 +67,27 @@ impl Replay {
             if b.low > b.open.min(b.close) || b.high < b.open.max(b.close) {
                 return Err(bad(i, "need low <= open, close <= high".into()));
             }
-            if b.time_ns != i as u64 * spacing_ns {
-                return Err(bad(i, format!("bars must be evenly spaced {spacing_ns} ns apart")));
+            if i > 0 && b.time_ns <= bars[i - 1].time_ns {
+                return Err(bad(i, "bar times must be strictly increasing".into()));
             }
         }
+        let n = bars.len();
+        let last_spacing = bars[n - 1].time_ns - bars[n - 2].time_ns;
+        let ends_ns: Vec<u64> = (0..n)
+            .map(|i| {
+                bars.get(i + 1)
+                    .map_or(bars[n - 1].time_ns.saturating_add(last_spacing), |b| b.time_ns)
+            })
+            .collect();
         let variance_rate = bars
             .iter()
-            .map(|b| (b.high / b.low).ln().powi(2) / (4.0 * 2f64.ln()) / spacing_ns as f64)
+            .zip(&ends_ns)
+            .map(|(b, end)| {
+                (b.high / b.low).ln().powi(2) / (4.0 * 2f64.ln()) / (end - b.time_ns) as f64
+            })
             .collect();
         let log_price = bars[0].open.ln();
-        Ok(Replay { bars, spacing_ns, log_price, variance_rate })
+        Ok(Replay { bars, ends_ns, log_price, variance_rate, cursor: 0 })
     }
 
     pub fn first_price(&self) -> f64 {
@@ -80,11 +96,26 @@ impl Replay {
 
     /// Time of the last close, relative to the start.
     pub fn span(&self) -> SimDuration {
-        SimDuration::from_nanos(self.bars.len() as u64 * self.spacing_ns)
+        SimDuration::from_nanos(self.ends_ns[self.ends_ns.len() - 1])
     }
 
     pub fn price(&self) -> f64 {
         self.log_price.exp()
+    }
+
+    /// Index of the bar holding time `t` (ns), or None past the last close.
+    fn bar_at(&mut self, t: u64) -> Option<usize> {
+        if t < self.bars[self.cursor].time_ns {
+            self.cursor = self.ends_ns.partition_point(|end| *end <= t);
+        }
+        while self.cursor < self.bars.len() && self.ends_ns[self.cursor] <= t {
+            self.cursor += 1;
+        }
+        if self.cursor == self.bars.len() {
+            self.cursor -= 1;
+            return None;
+        }
+        Some(self.cursor)
     }
 }
 
@@ -94,9 +125,9 @@ impl PriceProcess for Replay {
         let end_time = now.nanos().saturating_add(dt.nanos());
         let mut t = now.nanos();
         while t < end_time {
-            let bar = (t / self.spacing_ns) as usize;
-            let Some(b) = self.bars.get(bar) else { break };
-            let knot = (bar as u64 + 1) * self.spacing_ns;
+            let Some(bar) = self.bar_at(t) else { break };
+            let b = self.bars[bar];
+            let knot = self.ends_ns[bar];
             let to = end_time.min(knot);
             if to == knot {
                 self.log_price = b.close.ln();
@@ -114,9 +145,8 @@ impl PriceProcess for Replay {
     }
 
     fn volatility(&self) -> f64 {
-        // Average of the bars' range volatility, annualized; a replay has no model state.
-        let mean_rate = self.variance_rate.iter().sum::<f64>() / self.variance_rate.len() as f64;
-        (mean_rate * 1e9 * liqsim_core::time::SECONDS_PER_YEAR).sqrt()
+        // The current bar's range volatility, annualized.
+        (self.variance_rate[self.cursor] * 1e9 * liqsim_core::time::SECONDS_PER_YEAR).sqrt()
     }
 }
 
@@ -175,8 +205,47 @@ mod tests {
         b[2].low = 99.0;
         assert!(Replay::new(b).unwrap_err().to_string().contains("row 2"));
         let mut b = bars();
-        b[1].time_ns += 1;
+        b[2].time_ns = b[1].time_ns;
         assert!(Replay::new(b).unwrap_err().to_string().contains("row 2"));
+        let mut b = bars();
+        b[0].close = 0.0;
+        assert!(Replay::new(b).unwrap_err().to_string().contains("row 0"));
+        let mut b = bars();
+        b[1].high = 100.0;
+        let e = Replay::new(b).unwrap_err();
+        assert!(e.to_string().contains("row 1"));
+        assert_eq!(e.exit_code(), 2);
         assert!(Replay::new(bars()[..1].to_vec()).is_err());
+    }
+
+    #[test]
+    fn uneven_bars_hit_every_close_at_its_time() {
+        let s = 1_000_000_000u64;
+        let bars = vec![
+            Bar { time_ns: 0, open: 50.0, high: 55.0, low: 49.0, close: 54.0 },
+            Bar { time_ns: 60 * s, open: 54.0, high: 54.5, low: 40.0, close: 41.0 },
+            Bar { time_ns: 90 * s, open: 41.0, high: 47.0, low: 41.0, close: 46.5 },
+            Bar { time_ns: 200 * s, open: 46.5, high: 48.0, low: 45.0, close: 47.0 },
+        ];
+        let mut r = Replay::new(bars.clone()).unwrap();
+        assert_eq!(r.span(), SimDuration::from_secs(310));
+        let mut rng = StreamId::named("replay-uneven").rng(4);
+        let closes = [(60, 54.0), (90, 41.0), (200, 46.5), (310, 47.0)];
+        let mut t = 0u64;
+        let mut next = 0;
+        // One-second steps: every close time is a step end.
+        while t < 320 {
+            r.step(SimTime::from_nanos(t * s), SimDuration::from_secs(1), 1.0, &mut rng);
+            t += 1;
+            if next < closes.len() && t == closes[next].0 {
+                assert_eq!(r.price(), f64::ln(closes[next].1).exp(), "close at {t}s");
+                next += 1;
+            } else if next < closes.len() {
+                let b = bars[next];
+                assert!(r.price() >= b.low * (1.0 - 1e-12) && r.price() <= b.high * (1.0 + 1e-12));
+            }
+        }
+        assert_eq!(next, closes.len());
+        assert!(r.volatility() > 0.0 && r.volatility().is_finite());
     }
 }
