@@ -26,5 +26,5 @@ pub use jump_option::{MertonJumps, merton_greeks, merton_price};
 pub use options::{Greeks, OptionKind, black76_greeks, black76_price, bsm_greeks, norm_cdf};
 pub use process::{PriceProcess, ProcessSpec, RateUnit};
 pub use replay::{Bar, Replay};
-pub use shocks::{Shock, Shocks};
+pub use shocks::{Shock, Shocked, Shocks};
 pub use surface::{SviSlice, VolSurface};

@@ -105,6 +105,17 @@ pub trait PriceProcess: std::fmt::Debug + Send {
     fn volatility(&self) -> f64;
 }
 
+/// A boxed process is a process, so wrappers such as [`crate::Shocked`] take either.
+impl<P: PriceProcess + ?Sized> PriceProcess for Box<P> {
+    fn step(&mut self, now: SimTime, dt: SimDuration, vol_scale: f64, rng: &mut RngStream) -> f64 {
+        (**self).step(now, dt, vol_scale, rng)
+    }
+
+    fn volatility(&self) -> f64 {
+        (**self).volatility()
+    }
+}
+
 impl ProcessSpec {
     /// Checks the parameters (in their unit) against what the step needs: an error names
     /// the parameter and the valid range. The scenario crate checks the same ranges with
