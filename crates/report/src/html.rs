@@ -1,0 +1,429 @@
+//! `report.html` of one run: a self-contained page (inline CSS and SVG, no script, no
+//! network) that shows the crash, the cascade and the insurance fund at a glance.
+//!
+//! Each chart is built from a data-preparation function that reads the [`Outcome`]
+//! (tested against the outcome's own figures), then drawn by [`crate::svg`]. Panels, top
+//! to bottom: headline figures; price (index, mark, last) with shock windows shaded;
+//! liquidated notional over time stacked by cause, long above and short below the axis;
+//! insurance fund, cumulative bad debt, ADL and socialized loss; margin required vs held
+//! with accounts below maintenance; book depth within 1% of mid and the spread; cascade
+//! size distribution (log-log).
+//!
+//! Ordering rules: series are drawn in outcome order, downsampled deterministically to
+//! at most [`MAX_POINTS`] points per line. Known limitations: the liquidation chart bins
+//! the liquidation log into at most [`MAX_BINS`] bins, so bursts closer than one bin
+//! merge; money is drawn as f64 (the headline and the CSV files carry the exact values).
+
+use crate::run::{procyclicality, units};
+use crate::svg::{Axis, Chart, PALETTE, Swatch, downsample, escape, hhmm};
+use liqsim_core::Money;
+use liqsim_sim::{Outcome, ShockKind, Side};
+use std::fmt::Write as _;
+
+/// Most points drawn per line.
+pub const MAX_POINTS: usize = 2_000;
+/// Most time bins in the liquidation chart.
+pub const MAX_BINS: usize = 240;
+
+/// Colours of the cause buckets: exogenous, cascade depth 1, 2, 3+.
+pub const CAUSE_COLORS: [&str; 4] = ["#7f7f7f", "#E69F00", "#D55E00", "#8B0000"];
+pub const CAUSE_NAMES: [&str; 4] = ["exogenous", "cascade depth 1", "cascade depth 2", "cascade depth 3+"];
+
+/// A named line: (time in simulated seconds, value or gap).
+pub type Series = (String, Vec<(f64, Option<f64>)>);
+
+fn series_of(o: &Outcome, name: &str, f: impl Fn(&liqsim_sim::SeriesRow) -> Option<f64>) -> Series {
+    (name.to_string(), o.series.iter().map(|r| (r.time.as_seconds_f64(), f(r))).collect())
+}
+
+/// Index, mark and last price per metrics row.
+pub fn price_series(o: &Outcome) -> [Series; 3] {
+    [
+        series_of(o, "index", |r| Some(r.index)),
+        series_of(o, "mark", |r| Some(r.mark)),
+        series_of(o, "last trade", |r| Some(r.last)),
+    ]
+}
+
+/// Insurance fund, cumulative bad debt, cumulative ADL notional and cumulative
+/// socialized loss, in quote units.
+pub fn loss_series(o: &Outcome) -> [Series; 4] {
+    [
+        series_of(o, "insurance fund", |r| Some(units(r.insurance_fund))),
+        series_of(o, "bad debt (cumulative)", |r| Some(units(r.bad_debt))),
+        series_of(o, "ADL notional (cumulative)", |r| Some(units(r.adl_notional))),
+        series_of(o, "socialized loss (cumulative)", |r| Some(units(r.socialized_loss))),
+    ]
+}
+
+/// Margin required and held (quote units), and accounts below maintenance (count).
+pub fn margin_series(o: &Outcome) -> [Series; 3] {
+    [
+        series_of(o, "initial margin required", |r| Some(units(r.margin_required))),
+        series_of(o, "margin held (equity)", |r| Some(units(r.margin_held))),
+        series_of(o, "accounts below maintenance", |r| Some(r.accounts_below_maintenance as f64)),
+    ]
+}
+
+/// Book depth within 1% of mid (quote units) and the spread (quote units; gaps where a
+/// side of the book was empty).
+pub fn liquidity_series(o: &Outcome) -> [Series; 2] {
+    [
+        series_of(o, "depth within 1% of mid", |r| Some(units(r.depth_1pct))),
+        series_of(o, "bid-ask spread", |r| r.spread),
+    ]
+}
+
+/// One time bin of the liquidation chart: notional by cause bucket (exogenous, depth 1,
+/// 2, 3+) for each side, exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiquidationBin {
+    pub start_s: u64,
+    pub end_s: u64,
+    pub long: [Money; 4],
+    pub short: [Money; 4],
+}
+
+/// The liquidation log binned in time: bins of `width_s` seconds from 0, bin i holding
+/// liquidations with `i x width <= t < (i + 1) x width`; only bins with a liquidation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiquidationBins {
+    pub width_s: u64,
+    pub bins: Vec<LiquidationBin>,
+}
+
+/// The smallest round bin width (1 min, 2, 5, 10, 15, 30 min, 1 h, ...) that splits the
+/// run into at most [`MAX_BINS`] bins and is no finer than the metrics interval.
+pub fn bin_width_s(o: &Outcome) -> u64 {
+    const WIDTHS: [u64; 12] = [1, 10, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 21_600, 86_400];
+    let duration = (o.duration.nanos() / 1_000_000_000).max(1);
+    let interval = match o.series.as_slice() {
+        [a, b, ..] => b.time.since(a.time).nanos() / 1_000_000_000,
+        _ => 1,
+    };
+    let need = duration.div_ceil(MAX_BINS as u64).max(interval);
+    WIDTHS.iter().copied().find(|&w| w >= need).unwrap_or(need.div_ceil(86_400) * 86_400)
+}
+
+/// Bins the liquidation log by time, side and cause bucket.
+pub fn liquidation_bins(o: &Outcome) -> LiquidationBins {
+    let width_s = bin_width_s(o);
+    let width_ns = width_s.saturating_mul(1_000_000_000).max(1);
+    let mut bins: Vec<LiquidationBin> = Vec::new();
+    for l in &o.liquidation_log {
+        let i = l.time.nanos() / width_ns;
+        let start_s = i * width_s;
+        // The log is in event order, so bins arrive in time order.
+        if bins.last().is_none_or(|b| b.start_s != start_s) {
+            bins.push(LiquidationBin { start_s, end_s: start_s + width_s, long: [Money::ZERO; 4], short: [Money::ZERO; 4] });
+        }
+        if let Some(bin) = bins.last_mut() {
+            let bucket = (l.depth as usize).min(3);
+            let side = if l.side == Side::Long { &mut bin.long } else { &mut bin.short };
+            // Saturation only guards the chart; exact totals live in the CSV files.
+            side[bucket] = Money::from_micros(side[bucket].micros().saturating_add(l.notional.micros()));
+        }
+    }
+    LiquidationBins { width_s, bins }
+}
+
+fn extent(series: &[&Series]) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for s in series {
+        for v in s.1.iter().filter_map(|p| p.1).filter(|v| v.is_finite()) {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if lo > hi { (0.0, 1.0) } else { (lo, hi) }
+}
+
+fn time_axis(o: &Outcome) -> Axis {
+    let end = o
+        .duration
+        .as_seconds_f64()
+        .max(o.series.last().map_or(0.0, |r| r.time.as_seconds_f64()));
+    Axis::time("simulated time since start (hh:mm)", 0.0, end)
+}
+
+fn shock_color(kind: ShockKind) -> (&'static str, &'static str) {
+    match kind {
+        ShockKind::Jump => ("#D55E00", "price jump"),
+        ShockKind::Volatility => ("#CC79A7", "volatility shock"),
+        ShockKind::Drought => ("#56B4E9", "liquidity drought"),
+    }
+}
+
+fn shade_shocks(chart: &mut Chart, o: &Outcome, legend: bool) {
+    let mut seen: Vec<ShockKind> = Vec::new();
+    for s in &o.shocks {
+        let (color, name) = shock_color(s.kind);
+        let (a, b) = (s.start.as_seconds_f64(), s.end.as_seconds_f64());
+        chart.band(a, b, color, &format!("{name}: {} to {}", hhmm(a), hhmm(b)));
+        if legend && !seen.contains(&s.kind) {
+            seen.push(s.kind);
+            chart.legend(color, &format!("{name} (shaded)"), Swatch::Block);
+        }
+    }
+}
+
+fn draw_lines(chart: &mut Chart, lines: &[&Series], colors: &[&str], right: &[bool]) {
+    for (i, s) in lines.iter().enumerate() {
+        let color = colors.get(i).copied().unwrap_or(PALETTE[i % PALETTE.len()]);
+        let r = right.get(i).copied().unwrap_or(false);
+        chart.line(&s.0, &downsample(&s.1, MAX_POINTS), color, false, r);
+    }
+}
+
+pub fn price_chart(o: &Outcome) -> Chart {
+    let [index, mark, last] = price_series(o);
+    let (lo, hi) = extent(&[&index, &mark, &last]);
+    let mut c = Chart::new(
+        "price",
+        "Price: index, mark and last trade (shock windows shaded)",
+        time_axis(o),
+        Axis::linear("price (quote units per base unit)", lo, hi),
+    );
+    shade_shocks(&mut c, o, true);
+    draw_lines(&mut c, &[&last, &index, &mark], &[PALETTE[2], PALETTE[0], PALETTE[1]], &[]);
+    c
+}
+
+pub fn liquidation_chart(o: &Outcome) -> Chart {
+    let bins = liquidation_bins(o);
+    let total = |side: &[Money; 4]| side.iter().map(|m| units(*m)).sum::<f64>();
+    let top = bins.bins.iter().map(|b| total(&b.long)).fold(0.0, f64::max);
+    let bottom = bins.bins.iter().map(|b| total(&b.short)).fold(0.0, f64::max);
+    let mut c = Chart::new(
+        "liquidations",
+        "Liquidated notional over time by cause: long positions above the axis, short below",
+        time_axis(o),
+        Axis::linear(
+            &format!("notional per {} (quote units)", crate::svg::hhmm(bins.width_s as f64)),
+            -bottom,
+            top,
+        ),
+    )
+    .with_size(1200.0, 380.0);
+    shade_shocks(&mut c, o, false);
+    for (color, name) in CAUSE_COLORS.iter().zip(CAUSE_NAMES) {
+        c.legend(color, name, Swatch::Block);
+    }
+    for bin in &bins.bins {
+        let (x0, x1) = (bin.start_s as f64, bin.end_s as f64);
+        for (sign, side, label) in [(1.0, &bin.long, "long"), (-1.0, &bin.short, "short")] {
+            let mut base = 0.0;
+            for (k, m) in side.iter().enumerate() {
+                let v = units(*m);
+                if v <= 0.0 {
+                    continue;
+                }
+                let title = format!("{} to {}: {label} {}: {m}", hhmm(x0), hhmm(x1), CAUSE_NAMES[k]);
+                c.bar(x0, x1, sign * base, sign * (base + v), CAUSE_COLORS[k], &title);
+                base += v;
+            }
+        }
+    }
+    c.hline(0.0, "#333");
+    c
+}
+
+pub fn loss_chart(o: &Outcome) -> Chart {
+    let lines = loss_series(o);
+    let refs: Vec<&Series> = lines.iter().collect();
+    let (lo, hi) = extent(&refs);
+    let mut c = Chart::new(
+        "losses",
+        "Loss waterfall: insurance fund, cumulative bad debt, ADL and socialized loss",
+        time_axis(o),
+        Axis::linear("quote units", lo.min(0.0), hi),
+    );
+    shade_shocks(&mut c, o, false);
+    draw_lines(&mut c, &refs, &[PALETTE[2], PALETTE[1], PALETTE[3], PALETTE[6]], &[]);
+    c
+}
+
+pub fn margin_chart(o: &Outcome) -> Chart {
+    let [required, held, below] = margin_series(o);
+    let (lo, hi) = extent(&[&required, &held]);
+    let (_, below_hi) = extent(&[&below]);
+    let mut c = Chart::new(
+        "margin",
+        "Margin: initial margin required vs held, and accounts below maintenance (right axis)",
+        time_axis(o),
+        Axis::linear("quote units", lo.min(0.0), hi),
+    )
+    .with_y2(Axis::linear("accounts below maintenance", 0.0, below_hi.max(1.0)));
+    shade_shocks(&mut c, o, false);
+    draw_lines(&mut c, &[&required, &held, &below], &[PALETTE[0], PALETTE[2], PALETTE[1]], &[false, false, true]);
+    c
+}
+
+pub fn liquidity_chart(o: &Outcome) -> Chart {
+    let [depth, spread] = liquidity_series(o);
+    let (_, depth_hi) = extent(&[&depth]);
+    let (_, spread_hi) = extent(&[&spread]);
+    let mut c = Chart::new(
+        "liquidity",
+        "Liquidity: resting notional within 1% of mid, and the bid-ask spread (right axis)",
+        time_axis(o),
+        Axis::linear("depth within 1% of mid (quote units)", 0.0, depth_hi),
+    )
+    .with_y2(Axis::linear("spread (quote units)", 0.0, spread_hi));
+    shade_shocks(&mut c, o, false);
+    draw_lines(&mut c, &[&depth, &spread], &[PALETTE[0], PALETTE[1]], &[false, true]);
+    c
+}
+
+/// (cascade size, number of cascades) points of the log-log chart: the outcome's size
+/// counts with both coordinates positive.
+pub fn cascade_points(o: &Outcome) -> Vec<(f64, f64)> {
+    o.cascade.size_counts.iter().filter(|(s, n)| *s > 0 && *n > 0).map(|&(s, n)| (s as f64, n as f64)).collect()
+}
+
+pub fn cascade_chart(o: &Outcome) -> Chart {
+    let points = cascade_points(o);
+    let xmax = points.iter().map(|p| p.0).fold(1.0, f64::max);
+    let ymax = points.iter().map(|p| p.1).fold(1.0, f64::max);
+    let mut c = Chart::new(
+        "cascades",
+        "Cascade size distribution (log-log): how many cascades had N liquidations",
+        Axis::log("cascade size (liquidations in one causal tree)", 1.0, xmax),
+        Axis::log("number of cascades", 1.0, ymax),
+    )
+    .with_size(800.0, 380.0);
+    for &(s, n) in &points {
+        c.point(s, n, PALETTE[5], 5.0, &format!("{s} liquidations: {n} cascades"), None);
+    }
+    c
+}
+
+/// `1234567.5` -> `1,234,567.5` (text of an exact decimal; sign kept).
+pub fn group_thousands(text: &str) -> String {
+    let (sign, rest) = text.strip_prefix('-').map_or(("", text), |r| ("-", r));
+    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+fn money(m: Money) -> String {
+    group_thousands(&m.to_string())
+}
+
+fn when(t: Option<liqsim_core::SimTime>) -> String {
+    t.map_or_else(|| "never".into(), |t| hhmm(t.as_seconds_f64()))
+}
+
+/// The headline figures as (label, value, note) in display order.
+pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
+    let l = &o.liquidations;
+    let f = &o.insurance_fund;
+    vec![
+        ("liquidations", l.count.to_string(), format!("{} long, {} short", l.long_count, l.short_count)),
+        ("liquidated notional", money(l.notional), format!("long {}, short {}", money(l.long_notional), money(l.short_notional))),
+        ("bad debt", money(o.bad_debt), "losses beyond liquidated accounts' equity".into()),
+        ("insurance fund", format!("{} → {}", money(f.start), money(f.end)), format!("minimum {}; exhausted at {}", money(f.min), when(o.fund_exhausted))),
+        ("ADL", format!("{} closes", o.adl.count), format!("notional {}; first at {}", money(o.adl.notional), when(o.first_adl))),
+        ("socialized loss", money(o.socialized_loss), String::new()),
+        (
+            "cascade",
+            format!("max depth {}", o.cascade.max_depth),
+            format!(
+                "amplification {}, {} waves, largest {}",
+                o.cascade.amplification.map_or_else(|| "n/a".into(), |a| format!("{a:.2}×")),
+                o.cascade.waves,
+                o.cascade.largest
+            ),
+        ),
+        ("first liquidation", when(o.first_liquidation), String::new()),
+        (
+            "initial margin",
+            format!("mean {}", money(o.margin.mean_initial)),
+            format!(
+                "peak {}; peak / pre-stress {}",
+                money(o.margin.peak_initial),
+                procyclicality(o).map_or_else(|| "n/a".into(), |p| format!("{p:.2}"))
+            ),
+        ),
+        ("solvent", if o.solvent { "yes".into() } else { "no".into() }, format!("conservation error {}", o.conservation_error)),
+    ]
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:0;background:#f4f5f7;color:#111}\
+main{max-width:1240px;margin:0 auto;padding:16px 20px 40px}\
+h1{font-size:24px;margin:8px 0 2px}h2{font-size:18px;margin:26px 0 6px}\
+.sub{color:#555;margin:0 0 14px;font-size:14px}\
+.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:10px}\
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 10px}\
+.card .k{font-size:12px;color:#555;text-transform:uppercase;letter-spacing:.03em}\
+.card .v{font-size:19px;font-weight:600;margin:2px 0}.card .n{font-size:12px;color:#555}\
+.panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 8px;margin:12px 0}\
+.panel p{font-size:13px;color:#444;margin:4px 8px 6px}\
+table{border-collapse:collapse;background:#fff;font-size:13px;width:100%}\
+th,td{border:1px solid #ddd;padding:4px 7px;text-align:right}th{background:#eef0f3}\
+td:first-child,th:first-child{text-align:left}.front{font-weight:600}\
+code{font-size:12px}";
+
+/// A whole page around `body`.
+pub fn page(title: &str, subtitle: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n<p class=\"sub\">{}</p>\n{body}</main>\n</body>\n</html>\n",
+        escape(title),
+        escape(title),
+        subtitle
+    )
+}
+
+/// A chart with its caption in a panel.
+pub fn panel(chart: &Chart, caption: &str) -> String {
+    format!("<section class=\"panel\">\n{}<p>{}</p>\n</section>\n", chart.render(), escape(caption))
+}
+
+/// Every chart of the run report, in page order, with its caption.
+pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
+    vec![
+        (price_chart(o), "Index is the spot reference, mark the price margin is computed at, last the perpetual's last trade. A gap between last and index during a shock is liquidation flow pushing the perpetual away from spot."),
+        (liquidation_chart(o), "Grey bars were triggered by exogenous price moves; orange to dark red by the fills of earlier liquidations (cascade depth 1, 2, 3 and more). Hover a bar for its exact notional."),
+        (loss_chart(o), "Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL) and what remains is socialized."),
+        (margin_chart(o), "Margin held is the equity of accounts with positions; where it falls towards the requirement, accounts drop below maintenance and are liquidated."),
+        (liquidity_chart(o), "Market makers pull quotes in stress: depth collapsing and the spread widening is how liquidations turn into a cascade."),
+        (cascade_chart(o), "A straight line on log-log axes means a heavy (power-law-like) tail: most cascades are small, a few are very large."),
+    ]
+}
+
+/// The self-contained run report.
+pub fn run_report_html(o: &Outcome) -> String {
+    let mut body = String::from("<div class=\"cards\">\n");
+    for (k, v, n) in headline(o) {
+        let _ = writeln!(
+            body,
+            "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"n\">{}</div></div>",
+            escape(k),
+            escape(&v),
+            escape(&n)
+        );
+    }
+    body.push_str("</div>\n");
+    for (chart, caption) in run_charts(o) {
+        body.push_str(&panel(&chart, caption));
+    }
+    let subtitle = format!(
+        "seed {} · margin policy <b>{}</b> · {} simulated · {} events · digest <code>{}</code> · money in quote units",
+        o.seed,
+        escape(&o.policy),
+        escape(&o.duration.to_string()),
+        o.events,
+        escape(&o.digest)
+    );
+    page(&format!("liqsim run: {}", o.scenario), &subtitle, &body)
+}

@@ -1,0 +1,270 @@
+//! What `liqsim run` prints and writes: `summary.json`, `timeseries.csv`,
+//! `liquidations.csv` and `report.html`.
+//!
+//! Every figure is read from the [`Outcome`], never recomputed, so the files and the
+//! charts agree with the run by construction. Money is the exact decimal text of
+//! [`Money`] (quote units, trailing zeros trimmed); floats have six decimals; absent
+//! values are `null` in JSON and an empty field in CSV. Nothing reads the clock, so
+//! the same outcome gives byte-identical files.
+//!
+//! Ordering rules: JSON keys in the documented order below; CSV rows in the outcome's
+//! order (series by time, liquidations in event order). Known limitation: the CSV
+//! writers quote nothing because every field is numeric or a fixed word.
+
+use crate::json::Json;
+use liqsim_core::{Error, InputError, Money};
+use liqsim_sim::{Outcome, Side};
+use std::path::Path;
+
+/// The files `liqsim run --out DIR` writes, in writing order.
+pub const RUN_FILES: [&str; 4] = ["summary.json", "timeseries.csv", "liquidations.csv", "report.html"];
+
+/// Peak over pre-stress initial margin; absent when the pre-stress margin is zero.
+pub fn procyclicality(o: &Outcome) -> Option<f64> {
+    let m = o.margin;
+    m.pre_stress_initial
+        .is_positive()
+        .then(|| m.peak_initial.micros() as f64 / m.pre_stress_initial.micros() as f64)
+}
+
+/// The run summary: one JSON object, keys in this order: `scenario`, `seed`, `policy`,
+/// `digest`, `events`, `sim_seconds`, `liquidations { count, notional, long_count,
+/// long_notional, short_count, short_notional }`, `bad_debt`, `insurance_fund { start,
+/// end, min }`, `adl { count, notional }`, `socialized_loss`, `cascade { max_depth,
+/// amplification, waves, largest, size_counts: [[size, count], ...] }`, `solvent`,
+/// `conservation_error`, `margin { mean_initial, peak_initial, pre_stress_initial,
+/// procyclicality }`, `first_liquidation_s`, `first_adl_s`, `fund_exhausted_s`,
+/// `series_rows`, `liquidation_rows`.
+pub fn summary_json(o: &Outcome) -> String {
+    let l = &o.liquidations;
+    let c = &o.cascade;
+    Json::obj()
+        .with("scenario", Json::str(&o.scenario))
+        .with("seed", Json::int(o.seed))
+        .with("policy", Json::str(&o.policy))
+        .with("digest", Json::str(&o.digest))
+        .with("events", Json::int(o.events))
+        .with("sim_seconds", Json::fixed(o.duration.as_seconds_f64(), 6))
+        .with(
+            "liquidations",
+            Json::obj()
+                .with("count", Json::int(l.count))
+                .with("notional", Json::money(l.notional))
+                .with("long_count", Json::int(l.long_count))
+                .with("long_notional", Json::money(l.long_notional))
+                .with("short_count", Json::int(l.short_count))
+                .with("short_notional", Json::money(l.short_notional)),
+        )
+        .with("bad_debt", Json::money(o.bad_debt))
+        .with(
+            "insurance_fund",
+            Json::obj()
+                .with("start", Json::money(o.insurance_fund.start))
+                .with("end", Json::money(o.insurance_fund.end))
+                .with("min", Json::money(o.insurance_fund.min)),
+        )
+        .with(
+            "adl",
+            Json::obj().with("count", Json::int(o.adl.count)).with("notional", Json::money(o.adl.notional)),
+        )
+        .with("socialized_loss", Json::money(o.socialized_loss))
+        .with(
+            "cascade",
+            Json::obj()
+                .with("max_depth", Json::int(c.max_depth))
+                .with("amplification", Json::opt(c.amplification.map(|a| Json::fixed(a, 6))))
+                .with("waves", Json::int(c.waves))
+                .with("largest", Json::int(c.largest))
+                .with(
+                    "size_counts",
+                    Json::Array(
+                        c.size_counts
+                            .iter()
+                            .map(|&(s, n)| Json::Array(vec![Json::int(s), Json::int(n)]))
+                            .collect(),
+                    ),
+                ),
+        )
+        .with("solvent", Json::Bool(o.solvent))
+        .with("conservation_error", Json::money(o.conservation_error))
+        .with(
+            "margin",
+            Json::obj()
+                .with("mean_initial", Json::money(o.margin.mean_initial))
+                .with("peak_initial", Json::money(o.margin.peak_initial))
+                .with("pre_stress_initial", Json::money(o.margin.pre_stress_initial))
+                .with("procyclicality", Json::opt(procyclicality(o).map(|p| Json::fixed(p, 6)))),
+        )
+        .with("first_liquidation_s", Json::seconds(o.first_liquidation))
+        .with("first_adl_s", Json::seconds(o.first_adl))
+        .with("fund_exhausted_s", Json::seconds(o.fund_exhausted))
+        .with("series_rows", Json::int(o.series.len() as u64))
+        .with("liquidation_rows", Json::int(o.liquidation_log.len() as u64))
+        .render()
+}
+
+fn f6(x: f64) -> String {
+    if x.is_finite() { format!("{x:.6}") } else { String::new() }
+}
+
+/// Columns of `timeseries.csv`, one row per metrics interval (the row's `time_s` is the
+/// end of the interval in simulated seconds). Prices in quote units per base unit; money
+/// in quote units (exact decimals); `open_interest` in base units. Flows over the
+/// interval: `volume`, `liquidations_*`, `liquidated_*`. Stocks at the end of it:
+/// `insurance_fund`, cumulative `bad_debt`, `adl_notional`, `socialized_loss`,
+/// `margin_required`, `margin_held`, `accounts_below_maintenance`. `spread` is empty
+/// when a side of the book is empty; `utilization` is margin required / held (empty when
+/// nothing is held).
+pub const SERIES_HEADER: [&str; 24] = [
+    "time_s",
+    "index",
+    "mark",
+    "last",
+    "spread",
+    "depth_1pct",
+    "open_interest",
+    "volume",
+    "liquidations_long",
+    "liquidations_short",
+    "liquidated_notional_long",
+    "liquidated_notional_short",
+    "liquidated_depth0",
+    "liquidated_depth1",
+    "liquidated_depth2",
+    "liquidated_depth3plus",
+    "insurance_fund",
+    "bad_debt",
+    "adl_notional",
+    "socialized_loss",
+    "margin_required",
+    "margin_held",
+    "accounts_below_maintenance",
+    "utilization",
+];
+
+pub fn timeseries_csv(o: &Outcome) -> String {
+    let mut text = SERIES_HEADER.join(",");
+    text.push('\n');
+    for r in &o.series {
+        let utilization = if r.margin_held.is_positive() {
+            f6(r.margin_required.micros() as f64 / r.margin_held.micros() as f64)
+        } else {
+            String::new()
+        };
+        let fields = [
+            f6(r.time.as_seconds_f64()),
+            f6(r.index),
+            f6(r.mark),
+            f6(r.last),
+            r.spread.map(f6).unwrap_or_default(),
+            r.depth_1pct.to_string(),
+            f6(r.open_interest),
+            r.volume.to_string(),
+            r.liquidations_long.to_string(),
+            r.liquidations_short.to_string(),
+            r.liquidated_notional_long.to_string(),
+            r.liquidated_notional_short.to_string(),
+            r.liquidated_by_depth[0].to_string(),
+            r.liquidated_by_depth[1].to_string(),
+            r.liquidated_by_depth[2].to_string(),
+            r.liquidated_by_depth[3].to_string(),
+            r.insurance_fund.to_string(),
+            r.bad_debt.to_string(),
+            r.adl_notional.to_string(),
+            r.socialized_loss.to_string(),
+            r.margin_required.to_string(),
+            r.margin_held.to_string(),
+            r.accounts_below_maintenance.to_string(),
+            utilization,
+        ];
+        text.push_str(&fields.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+/// Columns of `liquidations.csv`, one row per liquidation in event order: `index` (the
+/// row's number, which `caused_by` refers to), `time_s`, `account`, `side` (`long` or
+/// `short`: the position liquidated), `quantity` (base units), `notional` (quote units),
+/// `mark` (when triggered), `bankruptcy_price`, `cause` (`exogenous` or `cascade`),
+/// `caused_by` (index of the causing liquidation, empty when exogenous), `depth` (0 for
+/// exogenous, else one more than its cause), `bad_debt` (loss beyond the account's equity).
+pub const LIQUIDATIONS_HEADER: [&str; 12] = [
+    "index",
+    "time_s",
+    "account",
+    "side",
+    "quantity",
+    "notional",
+    "mark",
+    "bankruptcy_price",
+    "cause",
+    "caused_by",
+    "depth",
+    "bad_debt",
+];
+
+pub fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Long => "long",
+        Side::Short => "short",
+    }
+}
+
+pub fn liquidations_csv(o: &Outcome) -> String {
+    let mut text = LIQUIDATIONS_HEADER.join(",");
+    text.push('\n');
+    for (i, l) in o.liquidation_log.iter().enumerate() {
+        let fields = [
+            i.to_string(),
+            f6(l.time.as_seconds_f64()),
+            l.account.to_string(),
+            side_name(l.side).to_string(),
+            format!("{:.9}", l.quantity),
+            l.notional.to_string(),
+            f6(l.mark),
+            f6(l.bankruptcy_price),
+            if l.caused_by.is_some() { "cascade" } else { "exogenous" }.to_string(),
+            l.caused_by.map(|c| c.to_string()).unwrap_or_default(),
+            l.depth.to_string(),
+            l.bad_debt.to_string(),
+        ];
+        text.push_str(&fields.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same directory, then
+/// a rename, so a reader never sees half a file and an interrupted write leaves the old
+/// one.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let io = |e: std::io::Error| {
+        Error::from(InputError::new(format!("cannot write: {e}")).source(path.display().to_string()))
+    };
+    std::fs::write(&tmp, contents).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// Creates `dir` if needed and writes every file of [`RUN_FILES`] into it atomically.
+pub fn write_run_dir(dir: &Path, o: &Outcome) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::from(InputError::new(format!("cannot create: {e}")).source(dir.display().to_string()))
+    })?;
+    let texts = [summary_json(o), timeseries_csv(o), liquidations_csv(o), crate::html::run_report_html(o)];
+    for (name, text) in RUN_FILES.iter().zip(texts) {
+        write_atomic(&dir.join(name), &text)?;
+    }
+    Ok(())
+}
+
+/// Money as f64 quote units, for charts only.
+pub fn units(m: Money) -> f64 {
+    m.to_f64()
+}

@@ -1,0 +1,409 @@
+//! Report writers against the synthetic crash, comparison and sweep: every figure drawn
+//! or written equals the input's, outputs are deterministic, and `write_fixtures` writes
+//! the reports the browser test opens (into `$LIQSIM_REPORT_FIXTURES` when set).
+
+use liqsim_core::{Money, SimTime};
+use liqsim_report::compare::{METRICS, five_numbers, safety_capital_points};
+use liqsim_report::fixtures::{comparison, crash_outcome, sweep_points};
+use liqsim_report::html::{
+    MAX_POINTS, cascade_points, group_thousands, liquidation_bins, loss_series, price_chart, price_series,
+    run_charts,
+};
+use liqsim_report::run::{LIQUIDATIONS_HEADER, RUN_FILES, SERIES_HEADER};
+use liqsim_report::*;
+use liqsim_sim::{Outcome, Side};
+use liqsim_sweep::stats::summarize;
+use std::path::PathBuf;
+
+fn empty_outcome() -> Outcome {
+    let mut o = crash_outcome();
+    o.series.clear();
+    o.liquidation_log.clear();
+    o.shocks.clear();
+    o.cascade = Default::default();
+    o.first_liquidation = None;
+    o.first_adl = None;
+    o.fund_exhausted = None;
+    o
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("liqsim-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn the_fixture_is_a_crash_with_deep_cascades() {
+    let o = crash_outcome();
+    assert_eq!(o.series.len(), 1_440);
+    assert_eq!(o.cascade.max_depth, 4);
+    let depths: Vec<u32> = (0..=4).collect();
+    assert!(depths.iter().all(|d| o.liquidation_log.iter().any(|l| l.depth == *d)));
+    assert!(o.fund_exhausted.is_some() && o.insurance_fund.end == Money::ZERO);
+    assert!(o.adl.count > 0 && o.socialized_loss.is_positive());
+    let before = o.series[100].index;
+    let after = o.series[125].index;
+    assert!(after < before * 0.82, "{before} -> {after}");
+    // Internal consistency the charts rely on: flows in the series sum to the log's.
+    let long: i64 = o.series.iter().map(|r| r.liquidated_notional_long.micros()).sum();
+    assert_eq!(long, o.liquidations.long_notional.micros());
+    assert_eq!(o.series.last().unwrap().bad_debt, o.bad_debt);
+}
+
+#[test]
+fn summary_json_has_every_contract_field_in_order() {
+    let text = summary_json(&crash_outcome());
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let paths = [
+        "/scenario", "/seed", "/policy", "/digest", "/events", "/sim_seconds", "/liquidations/count",
+        "/liquidations/notional", "/bad_debt", "/insurance_fund/start", "/insurance_fund/end",
+        "/insurance_fund/min", "/adl/count", "/adl/notional", "/socialized_loss", "/cascade/max_depth",
+        "/cascade/amplification", "/cascade/waves", "/solvent", "/conservation_error",
+        "/margin/mean_initial", "/margin/peak_initial", "/first_liquidation_s", "/first_adl_s",
+        "/fund_exhausted_s", "/cascade/size_counts", "/liquidations/long_notional",
+    ];
+    for p in paths {
+        assert!(v.pointer(p).is_some(), "missing {p}");
+    }
+    assert_eq!(v["seed"], 7);
+    assert_eq!(v["sim_seconds"].to_string(), "86400.000000");
+    assert_eq!(v["cascade"]["max_depth"], 4);
+    assert_eq!(v["solvent"], false);
+    // Top-level keys in the documented order.
+    let order = ["\"scenario\"", "\"seed\"", "\"policy\"", "\"digest\"", "\"events\"", "\"sim_seconds\"", "\"liquidations\"", "\"bad_debt\"", "\"insurance_fund\"", "\"adl\"", "\"socialized_loss\"", "\"cascade\"", "\"solvent\"", "\"conservation_error\"", "\"margin\""];
+    let at: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    assert!(text.ends_with("}\n"));
+}
+
+#[test]
+fn money_in_json_is_exact_beyond_f64() {
+    let mut o = crash_outcome();
+    // 2^53 + 1 micro-units: an f64 round trip would print ...740992.
+    o.bad_debt = Money::from_micros(9_007_199_254_740_993);
+    o.insurance_fund.min = Money::from_micros(-1);
+    let text = summary_json(&o);
+    assert!(text.contains("\"bad_debt\": 9007199254.740993,"), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["bad_debt"].to_string(), "9007199254.740993");
+    assert_eq!(v["insurance_fund"]["min"].to_string(), "-0.000001");
+    assert_eq!(v["liquidations"]["notional"].to_string(), o.liquidations.notional.to_string());
+}
+
+#[test]
+fn absent_values_are_null() {
+    let o = empty_outcome();
+    let v: serde_json::Value = serde_json::from_str(&summary_json(&o)).unwrap();
+    for key in ["first_liquidation_s", "first_adl_s", "fund_exhausted_s"] {
+        assert!(v[key].is_null(), "{key}");
+    }
+    assert!(v["cascade"]["amplification"].is_null());
+    assert_eq!(v["cascade"]["size_counts"], serde_json::json!([]));
+    let o = crash_outcome();
+    let v: serde_json::Value = serde_json::from_str(&summary_json(&o)).unwrap();
+    let first = o.first_liquidation.unwrap().as_seconds_f64();
+    assert_eq!(v["first_liquidation_s"].to_string(), format!("{first:.6}"));
+}
+
+fn split(text: &str) -> Vec<Vec<String>> {
+    text.lines().map(|l| l.split(',').map(str::to_string).collect()).collect()
+}
+
+#[test]
+fn timeseries_csv_has_a_row_per_interval_and_exact_money() {
+    let o = crash_outcome();
+    let rows = split(&timeseries_csv(&o));
+    assert_eq!(rows.len(), o.series.len() + 1);
+    assert_eq!(rows[0], SERIES_HEADER);
+    assert!(rows.iter().all(|r| r.len() == SERIES_HEADER.len()));
+    let col = |name: &str| SERIES_HEADER.iter().position(|h| *h == name).unwrap();
+    for (r, s) in rows[1..].iter().zip(&o.series) {
+        assert_eq!(r[col("insurance_fund")], s.insurance_fund.to_string());
+        assert_eq!(Money::from_decimal(&r[col("liquidated_depth3plus")]).unwrap(), s.liquidated_by_depth[3]);
+        assert_eq!(r[col("time_s")], format!("{:.6}", s.time.as_seconds_f64()));
+        assert_eq!(r[col("spread")].is_empty(), s.spread.is_none());
+    }
+    assert!(o.series.iter().any(|s| s.spread.is_none()), "the fixture has gaps in the spread");
+}
+
+#[test]
+fn liquidations_csv_has_cause_and_depth() {
+    let o = crash_outcome();
+    let rows = split(&liquidations_csv(&o));
+    assert_eq!(rows.len(), o.liquidation_log.len() + 1);
+    assert_eq!(rows[0], LIQUIDATIONS_HEADER);
+    for (i, (r, l)) in rows[1..].iter().zip(&o.liquidation_log).enumerate() {
+        assert_eq!(r[0], i.to_string());
+        assert_eq!(r[3], if l.side == Side::Long { "long" } else { "short" });
+        assert_eq!(r[8], if l.depth == 0 { "exogenous" } else { "cascade" });
+        assert_eq!(r[9], l.caused_by.map(|c| c.to_string()).unwrap_or_default());
+        assert_eq!(r[10], l.depth.to_string());
+        assert_eq!(Money::from_decimal(&r[5]).unwrap(), l.notional);
+        // A cause always precedes its effect and is one level shallower.
+        if let Some(c) = l.caused_by {
+            assert!((c as usize) < i && o.liquidation_log[c as usize].depth + 1 == l.depth);
+        }
+    }
+}
+
+#[test]
+fn chart_data_equals_the_outcome() {
+    let o = crash_outcome();
+    let [index, mark, last] = price_series(&o);
+    for (k, s) in o.series.iter().enumerate() {
+        assert_eq!(index.1[k], (s.time.as_seconds_f64(), Some(s.index)));
+        assert_eq!(mark.1[k].1, Some(s.mark));
+        assert_eq!(last.1[k].1, Some(s.last));
+    }
+    let losses = loss_series(&o);
+    assert_eq!(losses[1].1.last().unwrap().1, Some(o.bad_debt.to_f64()));
+    assert_eq!(losses[0].1.last().unwrap().1, Some(o.insurance_fund.end.to_f64()));
+    // Liquidation bins hold every liquidation once: totals by side and by cause equal the
+    // outcome's and the series', exactly.
+    let bins = liquidation_bins(&o);
+    assert_eq!(bins.width_s, 600, "24 h in at most 240 bins of a round width: 10 min");
+    let side_total = |f: fn(&liqsim_report::html::LiquidationBin) -> &[Money; 4]| -> i64 {
+        bins.bins.iter().flat_map(|b| f(b).iter()).map(|m| m.micros()).sum()
+    };
+    assert_eq!(side_total(|b| &b.long), o.liquidations.long_notional.micros());
+    assert_eq!(side_total(|b| &b.short), o.liquidations.short_notional.micros());
+    for depth in 0..4 {
+        let from_bins: i64 = bins.bins.iter().map(|b| b.long[depth].micros() + b.short[depth].micros()).sum();
+        let from_series: i64 = o.series.iter().map(|r| r.liquidated_by_depth[depth].micros()).sum();
+        assert_eq!(from_bins, from_series, "depth bucket {depth}");
+    }
+    let points = cascade_points(&o);
+    assert_eq!(points.len(), o.cascade.size_counts.len());
+    let total: f64 = points.iter().map(|(s, n)| s * n).sum();
+    assert_eq!(total, o.liquidations.count as f64, "cascade sizes add up to every liquidation");
+}
+
+/// The (x, y) pixel pairs of a path's `d` attribute.
+fn path_points(d: &str) -> Vec<(f64, f64)> {
+    d.split(['M', 'L'])
+        .filter(|s| !s.is_empty())
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_price_line_in_the_svg_is_the_index_series() {
+    let o = crash_outcome();
+    let chart = price_chart(&o);
+    let svg = chart.render();
+    let path = svg.split("data-series=\"index\" d=\"").nth(1).unwrap().split('"').next().unwrap();
+    let pts = path_points(path);
+    assert_eq!(pts.len(), o.series.len());
+    // Invert the axes and compare with the data (2-decimal pixels -> tolerance).
+    let (x0, x1) = (chart.px(0.0), chart.px(86_400.0));
+    let (lo, hi) = (chart.y.lo(), chart.y.hi());
+    let (y_lo, y_hi) = (chart.py(lo, false), chart.py(hi, false));
+    let value_per_px = (hi - lo) / (y_lo - y_hi);
+    for ((px, py), s) in pts.iter().zip(&o.series) {
+        let t = (px - x0) / (x1 - x0) * 86_400.0;
+        let v = lo + (y_lo - py) * value_per_px;
+        assert!((t - s.time.as_seconds_f64()).abs() < 86_400.0 / (x1 - x0) * 0.006, "{t}");
+        assert!((v - s.index).abs() <= value_per_px * 0.006, "{v} vs {}", s.index);
+    }
+}
+
+#[test]
+fn liquidation_bars_add_up_to_the_liquidated_notional() {
+    let o = crash_outcome();
+    let charts = run_charts(&o);
+    let svg = charts[1].0.render();
+    // Each bar's tooltip carries its exact notional after the last ": ".
+    let mut long = Money::ZERO;
+    let mut short = Money::ZERO;
+    for title in svg.split("<title>").skip(1).map(|t| t.split("</title>").next().unwrap()) {
+        if !title.contains("cascade") && !title.contains("exogenous") {
+            continue;
+        }
+        let amount = Money::from_decimal(title.rsplit(": ").next().unwrap()).unwrap();
+        if title.contains(" long ") {
+            long = long.checked_add(amount).unwrap();
+        } else {
+            short = short.checked_add(amount).unwrap();
+        }
+    }
+    assert_eq!(long, o.liquidations.long_notional);
+    assert_eq!(short, o.liquidations.short_notional);
+}
+
+#[test]
+fn run_report_is_self_contained_and_every_chart_has_data() {
+    let o = crash_outcome();
+    for (chart, _) in run_charts(&o) {
+        assert!(chart.marks > 0, "chart {} is empty", chart.id);
+    }
+    let html = run_report_html(&o);
+    assert_eq!(html.matches("<svg ").count(), 6);
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("https://"));
+    assert_eq!(html.matches("http://").count(), 6, "only the SVG namespace");
+    assert!(html.contains("00:00") && html.contains("02:00") && html.contains("24:00") || html.contains("1d 00:00"));
+    // Headline figures are the outcome's, exact.
+    assert!(html.contains(&group_thousands(&o.bad_debt.to_string())));
+    assert!(html.contains(&o.digest));
+    assert!(html.len() < 1_500_000, "{} bytes", html.len());
+    // An empty run still renders, and says its charts are empty rather than drawing nothing.
+    let empty = run_report_html(&empty_outcome());
+    assert_eq!(empty.matches("<svg ").count(), 6);
+    assert!(empty.matches("no data").count() >= 3);
+}
+
+#[test]
+fn long_series_are_downsampled_to_the_cap() {
+    let mut o = crash_outcome();
+    let base = o.series.clone();
+    o.series = (0..5_760)
+        .map(|i| {
+            let mut r = base[i / 4];
+            r.time = SimTime::from_nanos((i as u64 + 1) * 15_000_000_000);
+            r
+        })
+        .collect();
+    let svg = price_chart(&o).render();
+    let path = svg.split("data-series=\"index\" d=\"").nth(1).unwrap().split('"').next().unwrap();
+    let n = path_points(path).len();
+    assert!(n <= MAX_POINTS + 1 && n > MAX_POINTS / 2, "{n}");
+}
+
+#[test]
+fn outputs_are_byte_identical_across_calls() {
+    let (a, b) = (crash_outcome(), crash_outcome());
+    assert_eq!(summary_json(&a), summary_json(&b));
+    assert_eq!(timeseries_csv(&a), timeseries_csv(&b));
+    assert_eq!(liquidations_csv(&a), liquidations_csv(&b));
+    assert_eq!(run_report_html(&a), run_report_html(&b));
+    assert_eq!(compare_html(&comparison()), compare_html(&comparison()));
+    assert_eq!(comparison_json(&comparison()), comparison_json(&comparison()));
+    assert_eq!(sweep_html("s", 20, &sweep_points()), sweep_html("s", 20, &sweep_points()));
+}
+
+#[test]
+fn comparison_statistics_are_the_sweep_crate_statistics() {
+    let c = comparison();
+    let stats = c.stats();
+    let es_bad: Vec<f64> = c.policies[0].runs.iter().map(|r| r.bad_debt.to_f64()).collect();
+    let s = stats.iter().find(|s| s.policy == "es" && s.metric == "bad_debt").unwrap();
+    assert_eq!(s.summary, summarize(&es_bad).unwrap());
+    assert!(s.diff_vs_first.is_none());
+    let fixed = stats.iter().find(|s| s.policy == "fixed" && s.metric == "bad_debt").unwrap();
+    let d = fixed.diff_vs_first.unwrap();
+    assert!(d.mean > 0.0, "fixed has more bad debt than es on the same seeds");
+    let csv = comparison_csv(&c);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + c.policies.len() * (METRICS.len() + 1));
+    assert!(lines.iter().all(|l| l.split(',').count() == 13), "{csv}");
+    assert!(lines.contains(&format!("es,bad_debt,20,{:.6},", s.summary.mean).as_str()) || csv.contains(&format!("es,bad_debt,20,{:.6},", s.summary.mean)));
+    let v: serde_json::Value = serde_json::from_str(&comparison_json(&c)).unwrap();
+    assert_eq!(v["seeds"].as_array().unwrap().len(), 20);
+    assert_eq!(v["policies"]["es"]["bad_debt"]["p99"].to_string(), format!("{:.6}", s.summary.p99));
+    let p = &v["policies"]["fixed"]["fund_exhausted"];
+    let prob: f64 = p["probability"].to_string().parse().unwrap();
+    let count = c.policies[2].runs.iter().filter(|r| r.fund_exhausted).count();
+    assert_eq!(prob, count as f64 / 20.0);
+    let table = comparison_table(&c);
+    assert_eq!(table.lines().count(), 2 + c.policies.len());
+    assert!(table.lines().nth(1).unwrap().starts_with("es ") && table.contains("(base)"));
+}
+
+#[test]
+fn compare_page_draws_every_policy() {
+    let c = comparison();
+    let html = compare_html(&c);
+    assert_eq!(html.matches("<svg ").count(), 4);
+    assert_eq!(html.matches("class=\"box\"").count(), 4);
+    for p in &c.policies {
+        assert!(html.contains(&format!(">{}</text>", p.policy)), "{}", p.policy);
+    }
+    let points = safety_capital_points(&c);
+    assert_eq!(points.len(), 4);
+    let five = five_numbers(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]).unwrap();
+    // Type 8 quartiles of 1..7: h = (7 + 1/3) p + 1/3 -> 2.1667 and 5.8333.
+    assert_eq!((five[0], five[2], five[4]), (1.0, 4.0, 7.0));
+    assert!((five[1] - 13.0 / 6.0).abs() < 1e-12 && (five[3] - 35.0 / 6.0).abs() < 1e-12, "{five:?}");
+}
+
+#[test]
+fn frontier_marks_exactly_the_non_dominated_points() {
+    let points = sweep_points();
+    let marked = mark_frontier(&points);
+    for (i, p) in points.iter().enumerate() {
+        let dominated = points.iter().any(|q| {
+            q.bad_debt_p99 <= p.bad_debt_p99
+                && q.mean_initial_margin <= p.mean_initial_margin
+                && (q.bad_debt_p99 < p.bad_debt_p99 || q.mean_initial_margin < p.mean_initial_margin)
+        });
+        assert_eq!(marked[i], !dominated, "{}", p.label());
+    }
+    assert!(marked.iter().filter(|m| **m).count() >= 2);
+    let mk = |risk: f64, cost: f64| SweepPoint { params: vec![], runs: 1, bad_debt_p99: risk, bad_debt_mean: risk, mean_initial_margin: cost, fund_exhaustion: 0.0 };
+    let small = [mk(5.0, 1.0), mk(3.0, 2.0), mk(4.0, 3.0), mk(3.0, 2.0), mk(1.0, 6.0)];
+    assert_eq!(mark_frontier(&small), [true, true, false, true, true]);
+    let html = sweep_html("synthetic-crash", 20, &points);
+    for (p, m) in points.iter().zip(&marked) {
+        let label = format!(">{}</text>", p.label());
+        assert_eq!(html.contains(&label), *m, "frontier points, and only they, are labelled: {}", p.label());
+    }
+    assert_eq!(html.matches("class=\"front\"").count(), marked.iter().filter(|m| **m).count());
+}
+
+#[test]
+fn sweep_point_summarizes_its_runs() {
+    let c = comparison();
+    let runs = &c.policies[1].runs;
+    let p = SweepPoint::from_runs(vec![("margin.policy".into(), "var".into())], runs).unwrap();
+    let bad: Vec<f64> = runs.iter().map(|r| r.bad_debt.to_f64()).collect();
+    assert_eq!(p.bad_debt_p99, summarize(&bad).unwrap().p99);
+    assert_eq!(p.label(), "margin.policy=var");
+    assert!(SweepPoint::from_runs(vec![], &[]).is_none());
+}
+
+#[test]
+fn run_dir_is_written_atomically_with_every_file() {
+    let o = crash_outcome();
+    let dir = temp_dir("run");
+    write_run_dir(&dir, &o).unwrap();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    let mut expected: Vec<String> = RUN_FILES.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected, "no temporary files left behind");
+    assert_eq!(std::fs::read_to_string(dir.join("summary.json")).unwrap(), summary_json(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("report.html")).unwrap(), run_report_html(&o));
+    // Writing again replaces the files with the same bytes.
+    write_run_dir(&dir, &o).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join("timeseries.csv")).unwrap(), timeseries_csv(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+    // A directory that cannot be created is an input error (exit code 2), not a panic.
+    let blocked = temp_dir("blocked");
+    std::fs::write(&blocked, "a file").unwrap();
+    let e = write_run_dir(&blocked.join("sub"), &o).unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    let _ = std::fs::remove_file(&blocked);
+}
+
+/// Writes the synthetic run, compare and sweep reports for the browser test into
+/// `$LIQSIM_REPORT_FIXTURES` (or a temporary directory, to check they are written).
+#[test]
+fn write_fixtures() {
+    let dir = std::env::var_os("LIQSIM_REPORT_FIXTURES").map_or_else(|| temp_dir("fixtures"), PathBuf::from);
+    let o = crash_outcome();
+    write_run_dir(&dir.join("run"), &o).unwrap();
+    let c = comparison();
+    std::fs::write(dir.join("compare.html"), compare_html(&c)).unwrap();
+    std::fs::write(dir.join("comparison.csv"), comparison_csv(&c)).unwrap();
+    std::fs::write(dir.join("comparison.json"), comparison_json(&c)).unwrap();
+    std::fs::write(dir.join("sweep.html"), sweep_html("synthetic-crash", 20, &sweep_points())).unwrap();
+    for f in ["run/report.html", "run/summary.json", "compare.html", "sweep.html"] {
+        let len = std::fs::metadata(dir.join(f)).unwrap().len();
+        assert!(len > 1_000, "{f}: {len} bytes");
+    }
+}
