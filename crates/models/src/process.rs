@@ -189,6 +189,68 @@ impl ProcessSpec {
         }
     }
 
+    /// The same process with its parameters restated from `from` units to `to` units:
+    /// rates (drift, intensities, kappa, variances theta and v0, sigma_v, the variance
+    /// jump mean) scale by c = to/from, volatilities by sqrt(c), and jump_corr (log price
+    /// per unit of variance) by 1/c; jump sizes in log price and GARCH's per-step omega do
+    /// not change. Both give the same path from the same stream.
+    pub fn converted(&self, from: RateUnit, to: RateUnit) -> ProcessSpec {
+        let c = to.years() / from.years();
+        let root = c.sqrt();
+        match *self {
+            ProcessSpec::Gbm { vol, drift } => {
+                ProcessSpec::Gbm { vol: vol * root, drift: drift * c }
+            }
+            ProcessSpec::Merton { vol, drift, jump_intensity, jump_mean, jump_vol } => {
+                ProcessSpec::Merton {
+                    vol: vol * root,
+                    drift: drift * c,
+                    jump_intensity: jump_intensity * c,
+                    jump_mean,
+                    jump_vol,
+                }
+            }
+            ProcessSpec::Kou { vol, drift, jump_intensity, p_up, eta_up, eta_down } => {
+                ProcessSpec::Kou {
+                    vol: vol * root,
+                    drift: drift * c,
+                    jump_intensity: jump_intensity * c,
+                    p_up,
+                    eta_up,
+                    eta_down,
+                }
+            }
+            ProcessSpec::Svcj {
+                drift,
+                kappa,
+                theta,
+                sigma_v,
+                rho,
+                v0,
+                jump_intensity,
+                jump_mean,
+                jump_vol,
+                jump_var_mean,
+                jump_corr,
+            } => ProcessSpec::Svcj {
+                drift: drift * c,
+                kappa: kappa * c,
+                theta: theta * c,
+                sigma_v: sigma_v * c,
+                rho,
+                v0: v0 * c,
+                jump_intensity: jump_intensity * c,
+                jump_mean,
+                jump_vol,
+                jump_var_mean: jump_var_mean * c,
+                jump_corr: jump_corr / c,
+            },
+            ProcessSpec::GarchT { omega, alpha, beta, nu, drift } => {
+                ProcessSpec::GarchT { omega, alpha, beta, nu, drift: drift * c }
+            }
+        }
+    }
+
     /// [`build`] after [`ProcessSpec::validate`].
     pub fn build_checked(&self, unit: RateUnit) -> Result<Box<dyn PriceProcess>> {
         self.validate()?;
@@ -814,5 +876,53 @@ mod tests {
                 .is_err()
         );
         assert!(ProcessSpec::Gbm { vol: 0.5, drift: 0.0 }.build_checked(RateUnit::PerDay).is_ok());
+    }
+
+    #[test]
+    fn per_day_and_per_year_give_the_same_path() {
+        let specs = [
+            ProcessSpec::Merton {
+                vol: 0.6,
+                drift: 0.1,
+                jump_intensity: 300.0,
+                jump_mean: -0.02,
+                jump_vol: 0.03,
+            },
+            ProcessSpec::Kou {
+                vol: 0.6,
+                drift: 0.1,
+                jump_intensity: 300.0,
+                p_up: 0.4,
+                eta_up: 30.0,
+                eta_down: 20.0,
+            },
+            ProcessSpec::Svcj {
+                drift: 0.05,
+                kappa: 4.0,
+                theta: 0.5,
+                sigma_v: 0.9,
+                rho: -0.6,
+                v0: 0.4,
+                jump_intensity: 300.0,
+                jump_mean: -0.01,
+                jump_vol: 0.02,
+                jump_var_mean: 0.2,
+                jump_corr: -0.05,
+            },
+            ProcessSpec::GarchT { omega: 1e-7, alpha: 0.1, beta: 0.85, nu: 6.0, drift: 0.2 },
+        ];
+        for spec in specs {
+            let daily = spec.converted(RateUnit::PerYear, RateUnit::PerDay);
+            let back = daily.converted(RateUnit::PerDay, RateUnit::PerYear);
+            let a = returns(&spec, RateUnit::PerYear, HOUR, 2000);
+            let b = returns(&daily, RateUnit::PerDay, HOUR, 2000);
+            let c = returns(&back, RateUnit::PerYear, HOUR, 2000);
+            for ((x, y), z) in a.iter().zip(&b).zip(&c) {
+                assert!((x - y).abs() < 1e-12 && (x - z).abs() < 1e-12, "{spec:?}: {x} {y} {z}");
+            }
+            // The jump models' paths hold jumps, so the equality covers them.
+            let garch = matches!(spec, ProcessSpec::GarchT { .. });
+            assert!(garch || a.iter().any(|r| r.abs() > 0.01), "{spec:?}");
+        }
     }
 }
