@@ -207,6 +207,8 @@ pub struct Venue {
     long_oi: Vec<i64>,
     positions: Vec<Vec<Position>>,
     last_liquidation: Vec<Option<SimTime>>,
+    /// The unfinished liquidation of each account, if any.
+    liquidating: Vec<Option<LiquidationId>>,
     liquidations: Vec<LiquidationRecord>,
     bad_debt: Money,
     fund_paid: Money,
@@ -225,6 +227,7 @@ impl Venue {
             long_oi: Vec::new(),
             positions: Vec::new(),
             last_liquidation: Vec::new(),
+            liquidating: Vec::new(),
             liquidations: Vec::new(),
             bad_debt: Money::ZERO,
             fund_paid: Money::ZERO,
@@ -275,6 +278,7 @@ impl Venue {
         let id = self.journal.add_trader()?;
         self.positions.push(Vec::new());
         self.last_liquidation.push(None);
+        self.liquidating.push(None);
         self.journal.deposit(Book::Trader(id), deposit)?;
         Ok(id)
     }
@@ -602,7 +606,7 @@ impl Venue {
         out: &mut Vec<LiquidationOrder>,
     ) -> Result<Option<LiquidationId>> {
         let ai = self.account(a)?;
-        if self.positions[ai].is_empty() {
+        if self.positions[ai].is_empty() || self.liquidating[ai].is_some() {
             return Ok(None);
         }
         let equity = self.equity(a)?;
@@ -613,10 +617,10 @@ impl Venue {
         let step = self.config.partial_step_ppm.clamp(1, 1_000_000);
         let mut share_ppm = 1_000_000;
         if self.config.partial && equity.is_positive() && req.initial.is_positive() {
-            if let Some(t) = self.last_liquidation[ai] {
-                if now < t.plus(self.config.cooldown) {
-                    return Ok(None);
-                }
+            if let Some(t) = self.last_liquidation[ai]
+                && now < t.plus(self.config.cooldown)
+            {
+                return Ok(None);
             }
             // Keep a share s with s x IM <= equity: close 1 - s, rounded up to a step.
             let keep = i128::from(equity.micros()) * 1_000_000 / i128::from(req.initial.micros());
@@ -646,6 +650,7 @@ impl Venue {
         }
         out.extend_from_slice(&orders);
         self.last_liquidation[ai] = Some(now);
+        self.liquidating[ai] = Some(id);
         self.liquidations.push(LiquidationRecord {
             id,
             account: a,
@@ -685,6 +690,9 @@ impl Venue {
     ) -> Result<()> {
         let rec = self.record(id)?;
         let o = *rec.orders.get(order).ok_or_else(|| Error::input("no such liquidation order"))?;
+        if maker == o.account {
+            return Err(Error::input("a liquidation cannot fill against its own account"));
+        }
         let left = o.qty.lots() - rec.filled[order];
         if qty.lots() <= 0 || qty.lots() > left || rec.finished {
             return Err(Error::input("liquidation fill beyond the order"));
@@ -810,6 +818,7 @@ impl Venue {
             .min(self.equity(a)?.max(Money::ZERO));
         self.journal.transfer(Book::Trader(a), Book::InsuranceFund, fee, Reason::LiquidationFee)?;
         let before = (self.fund_paid, self.socialized, self.unpaid);
+        self.liquidating[a.0 as usize] = None;
         self.resolve_if_flat(a)?;
         let rec = self.record(id)?;
         rec.backstop_qty = backstop_qty;
@@ -836,7 +845,8 @@ impl Venue {
     ) -> Result<()> {
         self.trade(from, i, delta_from, price, Reason::RealizedPnl)?;
         self.trade(to, i, -delta_from, price, reason)?;
-        Ok(())
+        // A counterparty closed at a loss may be left flat below zero.
+        self.resolve_if_flat(to)
     }
 
     /// A flat account below zero: the fund pays what it can, the rest is socialized
@@ -845,7 +855,7 @@ impl Venue {
     fn resolve_if_flat(&mut self, a: AccountId) -> Result<()> {
         let ai = self.account(a)?;
         let debt = self.balance(a).checked_neg()?;
-        if !self.positions[ai].is_empty() || !debt.is_positive() {
+        if !self.positions[ai].is_empty() || !debt.is_positive() || self.liquidating[ai].is_some() {
             return Ok(());
         }
         self.bad_debt = self.bad_debt.checked_add(debt)?;
@@ -874,8 +884,8 @@ impl Venue {
             for p in &self.positions[ai] {
                 pnl = pnl.checked_add(self.unrealized(p)?)?;
             }
-            let base =
-                pnl.min(self.equity(w)?).min(self.balance(w).max(Money::ZERO).checked_add(pnl)?);
+            // Never more than the winner's equity, so paying leaves it >= 0.
+            let base = pnl.min(self.equity(w)?);
             if base.is_positive() {
                 winners.push((base, ai as u32));
                 total = total.checked_add(base)?;
@@ -973,7 +983,8 @@ impl Venue {
                     settlement = settlement.checked_sub(p.cost)?;
                 }
             }
-            if ps.is_empty() && self.balance(AccountId(ai as u32)).is_negative() {
+            let settled = self.liquidating[ai].is_none();
+            if settled && ps.is_empty() && self.balance(AccountId(ai as u32)).is_negative() {
                 return fail(format!("account {ai} flat below zero without recorded bad debt"));
             }
         }
@@ -997,3 +1008,7 @@ impl Venue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "venue_tests.rs"]
+mod tests;
