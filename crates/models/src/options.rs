@@ -225,4 +225,52 @@ mod tests {
             assert!((a - b).abs() <= 1e-15 + 1e-12 * b, "{x}: {a} vs {b}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn prices_stay_in_their_bounds_and_never_nan(
+            f in 1e-3f64..1e6,
+            moneyness in -3.0f64..3.0,
+            vol in 0.0f64..5.0,
+            t in 0.0f64..30.0,
+            r in -0.1f64..0.3,
+            q in -0.1f64..0.3,
+        ) {
+            let k = f * f64::exp(moneyness);
+            for kind in [Call, Put] {
+                let g = black76_greeks(kind, f, k, vol, t, r);
+                let s = bsm_greeks(kind, f, k, vol, t, r, q);
+                for x in [g.price, g.delta, g.gamma, g.vega, g.theta, g.rho, s.price, s.delta, s.gamma, s.vega, s.theta, s.rho] {
+                    proptest::prop_assert!(x.is_finite());
+                }
+                let d = (-r * t).exp();
+                let (intrinsic, upper) = match kind {
+                    Call => ((f - k).max(0.0), f),
+                    Put => ((k - f).max(0.0), k),
+                };
+                let slack = 1e-12 * (f + k);
+                proptest::prop_assert!(g.price >= d * intrinsic - slack, "{} < {}", g.price, d * intrinsic);
+                proptest::prop_assert!(g.price <= d * upper + slack);
+                proptest::prop_assert!(g.gamma >= 0.0 && g.vega >= 0.0);
+            }
+        }
+
+        #[test]
+        fn implied_vol_reprices_or_refuses(
+            f in 1.0f64..1e4,
+            moneyness in -2.0f64..2.0,
+            t in 1e-4f64..10.0,
+            price_fraction in -0.1f64..1.1,
+        ) {
+            // Any price, including impossible ones: an error, or a volatility that
+            // reproduces the price.
+            let k = f * f64::exp(moneyness);
+            let price = price_fraction * f;
+            if let Ok(v) = crate::black76_implied_vol(Call, price, f, k, t, 0.0) {
+                proptest::prop_assert!(v.is_finite() && v > 0.0);
+                let back = black76_price(Call, f, k, v, t, 0.0);
+                proptest::prop_assert!((back - price).abs() <= 1e-9 * f, "{back} vs {price}");
+            }
+        }
+    }
 }
