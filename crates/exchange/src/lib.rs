@@ -23,4 +23,4 @@ pub mod venue;
 
 pub use exchange::*;
 pub use ledger::{Ledger, SystemAccount};
-pub use prices::{FundingConfig, IndexPrice, MarkPrice, MarkRule};
+pub use prices::{FundingConfig, FundingSchedule, IndexPrice, MarkPrice, MarkRule};

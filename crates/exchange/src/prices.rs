@@ -118,6 +118,78 @@ pub struct FundingConfig {
     pub cap: f64,
 }
 
+impl Default for FundingConfig {
+    /// As the large perpetual venues: paid every 8 h, interest 0.01% per interval,
+    /// premium clamp +/-0.05%, rate cap +/-0.75%.
+    fn default() -> FundingConfig {
+        FundingConfig {
+            interval: SimDuration::from_secs(8 * 3600),
+            interest: 0.0001,
+            clamp: 0.0005,
+            cap: 0.0075,
+        }
+    }
+}
+
+/// When to sample the premium and when to pay: samples every `sample_every`, pays at
+/// every multiple of the interval, then starts a new average. Sampling before paying at
+/// the same instant is the caller's phase order; this only keeps the clock.
+#[derive(Debug, Clone)]
+pub struct FundingSchedule {
+    config: FundingConfig,
+    sample_every: SimDuration,
+    premium: PremiumIndex,
+    next_sample: SimTime,
+    next_payment: SimTime,
+}
+
+impl FundingSchedule {
+    pub fn new(
+        config: FundingConfig,
+        sample_every: SimDuration,
+        start: SimTime,
+    ) -> FundingSchedule {
+        FundingSchedule {
+            config,
+            sample_every,
+            premium: PremiumIndex::default(),
+            next_sample: start,
+            next_payment: start.plus(config.interval),
+        }
+    }
+
+    pub fn next_sample(&self) -> SimTime {
+        self.next_sample
+    }
+
+    pub fn next_payment(&self) -> SimTime {
+        self.next_payment
+    }
+
+    /// Takes the samples due by `now` (each at the given index and impact prices) and,
+    /// if a payment is due, returns its rate and starts the next interval.
+    pub fn advance(
+        &mut self,
+        now: SimTime,
+        index: f64,
+        impact_bid: Option<f64>,
+        impact_ask: Option<f64>,
+    ) -> Option<f64> {
+        while self.next_sample <= now && self.next_sample < self.next_payment {
+            self.premium.sample(index, impact_bid, impact_ask);
+            self.next_sample = self.next_sample.plus(self.sample_every);
+        }
+        if now < self.next_payment {
+            return None;
+        }
+        let rate = self.premium.rate(&self.config);
+        self.premium.reset();
+        self.next_sample = self.next_payment;
+        self.next_payment = self.next_payment.plus(self.config.interval);
+        Some(rate)
+    }
+}
+
 /// Premium samples of the current funding interval.
 #[derive(Debug, Clone, Default)]
 pub struct PremiumIndex {
@@ -183,6 +255,24 @@ mod tests {
         let mut p = PremiumIndex::default();
         p.sample(100.0, Some(99.0), Some(99.98)); // premium -0.0002
         assert!((p.rate(&c) - (-0.0002 + 0.0003)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn funding_schedule_samples_then_pays_every_interval() {
+        let c = FundingConfig::default();
+        assert_eq!((c.interval.nanos(), c.interest, c.clamp), (28_800_000_000_000, 0.0001, 0.0005));
+        let mut s = FundingSchedule::new(c, SimDuration::from_secs(3600), t(0));
+        // Premium +0.0002 in every sample of the first 8 h (samples at 0, 1, ..., 7 h):
+        // rate 0.0002 + clamp(0.0001 - 0.0002) = 0.0001.
+        for h in 0..8 {
+            assert_eq!(s.advance(t(h * 3600), 100.0, Some(100.02), Some(100.05)), None);
+        }
+        let rate = s.advance(t(8 * 3600), 100.0, Some(100.02), Some(100.05)).unwrap();
+        assert!((rate - 0.0001).abs() < 1e-15);
+        assert_eq!(s.next_payment(), t(16 * 3600));
+        // A quiet second interval (no premium) pays the interest rate alone.
+        let rate = s.advance(t(16 * 3600), 100.0, Some(99.99), Some(100.01)).unwrap();
+        assert!((rate - 0.0001).abs() < 1e-15);
     }
 
     #[test]

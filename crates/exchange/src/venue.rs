@@ -593,6 +593,49 @@ impl Venue {
             .map_err(|_| Error::overflow("bankruptcy price"))
     }
 
+    /// Exact liquidation trigger of an account holding one perpetual position and
+    /// nothing else, under a maintenance of `maintenance_ppm` of notional at mark:
+    /// a long is below maintenance when balance + q v P - cost < m q v P, that is at
+    /// P < (cost - balance) / (q v (1 - m)); a short (q = -n) when
+    /// P > (balance - cost) / (n v (1 + m)). Returns the side the price must cross and
+    /// the trigger in ticks, rounded so the index visits the account early (a long's
+    /// trigger rounded up, a short's down); `None` for any other portfolio, whose
+    /// trigger the margin policy must supply.
+    pub fn linear_trigger(
+        &self,
+        a: AccountId,
+        maintenance_ppm: i64,
+    ) -> Result<Option<(Side, Price)>> {
+        let [p] = self.positions(a) else { return Ok(None) };
+        let inst = self.instrument(p.instrument)?;
+        if inst.kind != InstrumentKind::Perpetual {
+            return Ok(None);
+        }
+        let v = i128::from(inst.spec.tick_lot_value().micros());
+        let m = i128::from(maintenance_ppm);
+        let num = (i128::from(p.cost.micros()) - i128::from(self.balance(a).micros())) * 1_000_000;
+        let overflow = || Error::overflow("trigger price");
+        if p.qty > 0 {
+            let den = i128::from(p.qty) * v * (1_000_000 - m);
+            if den <= 0 {
+                return Ok(None);
+            }
+            // Liquidatable strictly below num / den: the highest such tick is
+            // ceil(num / den) - 1, and the index is inclusive, so key it there.
+            let t = num.div_euclid(den) + i128::from(num.rem_euclid(den) != 0) - 1;
+            let t = i64::try_from(t.max(-1)).map_err(|_| overflow())?;
+            Ok(Some((Side::Sell, Price::from_ticks(t))))
+        } else {
+            let den = -i128::from(p.qty) * v * (1_000_000 + m);
+            let neg = -num;
+            // Liquidatable strictly above neg / den: the lowest such tick is
+            // floor(neg / den) + 1.
+            let t = neg.div_euclid(den) + 1;
+            let t = i64::try_from(t).map_err(|_| overflow())?;
+            Ok(Some((Side::Buy, Price::from_ticks(t))))
+        }
+    }
+
     /// Trigger check: if equity < maintenance, opens liquidation of `a` and pushes its
     /// IOC orders (bounded at the bankruptcy price) into `out`. Partial when configured
     /// and enough: the smallest multiple of the step that brings the initial requirement

@@ -498,3 +498,55 @@ proptest! {
         }
     }
 }
+
+/// The exact linear trigger agrees tick by tick with the maintenance check, for a long
+/// and a short, so indexing accounts by it never misses or over-visits one.
+#[test]
+fn linear_trigger_is_exact_to_the_tick() {
+    let (mut v, perp) = venue();
+    let b = v.open_account(m("1000")).unwrap();
+    let a = leveraged_long(&mut v, perp, b);
+    // Long: (1000 - 149.5) / (10 x 0.95) = 89.526..., liquidatable at 89.52 and below:
+    // at 89.52 equity 44.7 < 44.76 maintenance, at 89.53 equity 44.8 >= 44.7650.
+    assert_eq!(v.linear_trigger(a, 50_000).unwrap(), Some((Side::Sell, p("89.52"))));
+    // B is short 10 from 100 with balance 999.8: (999.8 + 1000) / (10 x 1.05) =
+    // 190.457..., liquidatable from 190.46 up.
+    assert_eq!(v.linear_trigger(b, 50_000).unwrap(), Some((Side::Buy, p("190.46"))));
+    for (account, lo, hi) in [(a, 8_800, 9_100), (b, 18_900, 19_200)] {
+        let (side, key) = v.linear_trigger(account, 50_000).unwrap().unwrap();
+        for t in lo..hi {
+            v.set_mark(perp, Price::from_ticks(t)).unwrap();
+            let below =
+                v.equity(account).unwrap() < v.requirement(account, &MODEL).unwrap().maintenance;
+            let crossed = if side == Side::Sell { t <= key.ticks() } else { t >= key.ticks() };
+            assert_eq!(below, crossed, "tick {t}");
+        }
+    }
+    // Two positions: the policy must supply the trigger.
+    let perp2 = v
+        .add_instrument(Instrument { kind: InstrumentKind::Perpetual, spec: spec() }, p("50"))
+        .unwrap();
+    v.apply_fill(b, a, perp2, p("50"), Qty::from_lots(1), Side::Buy).unwrap();
+    assert_eq!(v.linear_trigger(a, 50_000).unwrap(), None);
+    ok(&v);
+}
+
+/// Same operations, same digest; one more micro of fee, another digest.
+#[test]
+fn digest_is_reproducible() {
+    let run = |fee_ppm: i64| {
+        let mut cfg = config();
+        cfg.taker_fee_ppm = fee_ppm;
+        let mut v = Venue::new(cfg);
+        let perp = v
+            .add_instrument(Instrument { kind: InstrumentKind::Perpetual, spec: spec() }, p("100"))
+            .unwrap();
+        let b = v.open_account(m("1000")).unwrap();
+        let a = v.open_account(m("1000")).unwrap();
+        v.apply_fill(b, a, perp, p("100"), Qty::from_lots(3), Side::Buy).unwrap();
+        v.pay_funding(perp, 0.0001).unwrap();
+        v.journal().digest().unwrap()
+    };
+    assert_eq!(run(500), run(500));
+    assert_ne!(run(500), run(501));
+}
