@@ -170,6 +170,32 @@ mod tests {
     }
 
     #[test]
+    fn haug_worked_examples() {
+        // Haug, The Complete Guide to Option Pricing Formulas (2nd ed.), chapter 1-2
+        // examples; b is the cost of carry, so the dividend yield is r - b.
+        // Generalized BSM: S = 60, X = 65, T = 0.25, r = 8%, b = 8%, v = 30%: call 2.1334.
+        let c = bsm_greeks(Call, 60.0, 65.0, 0.3, 0.25, 0.08, 0.0);
+        assert!(close(c.price, 2.1334, 5e-5), "{}", c.price);
+        // Delta on a futures option (b = 0): F = 105, X = 100, T = 0.5, r = 10%, v = 36%:
+        // call 0.5946, put -0.3566.
+        let c = black76_greeks(Call, 105.0, 100.0, 0.36, 0.5, 0.1);
+        let p = black76_greeks(Put, 105.0, 100.0, 0.36, 0.5, 0.1);
+        assert!(close(c.delta, 0.5946, 5e-5), "{}", c.delta);
+        assert!(close(p.delta, -0.3566, 5e-5), "{}", p.delta);
+        // Gamma: S = 55, X = 60, T = 0.75, r = 10%, b = 10%, v = 30%: 0.0278 (call or put).
+        let g = bsm_greeks(Call, 55.0, 60.0, 0.3, 0.75, 0.1, 0.0);
+        assert!(close(g.gamma, 0.0278, 5e-5), "{}", g.gamma);
+        // Vega, same option: 18.9358.
+        assert!(close(g.vega, 18.9358, 5e-5), "{}", g.vega);
+        // Theta: S = 430, X = 405, T = 0.0833, r = 7%, b = 2%, v = 20%: put -31.1924.
+        let p = bsm_greeks(Put, 430.0, 405.0, 0.2, 0.0833, 0.07, 0.05);
+        assert!(close(p.theta, -31.1924, 5e-5), "{}", p.theta);
+        // Rho: S = 72, X = 75, T = 1, r = 9%, b = 9%, v = 19%: call 38.7325.
+        let c = bsm_greeks(Call, 72.0, 75.0, 0.19, 1.0, 0.09, 0.0);
+        assert!(close(c.rho, 38.7325, 5e-5), "{}", c.rho);
+    }
+
+    #[test]
     fn put_call_parity() {
         for &(f, k, v, t) in
             &[(100.0, 80.0, 0.5, 0.1), (100.0, 130.0, 1.2, 2.0), (5.0, 5.0, 0.05, 0.01)]
