@@ -92,25 +92,50 @@ pub struct LiquidationBins {
     pub bins: Vec<LiquidationBin>,
 }
 
-/// The smallest round bin width (1 min, 2, 5, 10, 15, 30 min, 1 h, ...) that splits the
-/// run into at most [`MAX_BINS`] bins and is no finer than the metrics interval.
-pub fn bin_width_s(o: &Outcome) -> u64 {
-    const WIDTHS: [u64; 12] = [1, 10, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 21_600, 86_400];
-    let duration = (o.duration.nanos() / 1_000_000_000).max(1);
-    let interval = match o.series.as_slice() {
-        [a, b, ..] => b.time.since(a.time).nanos() / 1_000_000_000,
-        _ => 1,
-    };
-    let need = duration.div_ceil(MAX_BINS as u64).max(interval);
+/// The smallest round bin width (1 s, 10 s, 1 min, 2, 5, 10, 15, 30 min, 1 h, ...) that
+/// splits `span_s` seconds into at most `max_bins` bins.
+pub fn bin_width_s(span_s: u64, max_bins: usize) -> u64 {
+    const WIDTHS: [u64; 13] = [1, 10, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 21_600, 86_400];
+    let need = span_s.max(1).div_ceil(max_bins.max(1) as u64);
     WIDTHS.iter().copied().find(|&w| w >= need).unwrap_or(need.div_ceil(86_400) * 86_400)
 }
 
-/// Bins the liquidation log by time, side and cause bucket.
+/// Bins the whole liquidation log by time, side and cause bucket (at most [`MAX_BINS`]
+/// bins over the run).
 pub fn liquidation_bins(o: &Outcome) -> LiquidationBins {
-    let width_s = bin_width_s(o);
-    let width_ns = width_s.saturating_mul(1_000_000_000).max(1);
-    let mut bins: Vec<LiquidationBin> = Vec::new();
+    let duration = o.duration.nanos() / 1_000_000_000;
+    liquidation_bins_in(o, 0, duration, MAX_BINS)
+}
+
+/// The crash window `[start, end)` in seconds: from the whole minute before the first
+/// liquidation until 90% of the liquidated notional has happened plus a quarter of that
+/// span (at least 30 minutes, at most the run); `None` without liquidations.
+pub fn crash_window(o: &Outcome) -> Option<(u64, u64)> {
+    let first = o.liquidation_log.first()?.time.nanos() / 1_000_000_000;
+    let total: i128 = o.liquidation_log.iter().map(|l| i128::from(l.notional.micros())).sum();
+    let mut running = 0i128;
+    let mut t90 = first;
     for l in &o.liquidation_log {
+        running += i128::from(l.notional.micros());
+        t90 = l.time.nanos() / 1_000_000_000;
+        if running * 10 >= total * 9 {
+            break;
+        }
+    }
+    let start = first / 60 * 60;
+    let span = (t90 - start + (t90 - start) / 4).max(1_800);
+    let end = (start + span).div_ceil(60) * 60;
+    let duration = (o.duration.nanos() / 1_000_000_000).max(end.min(start + 1));
+    Some((start, end.min(duration.max(start + 60))))
+}
+
+/// Bins the liquidations with `start_s <= t < end_s` into round bins, at most `max_bins`.
+pub fn liquidation_bins_in(o: &Outcome, start_s: u64, end_s: u64, max_bins: usize) -> LiquidationBins {
+    let width_s = bin_width_s(end_s.saturating_sub(start_s), max_bins);
+    let width_ns = width_s.saturating_mul(1_000_000_000).max(1);
+    let (lo, hi) = (start_s.saturating_mul(1_000_000_000), end_s.saturating_mul(1_000_000_000));
+    let mut bins: Vec<LiquidationBin> = Vec::new();
+    for l in o.liquidation_log.iter().filter(|l| l.time.nanos() >= lo && l.time.nanos() < hi) {
         let i = l.time.nanos() / width_ns;
         let start_s = i * width_s;
         // The log is in event order, so bins arrive in time order.
@@ -191,21 +216,35 @@ pub fn price_chart(o: &Outcome) -> Chart {
 }
 
 pub fn liquidation_chart(o: &Outcome) -> Chart {
-    let bins = liquidation_bins(o);
+    draw_liquidations(
+        o,
+        "liquidations",
+        "Liquidated notional over time by cause: long positions above the axis, short below",
+        &liquidation_bins(o),
+        time_axis(o),
+    )
+}
+
+/// The liquidation chart over [`crash_window`], in finer bins.
+pub fn crash_liquidation_chart(o: &Outcome) -> Chart {
+    let (start, end) = crash_window(o).unwrap_or((0, (o.duration.nanos() / 1_000_000_000).max(60)));
+    draw_liquidations(
+        o,
+        "liquidations-crash",
+        &format!("The cascade up close: liquidated notional from {} to {} by cause (long above, short below)", hhmm(start as f64), hhmm(end as f64)),
+        &liquidation_bins_in(o, start, end, 120),
+        Axis::time("simulated time since start (hh:mm)", start as f64, end as f64),
+    )
+}
+
+fn draw_liquidations(o: &Outcome, id: &str, title: &str, bins: &LiquidationBins, x: Axis) -> Chart {
     let total = |side: &[Money; 4]| side.iter().map(|m| units(*m)).sum::<f64>();
     let top = bins.bins.iter().map(|b| total(&b.long)).fold(0.0, f64::max);
     let bottom = bins.bins.iter().map(|b| total(&b.short)).fold(0.0, f64::max);
-    let mut c = Chart::new(
-        "liquidations",
-        "Liquidated notional over time by cause: long positions above the axis, short below",
-        time_axis(o),
-        Axis::linear(
-            &format!("notional per {} (quote units)", crate::svg::hhmm(bins.width_s as f64)),
-            -bottom,
-            top,
-        ),
-    )
-    .with_size(1200.0, 380.0);
+    let width = if bins.width_s % 60 == 0 { format!("{} min", bins.width_s / 60) } else { format!("{} s", bins.width_s) };
+    let mut y = Axis::linear(&format!("notional per {width} (quote units)"), -bottom, top);
+    y.mirror = true;
+    let mut c = Chart::new(id, title, x, y).with_size(1200.0, 380.0);
     shade_shocks(&mut c, o, false);
     for (color, name) in CAUSE_COLORS.iter().zip(CAUSE_NAMES) {
         c.legend(color, name, Swatch::Block);
@@ -292,7 +331,7 @@ pub fn cascade_chart(o: &Outcome) -> Chart {
         Axis::log("cascade size (liquidations in one causal tree)", 1.0, xmax),
         Axis::log("number of cascades", 1.0, ymax),
     )
-    .with_size(800.0, 380.0);
+    .with_size(1200.0, 380.0);
     for &(s, n) in &points {
         c.point(s, n, PALETTE[5], 5.0, &format!("{s} liquidations: {n} cascades"), None);
     }
@@ -393,6 +432,7 @@ pub fn panel(chart: &Chart, caption: &str) -> String {
 pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
     vec![
         (price_chart(o), "Index is the spot reference, mark the price margin is computed at, last the perpetual's last trade. A gap between last and index during a shock is liquidation flow pushing the perpetual away from spot."),
+        (crash_liquidation_chart(o), "The same liquidations over the crash window in finer bins: the colours climbing from grey to dark red show each wave of liquidations triggering the next."),
         (liquidation_chart(o), "Grey bars were triggered by exogenous price moves; orange to dark red by the fills of earlier liquidations (cascade depth 1, 2, 3 and more). Hover a bar for its exact notional."),
         (loss_chart(o), "Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL) and what remains is socialized."),
         (margin_chart(o), "Margin held is the equity of accounts with positions; where it falls towards the requirement, accounts drop below maintenance and are liquidated."),

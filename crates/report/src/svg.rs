@@ -164,12 +164,14 @@ pub struct Axis {
     pub label: String,
     pub scale: Scale,
     pub ticks: Vec<f64>,
+    /// Label values by magnitude (an axis mirrored around zero: shorts below, longs above).
+    pub mirror: bool,
 }
 
 impl Axis {
     /// A linear axis with nice ticks covering `[lo, hi]`.
     pub fn linear(label: &str, lo: f64, hi: f64) -> Axis {
-        Axis { label: label.into(), scale: Scale::Linear, ticks: nice_ticks(lo, hi, 6) }
+        Axis { label: label.into(), scale: Scale::Linear, ticks: nice_ticks(lo, hi, 6), mirror: false }
     }
 
     /// A time axis (seconds) in hh:mm over exactly `[lo, hi]`: the data's extent, with
@@ -185,12 +187,12 @@ impl Axis {
         if ticks.last().is_none_or(|t| *t < hi) {
             ticks.push(hi);
         }
-        Axis { label: label.into(), scale: Scale::Time, ticks }
+        Axis { label: label.into(), scale: Scale::Time, ticks, mirror: false }
     }
 
     /// A log axis with decade ticks covering `[lo, hi]`.
     pub fn log(label: &str, lo: f64, hi: f64) -> Axis {
-        Axis { label: label.into(), scale: Scale::Log10, ticks: log_ticks(lo, hi) }
+        Axis { label: label.into(), scale: Scale::Log10, ticks: log_ticks(lo, hi), mirror: false }
     }
 
     pub fn lo(&self) -> f64 {
@@ -216,7 +218,7 @@ impl Axis {
             Scale::Log10 => format_tick(v, v),
             Scale::Linear => {
                 let step = if self.ticks.len() > 1 { self.ticks[1] - self.ticks[0] } else { 1.0 };
-                format_tick(v, step)
+                format_tick(if self.mirror { v.abs() } else { v }, step)
             }
         }
     }

@@ -6,7 +6,7 @@ use liqsim_core::{Money, SimTime};
 use liqsim_report::compare::{METRICS, five_numbers, safety_capital_points};
 use liqsim_report::fixtures::{comparison, crash_outcome, sweep_points};
 use liqsim_report::html::{
-    MAX_POINTS, cascade_points, group_thousands, liquidation_bins, loss_series, price_chart, price_series,
+    MAX_POINTS, cascade_points, crash_window, group_thousands, liquidation_bins_in, liquidation_bins, loss_series, price_chart, price_series,
     run_charts,
 };
 use liqsim_report::run::{LIQUIDATIONS_HEADER, RUN_FILES, SERIES_HEADER};
@@ -215,7 +215,8 @@ fn the_price_line_in_the_svg_is_the_index_series() {
 fn liquidation_bars_add_up_to_the_liquidated_notional() {
     let o = crash_outcome();
     let charts = run_charts(&o);
-    let svg = charts[1].0.render();
+    assert_eq!(charts[2].0.id, "liquidations");
+    let svg = charts[2].0.render();
     // Each bar's tooltip carries its exact notional after the last ": ".
     let mut long = Money::ZERO;
     let mut short = Money::ZERO;
@@ -235,16 +236,36 @@ fn liquidation_bars_add_up_to_the_liquidated_notional() {
 }
 
 #[test]
+fn the_crash_window_holds_most_of_the_liquidated_notional() {
+    let o = crash_outcome();
+    let (start, end) = crash_window(&o).unwrap();
+    assert_eq!(start, 7_200, "the minute of the first liquidation");
+    assert!(end > start + 1_800 && end <= 86_400, "{end}");
+    let inside: i64 = o
+        .liquidation_log
+        .iter()
+        .filter(|l| l.time.nanos() >= start * 1_000_000_000 && l.time.nanos() < end * 1_000_000_000)
+        .map(|l| l.notional.micros())
+        .sum();
+    assert!(inside * 10 >= o.liquidations.notional.micros() * 9);
+    let bins = liquidation_bins_in(&o, start, end, 120);
+    assert!(bins.bins.len() <= 120 && bins.width_s <= 60, "{}", bins.width_s);
+    let binned: i64 = bins.bins.iter().flat_map(|b| b.long.iter().chain(&b.short)).map(|m| m.micros()).sum();
+    assert_eq!(binned, inside);
+    assert!(crash_window(&empty_outcome()).is_none());
+}
+
+#[test]
 fn run_report_is_self_contained_and_every_chart_has_data() {
     let o = crash_outcome();
     for (chart, _) in run_charts(&o) {
         assert!(chart.marks > 0, "chart {} is empty", chart.id);
     }
     let html = run_report_html(&o);
-    assert_eq!(html.matches("<svg ").count(), 6);
+    assert_eq!(html.matches("<svg ").count(), 7);
     assert!(!html.contains("<script"));
     assert!(!html.contains("https://"));
-    assert_eq!(html.matches("http://").count(), 6, "only the SVG namespace");
+    assert_eq!(html.matches("http://").count(), 7, "only the SVG namespace");
     assert!(html.contains("00:00") && html.contains("02:00") && html.contains("24:00") || html.contains("1d 00:00"));
     // Headline figures are the outcome's, exact.
     assert!(html.contains(&group_thousands(&o.bad_debt.to_string())));
@@ -252,7 +273,7 @@ fn run_report_is_self_contained_and_every_chart_has_data() {
     assert!(html.len() < 1_500_000, "{} bytes", html.len());
     // An empty run still renders, and says its charts are empty rather than drawing nothing.
     let empty = run_report_html(&empty_outcome());
-    assert_eq!(empty.matches("<svg ").count(), 6);
+    assert_eq!(empty.matches("<svg ").count(), 7);
     assert!(empty.matches("no data").count() >= 3);
 }
 

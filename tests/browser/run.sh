@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Browser test of the HTML reports: generates the run, compare and sweep reports, opens
+# each in headless Chromium, and fails if a page is blank, if any chart is empty, or if
+# the browser logged a console error. Screenshots are kept in target/report-screenshots/.
+#
+# The reports come from the synthetic crash fixtures of crates/report
+# (`write_fixtures`); when `liqsim run --out` writes report.html, the quickstart
+# scenario's real report is checked too.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+OUT="$ROOT/target/report-fixtures"
+SHOTS="$ROOT/target/report-screenshots"
+
+find_chromium() {
+    for b in chromium chromium-browser google-chrome-stable google-chrome; do
+        if command -v "$b" >/dev/null 2>&1; then
+            command -v "$b"
+            return 0
+        fi
+    done
+    return 1
+}
+
+if ! CHROMIUM=$(find_chromium); then
+    echo "== installing chromium (Debian package)"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
+    CHROMIUM=$(find_chromium) || { echo "chromium could not be installed" >&2; exit 1; }
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 is needed to check the screenshots" >&2
+    exit 1
+fi
+"$CHROMIUM" --version
+
+echo "== generating reports"
+rm -rf "$OUT" "$SHOTS"
+mkdir -p "$OUT" "$SHOTS"
+LIQSIM_REPORT_FIXTURES="$OUT" cargo test --quiet -p liqsim-report --test report write_fixtures
+
+# name, file, minimum number of charts
+PAGES=(
+    "run $OUT/run/report.html 7"
+    "compare $OUT/compare.html 4"
+    "sweep $OUT/sweep.html 1"
+)
+
+echo "== quickstart run"
+if cargo run --quiet -- run scenarios/quickstart.toml --out "$OUT/quickstart" >/dev/null \
+    && [ -f "$OUT/quickstart/report.html" ]; then
+    PAGES+=("quickstart $OUT/quickstart/report.html 7")
+else
+    echo "NOTE: liqsim run did not write quickstart/report.html; checking the synthetic reports only"
+fi
+
+chrome() {
+    local profile
+    profile=$(mktemp -d)
+    "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-dev-shm-usage --hide-scrollbars --enable-logging=stderr --v=0 \
+        --user-data-dir="$profile" "$@"
+    local rc=$?
+    rm -rf "$profile"
+    return $rc
+}
+
+failed=0
+for page in "${PAGES[@]}"; do
+    read -r name file min_charts <<<"$page"
+    echo "== $name: $file"
+    work="$OUT/browser-$name"
+    mkdir -p "$work"
+    chrome --dump-dom "file://$file" >"$work/dom.html" 2>"$work/dom.log" || true
+    chrome --screenshot="$SHOTS/$name.png" --window-size=1400,3000 "file://$file" \
+        >/dev/null 2>"$work/shot.log" || true
+    cat "$work/dom.log" "$work/shot.log" >"$work/console.log"
+    if [ ! -s "$work/dom.html" ] || [ ! -s "$SHOTS/$name.png" ]; then
+        echo "$name: chromium produced no DOM or no screenshot; its log:" >&2
+        tail -20 "$work/console.log" >&2
+        failed=1
+        continue
+    fi
+    if ! python3 tests/browser/check_page.py "$work/dom.html" "$SHOTS/$name.png" "$work/console.log" "$min_charts"; then
+        failed=1
+    fi
+done
+
+echo "screenshots: $SHOTS"
+exit $failed
