@@ -209,4 +209,37 @@ mod tests {
         assert!((g.price - bs.price).abs() < 0.05, "{} vs {}", g.price, bs.price);
         assert!([g.price, g.delta, g.gamma, g.vega, g.theta, g.rho].iter().all(|x| x.is_finite()));
     }
+
+    #[test]
+    fn series_price_matches_monte_carlo_of_the_merton_process() {
+        // The option formula and the price process are the same model: simulate S_T
+        // exactly in one step under the risk-neutral drift r - q and average the payoff.
+        use crate::process::{ProcessSpec, RateUnit, build};
+        use liqsim_core::{SimDuration, SimTime, StreamId};
+        let (s0, k, vol, r, q) = (100.0, 95.0, 0.4, 0.03, 0.01);
+        let jumps = MertonJumps { intensity: 4.0, jump_mean: -0.1, jump_vol: 0.15 };
+        let dt = SimDuration::from_secs(7_889_400); // 0.25 of a 365.25-day year
+        let t = dt.as_years_f64();
+        let spec = ProcessSpec::Merton {
+            vol,
+            drift: r - q,
+            jump_intensity: jumps.intensity,
+            jump_mean: jumps.jump_mean,
+            jump_vol: jumps.jump_vol,
+        };
+        let mut p = build(&spec, RateUnit::PerYear);
+        let mut rng = StreamId::named("merton-mc").rng(17);
+        let n = 200_000;
+        let (mut sum, mut sum_sq) = (0.0, 0.0);
+        for _ in 0..n {
+            let payoff = (k - s0 * p.step(SimTime::START, dt, 1.0, &mut rng).exp()).max(0.0);
+            sum += payoff;
+            sum_sq += payoff * payoff;
+        }
+        let mean = sum / n as f64;
+        let se = ((sum_sq / n as f64 - mean * mean) / n as f64).sqrt();
+        let mc = (-r * t).exp() * mean;
+        let exact = merton_price(Put, s0, k, vol, t, r, q, jumps);
+        assert!((mc - exact).abs() < 5.0 * se, "mc {mc} vs series {exact} (se {se})");
+    }
 }

@@ -1,17 +1,21 @@
 //! liqsim-models: what drives the market and what prices the options.
 //!
 //! - [`process`]: price processes in log price (GBM, Merton, Kou, SVCJ, GARCH(1,1)-t),
-//!   each stepping on any interval from the random stream it is given.
+//!   each stepping on any interval from the random stream it is given; parameters per
+//!   year or per day ([`RateUnit`], [`ProcessSpec::converted`]), checked by
+//!   [`ProcessSpec::validate`].
 //! - [`replay`]: a real price history replayed exactly at its bar closes, with a seeded
 //!   Brownian bridge inside each bar kept within the bar's high and low.
 //! - [`shocks`]: scheduled jumps, volatility windows and liquidity droughts over any
-//!   process.
+//!   process ([`Shocked`]), and the liquidity factor agents read.
 //! - [`options`]: Black-76 and Black-Scholes-Merton prices and Greeks.
 //! - [`implied`]: implied volatility (safeguarded Newton in total volatility).
 //! - [`jump_option`]: option prices and Greeks under Merton's jump-diffusion.
 //! - [`surface`]: an SVI volatility surface whose level follows the volatility state.
 //!
-//! No file, clock or thread here: replay data arrives as parsed bars.
+//! No file, clock or thread here: replay data arrives as parsed bars. Known limitations:
+//! SVCJ is an Euler scheme (biased on coarse steps with a large sigma_v); the replay keeps
+//! its bridge inside a bar by clamping, not by conditioning on the range.
 
 pub mod implied;
 pub mod jump_option;
@@ -23,7 +27,9 @@ pub mod surface;
 
 pub use implied::{black76_implied_vol, bsm_implied_vol};
 pub use jump_option::{MertonJumps, merton_greeks, merton_price};
-pub use options::{Greeks, OptionKind, black76_greeks, black76_price, bsm_greeks, norm_cdf};
+pub use options::{
+    Greeks, OptionKind, black76_greeks, black76_price, bsm_greeks, norm_cdf, norm_pdf,
+};
 pub use process::{PriceProcess, ProcessSpec, RateUnit};
 pub use replay::{Bar, Replay};
 pub use shocks::{Shock, Shocked, Shocks};
