@@ -52,6 +52,8 @@ pub enum Reason {
     SocializedLoss,
     /// A loss nobody could pay, booked against the bad-debt claim.
     UnpaidClaim,
+    /// Margin moved between an account and its isolated sub-account.
+    MarginTransfer,
 }
 
 impl Book {

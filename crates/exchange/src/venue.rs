@@ -27,10 +27,13 @@
 //! the largest shares (ties by account id); (6) what nobody can pay is booked against the
 //! bad-debt claim. Every step is recorded in the liquidation's [`LiquidationRecord`].
 //!
+//! Isolated margin is an isolated sub-account ([`Venue::open_isolated`]): an account of
+//! its own, funded from its owner by a margin transfer, margined, liquidated and taken
+//! down the waterfall alone, so its losses never reach the owner's balance.
+//!
 //! Ordering: accounts are visited by id, ADL candidates by rank then id. Known limits:
 //! a multi-position account's bankruptcy price per position holds its other positions at
-//! their marks; isolated margin is not modelled yet; an order check builds the
-//! hypothetical portfolio in a small Vec.
+//! their marks; an order check builds the hypothetical portfolio in a small Vec.
 
 use crate::exchange::{AccountId, AdlRanking};
 use crate::journal::{Book, Journal, Reason};
@@ -209,6 +212,8 @@ pub struct Venue {
     last_liquidation: Vec<Option<SimTime>>,
     /// The unfinished liquidation of each account, if any.
     liquidating: Vec<Option<LiquidationId>>,
+    /// The owner of each isolated sub-account.
+    parents: Vec<Option<AccountId>>,
     liquidations: Vec<LiquidationRecord>,
     bad_debt: Money,
     fund_paid: Money,
@@ -228,6 +233,7 @@ impl Venue {
             positions: Vec::new(),
             last_liquidation: Vec::new(),
             liquidating: Vec::new(),
+            parents: Vec::new(),
             liquidations: Vec::new(),
             bad_debt: Money::ZERO,
             fund_paid: Money::ZERO,
@@ -279,8 +285,62 @@ impl Venue {
         self.positions.push(Vec::new());
         self.last_liquidation.push(None);
         self.liquidating.push(None);
+        self.parents.push(None);
         self.journal.deposit(Book::Trader(id), deposit)?;
         Ok(id)
+    }
+
+    /// Opens an isolated sub-account of `parent` holding `margin` moved from the
+    /// parent's balance (never more than that balance).
+    pub fn open_isolated(&mut self, parent: AccountId, margin: Money) -> Result<AccountId> {
+        let pi = self.account(parent)?;
+        if self.parents[pi].is_some() {
+            return Err(Error::input("an isolated sub-account cannot own another"));
+        }
+        if margin.is_negative() || margin > self.balance(parent) {
+            return Err(Error::input(format!("isolated margin {margin} exceeds the balance")));
+        }
+        let child = self.open_account(Money::ZERO)?;
+        self.parents[child.0 as usize] = Some(parent);
+        self.journal.transfer(
+            Book::Trader(parent),
+            Book::Trader(child),
+            margin,
+            Reason::MarginTransfer,
+        )?;
+        Ok(child)
+    }
+
+    pub fn parent(&self, a: AccountId) -> Option<AccountId> {
+        self.parents.get(a.0 as usize).copied().flatten()
+    }
+
+    /// Moves margin between an isolated sub-account and its owner: `amount` > 0 adds
+    /// from the owner's balance, < 0 returns to it if the sub-account's equity still
+    /// covers its initial requirement.
+    pub fn move_isolated_margin(
+        &mut self,
+        child: AccountId,
+        amount: Money,
+        model: &dyn MarginModel,
+    ) -> Result<()> {
+        let parent =
+            self.parent(child).ok_or_else(|| Error::input("not an isolated sub-account"))?;
+        if amount.is_positive() && amount > self.balance(parent) {
+            return Err(Error::input(format!("isolated margin {amount} exceeds the balance")));
+        }
+        if amount.is_negative() {
+            let left = self.equity(child)?.checked_add(amount)?;
+            if left < self.requirement(child, model)?.initial || left.is_negative() {
+                return Err(Error::input("margin return would leave the position under initial"));
+            }
+        }
+        self.journal.transfer(
+            Book::Trader(parent),
+            Book::Trader(child),
+            amount,
+            Reason::MarginTransfer,
+        )
     }
 
     fn account(&self, a: AccountId) -> Result<usize> {
@@ -1044,6 +1104,13 @@ impl Venue {
                 "settlement {} != -cost basis {settlement}",
                 self.journal.balance(Book::Settlement)
             ));
+        }
+        for (ai, parent) in self.parents.iter().enumerate() {
+            if let Some(pa) = parent
+                && (pa.0 as usize >= self.parents.len() || self.parents[pa.0 as usize].is_some())
+            {
+                return fail(format!("isolated account {ai} has no valid owner"));
+            }
         }
         if self.journal.balance(Book::BadDebt).checked_neg()? != self.unpaid {
             return fail("bad-debt claim differs from the recorded unpaid loss".into());

@@ -455,7 +455,9 @@ proptest! {
             kind: InstrumentKind::Option { call: true, strike: p("100"), expiry: SimTime::START },
             spec: spec(),
         }, p("5")).unwrap();
-        let accounts: Vec<AccountId> = (0..6).map(|_| v.open_account(m("200")).unwrap()).collect();
+        let mut accounts: Vec<AccountId> = (0..6).map(|_| v.open_account(m("200")).unwrap()).collect();
+        // Account 4 trades as an isolated sub-account of account 3.
+        accounts[4] = v.open_isolated(accounts[3], m("100")).unwrap();
         v.fund_deposit(m("50")).unwrap();
         let mut orders = Vec::new();
         let mut now = SimTime::START;
@@ -549,4 +551,66 @@ fn digest_is_reproducible() {
     };
     assert_eq!(run(500), run(500));
     assert_ne!(run(500), run(501));
+}
+
+/// An isolated position's loss stops at its own margin: the owner keeps its balance and
+/// the shortfall goes down the waterfall.
+#[test]
+fn isolated_margin_losses_stop_at_the_sub_account() {
+    let (mut v, perp) = venue();
+    let b = v.open_account(m("100000")).unwrap();
+    let owner = v.open_account(m("1000")).unwrap();
+    v.fund_deposit(m("100")).unwrap();
+    assert!(v.open_isolated(owner, m("1000.01")).is_err());
+    let iso = v.open_isolated(owner, m("150")).unwrap();
+    assert_eq!((v.balance(owner), v.parent(iso)), (m("850"), Some(owner)));
+    assert!(v.open_isolated(iso, m("1")).is_err());
+    // The sub-account buys 10 @ 100 (fee 0.5): 149.5 isolated.
+    v.apply_fill(b, iso, perp, p("100"), Qty::from_lots(10), Side::Buy).unwrap();
+    // Returning 60 would leave 89.5 < initial 100; returning 40 leaves 109.5.
+    assert!(v.move_isolated_margin(iso, m("-60"), &MODEL).is_err());
+    v.move_isolated_margin(iso, m("-40"), &MODEL).unwrap();
+    assert_eq!(v.balance(owner), m("890"));
+    // Gap to 80: the sub-account (109.5 - 200 = -90.5) closes at 80 against B and the
+    // fund (100) pays the 90.5, keeping 9.5; the owner keeps its 890.
+    v.set_mark(perp, p("80")).unwrap();
+    let mut out = Vec::new();
+    let id = v
+        .check_liquidation(iso, SimTime::START, Cause::Exogenous, &MODEL, &mut out)
+        .unwrap()
+        .unwrap();
+    v.finish_liquidation(id).unwrap();
+    ok(&v);
+    assert_eq!(v.balance(iso), Money::ZERO);
+    assert_eq!(v.balance(owner), m("890"));
+    assert_eq!(v.insurance_fund(), m("9.5"));
+}
+
+/// The three ADL rankings order the same shorts differently.
+#[test]
+fn adl_rankings_differ() {
+    let queue = |ranking: AdlRanking| {
+        let mut cfg = config();
+        cfg.adl_ranking = ranking;
+        let mut v = Venue::new(cfg);
+        let perp = v
+            .add_instrument(Instrument { kind: InstrumentKind::Perpetual, spec: spec() }, p("100"))
+            .unwrap();
+        let x = v.open_account(m("100")).unwrap();
+        let y = v.open_account(m("100000")).unwrap();
+        let z = v.open_account(m("1000")).unwrap();
+        let d = v.open_account(m("100000")).unwrap();
+        v.apply_fill(x, d, perp, p("100"), Qty::from_lots(5), Side::Buy).unwrap();
+        v.apply_fill(y, d, perp, p("100"), Qty::from_lots(10), Side::Buy).unwrap();
+        v.apply_fill(z, d, perp, p("150"), Qty::from_lots(2), Side::Buy).unwrap();
+        v.set_mark(perp, p("80")).unwrap();
+        // At 80: X +100 on 500 (20%), leverage 400 / 199.9 -> 0.40; Y +200 on 1000
+        // (20%), 800 / 100199.8 -> 0.0016; Z +140 on 300 (46.7%), 160 / 1139.94 -> 0.066.
+        let q: Vec<u32> = v.adl_queue(perp, 1, d).unwrap().iter().map(|e| e.0.0).collect();
+        q
+    };
+    assert_eq!(queue(AdlRanking::PnlTimesLeverage), vec![0, 2, 1]);
+    assert_eq!(queue(AdlRanking::Pnl), vec![1, 2, 0]);
+    // X and Y tie at 20%: by account id.
+    assert_eq!(queue(AdlRanking::PnlPercent), vec![2, 0, 1]);
 }
