@@ -157,9 +157,12 @@ pub fn run(args: &PriceArgs) -> CliResult {
         return Err(Error::Internal(format!("pricing gave a non-finite figure: {greeks:?}")));
     }
     if args.format == "json" {
-        let map: serde_json::Map<String, serde_json::Value> =
-            fields.iter().map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v))).collect();
-        println!("{}", serde_json::Value::Object(map));
+        // Written by hand to keep DESIGN.md's field order; each number through serde_json.
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {}", serde_json::Value::from(*v)))
+            .collect();
+        println!("{{{}}}", body.join(", "));
     } else {
         for (k, v) in fields {
             println!("{k:<6}  {v:.10}");

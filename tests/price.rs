@@ -26,6 +26,11 @@ fn bsm_matches_hull() {
         assert!(call[key].is_number(), "{key}");
     }
     assert_eq!(call.as_object().unwrap().len(), 6);
+    // Fields in the documented order.
+    let out = liqsim(&[&base[..], &["--kind", "call"], &tail[..]].concat()).stdout;
+    let at = |k: &str| out.find(&format!("\"{k}\"")).unwrap();
+    assert!(at("price") < at("delta") && at("delta") < at("gamma") && at("gamma") < at("vega"));
+    assert!(at("vega") < at("theta") && at("theta") < at("rho"));
     // Call delta minus put delta is 1 without dividends; theta negative for the call.
     assert!((num(&call, "delta") - num(&put, "delta") - 1.0).abs() < 1e-12);
     assert!(num(&call, "theta") < 0.0);
