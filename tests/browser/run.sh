@@ -41,17 +41,17 @@ rm -rf "$OUT" "$SHOTS"
 mkdir -p "$OUT" "$SHOTS"
 LIQSIM_REPORT_FIXTURES="$OUT" cargo test --quiet -p liqsim-report --test report write_fixtures
 
-# name, file, minimum number of charts
+# name, file, minimum number of charts, screenshot height (the whole page)
 PAGES=(
-    "run $OUT/run/report.html 7"
-    "compare $OUT/compare.html 4"
-    "sweep $OUT/sweep.html 1"
+    "run $OUT/run/report.html 7 3600"
+    "compare $OUT/compare.html 4 3000"
+    "sweep $OUT/sweep.html 1 1400"
 )
 
 echo "== quickstart run"
 if cargo run --quiet -- run scenarios/quickstart.toml --out "$OUT/quickstart" >/dev/null \
     && [ -f "$OUT/quickstart/report.html" ]; then
-    PAGES+=("quickstart $OUT/quickstart/report.html 7")
+    PAGES+=("quickstart $OUT/quickstart/report.html 7 3600")
 else
     echo "NOTE: liqsim run did not write quickstart/report.html; checking the synthetic reports only"
 fi
@@ -70,12 +70,12 @@ chrome() {
 
 failed=0
 for page in "${PAGES[@]}"; do
-    read -r name file min_charts <<<"$page"
+    read -r name file min_charts height <<<"$page"
     echo "== $name: $file"
     work="$OUT/browser-$name"
     mkdir -p "$work"
     chrome --dump-dom "file://$file" >"$work/dom.html" 2>"$work/dom.log" || true
-    chrome --screenshot="$SHOTS/$name.png" --window-size=1400,3000 "file://$file" \
+    chrome --screenshot="$SHOTS/$name.png" --window-size="1400,$height" "file://$file" \
         >/dev/null 2>"$work/shot.log" || true
     cat "$work/dom.log" "$work/shot.log" >"$work/console.log"
     if [ ! -s "$work/dom.html" ] || [ ! -s "$SHOTS/$name.png" ]; then

@@ -72,6 +72,11 @@ pub struct Comparison {
     pub policies: Vec<PolicyRuns>,
 }
 
+/// A probability with its 95% interval.
+pub type Proportion = (f64, (f64, f64));
+/// An estimate with an optional 95% interval.
+pub type Estimate = (f64, Option<(f64, f64)>);
+
 /// A compared metric: name, unit, value of a run (absent when undefined for that run).
 pub type Metric = (&'static str, &'static str, fn(&RunFigures) -> Option<f64>);
 
@@ -118,17 +123,27 @@ impl Comparison {
                     let (base, base_complete) = values(&b.runs, f);
                     (complete && base_complete).then(|| paired_difference(&v, &base)).flatten()
                 });
-                out.push(MetricStats { policy: pr.policy.clone(), metric: name, summary, diff_vs_first });
+                out.push(MetricStats {
+                    policy: pr.policy.clone(),
+                    metric: name,
+                    summary,
+                    diff_vs_first,
+                });
             }
         }
         out
     }
 
     /// Per policy: (share of seeds with the fund exhausted, 95% Wilson interval).
-    pub fn fund_exhaustion(&self) -> Vec<(String, Option<(f64, (f64, f64))>)> {
+    pub fn fund_exhaustion(&self) -> Vec<(String, Option<Proportion>)> {
         self.policies
             .iter()
-            .map(|p| (p.policy.clone(), proportion(&p.runs.iter().map(|r| r.fund_exhausted).collect::<Vec<_>>())))
+            .map(|p| {
+                (
+                    p.policy.clone(),
+                    proportion(&p.runs.iter().map(|r| r.fund_exhausted).collect::<Vec<_>>()),
+                )
+            })
             .collect()
     }
 
@@ -166,7 +181,11 @@ pub const COMPARISON_HEADER: [&str; 13] = [
 
 /// CSV text of a field: quoted when it holds a comma, quote or line break.
 pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 pub fn comparison_csv(c: &Comparison) -> String {
@@ -196,7 +215,14 @@ pub fn comparison_csv(c: &Comparison) -> String {
         }
         let flags: Vec<bool> = pr.runs.iter().map(|r| r.fund_exhausted).collect();
         if let Some((p, (lo, hi))) = proportion(&flags) {
-            let row = [csv_field(&pr.policy), "fund_exhausted".into(), flags.len().to_string(), f6(p), f6(lo), f6(hi)];
+            let row = [
+                csv_field(&pr.policy),
+                "fund_exhausted".into(),
+                flags.len().to_string(),
+                f6(p),
+                f6(lo),
+                f6(hi),
+            ];
             text.push_str(&row.join(","));
             text.push_str(",,,,,,,\n");
         }
@@ -210,7 +236,9 @@ fn summary_json(s: &Summary) -> Json {
         .with("mean", Json::fixed(s.mean, 6))
         .with(
             "ci95",
-            s.ci95.map_or(Json::Null, |(lo, hi)| Json::Array(vec![Json::fixed(lo, 6), Json::fixed(hi, 6)])),
+            s.ci95.map_or(Json::Null, |(lo, hi)| {
+                Json::Array(vec![Json::fixed(lo, 6), Json::fixed(hi, 6)])
+            }),
         )
         .with("std_dev", Json::fixed(s.std_dev, 6))
         .with("min", Json::fixed(s.min, 6))
@@ -231,7 +259,10 @@ pub fn comparison_json(c: &Comparison) -> String {
         for s in stats.iter().filter(|s| s.policy == pr.policy) {
             entry = entry.with(
                 s.metric,
-                summary_json(&s.summary).with("diff_vs_first", s.diff_vs_first.as_ref().map_or(Json::Null, summary_json)),
+                summary_json(&s.summary).with(
+                    "diff_vs_first",
+                    s.diff_vs_first.as_ref().map_or(Json::Null, summary_json),
+                ),
             );
         }
         let ex_json = ex.map_or(Json::Null, |(p, (lo, hi))| {
@@ -253,7 +284,14 @@ pub fn comparison_json(c: &Comparison) -> String {
 pub fn comparison_table(c: &Comparison) -> String {
     let head = format!(
         "{:<7} {:>15} {:>15} {:>15} {:>16} {:>15} {:>15} {:>6}",
-        "policy", "bad debt mean", "bad debt p99", "paired diff", "P(fund out)", "mean margin", "peak margin", "depth"
+        "policy",
+        "bad debt mean",
+        "bad debt p99",
+        "paired diff",
+        "P(fund out)",
+        "mean margin",
+        "peak margin",
+        "depth"
     );
     let mut lines = vec![head];
     let ex = c.fund_exhaustion();
@@ -265,7 +303,10 @@ pub fn comparison_table(c: &Comparison) -> String {
         let m = |s: &Option<MetricStats>, f: fn(&Summary) -> f64| {
             s.as_ref().map_or_else(|| "-".into(), |s| format!("{:.2}", f(&s.summary)))
         };
-        let diff = bad.as_ref().and_then(|s| s.diff_vs_first).map_or_else(|| "(base)".into(), |d| format!("{:+.2}", d.mean));
+        let diff = bad
+            .as_ref()
+            .and_then(|s| s.diff_vs_first)
+            .map_or_else(|| "(base)".into(), |d| format!("{:+.2}", d.mean));
         let p = e.map_or_else(|| "-".into(), |(p, (lo, hi))| format!("{p:.2} [{lo:.2},{hi:.2}]"));
         lines.push(format!(
             "{:<7} {:>15} {:>15} {:>15} {:>16} {:>15} {:>15} {:>6}",
@@ -307,7 +348,8 @@ fn policy_color(i: usize) -> &'static str {
 /// Box plots of bad debt across seeds, one per policy, with every seed drawn as a dot.
 pub fn bad_debt_boxes(c: &Comparison) -> Chart {
     let n = c.policies.len();
-    let all: Vec<f64> = c.policies.iter().flat_map(|p| p.runs.iter().map(|r| r.bad_debt.to_f64())).collect();
+    let all: Vec<f64> =
+        c.policies.iter().flat_map(|p| p.runs.iter().map(|r| r.bad_debt.to_f64())).collect();
     let hi = all.iter().copied().fold(0.0, f64::max);
     let mut chart = Chart::new(
         "bad-debt",
@@ -316,7 +358,8 @@ pub fn bad_debt_boxes(c: &Comparison) -> Chart {
         Axis::linear("bad debt per run (quote units)", 0.0, hi),
     )
     .with_size(1200.0, 380.0);
-    let labels: Vec<(f64, String)> = c.policies.iter().enumerate().map(|(i, p)| (i as f64, p.policy.clone())).collect();
+    let labels: Vec<(f64, String)> =
+        c.policies.iter().enumerate().map(|(i, p)| (i as f64, p.policy.clone())).collect();
     chart.category_labels(&labels);
     for (i, p) in c.policies.iter().enumerate() {
         let v: Vec<f64> = p.runs.iter().map(|r| r.bad_debt.to_f64()).collect();
@@ -330,7 +373,14 @@ pub fn bad_debt_boxes(c: &Comparison) -> Chart {
         for (k, r) in p.runs.iter().enumerate() {
             // Deterministic horizontal spread so equal values stay visible.
             let dx = ((k % 9) as f64 - 4.0) * 0.035;
-            chart.point(i as f64 + 0.32 + dx.abs(), r.bad_debt.to_f64(), policy_color(i), 2.5, &format!("seed {}: {}", r.seed, r.bad_debt), None);
+            chart.point(
+                i as f64 + 0.32 + dx.abs(),
+                r.bad_debt.to_f64(),
+                policy_color(i),
+                2.5,
+                &format!("seed {}: {}", r.seed, r.bad_debt),
+                None,
+            );
         }
     }
     chart
@@ -342,19 +392,29 @@ fn interval_bars(
     id: &str,
     title: &str,
     y_label: &str,
-    value: &dyn Fn(&PolicyRuns) -> Option<(f64, Option<(f64, f64)>)>,
+    value: &dyn Fn(&PolicyRuns) -> Option<Estimate>,
 ) -> Chart {
     let n = c.policies.len();
-    let vals: Vec<Option<(f64, Option<(f64, f64)>)>> = c.policies.iter().map(value).collect();
-    let hi = vals.iter().flatten().map(|(v, ci)| ci.map_or(*v, |c| c.1.max(*v))).fold(0.0, f64::max);
-    let mut chart = Chart::new(id, title, category_axis("margin policy", n), Axis::linear(y_label, 0.0, hi))
-        .with_size(590.0, 340.0);
-    let labels: Vec<(f64, String)> = c.policies.iter().enumerate().map(|(i, p)| (i as f64, p.policy.clone())).collect();
+    let vals: Vec<Option<Estimate>> = c.policies.iter().map(value).collect();
+    let hi =
+        vals.iter().flatten().map(|(v, ci)| ci.map_or(*v, |c| c.1.max(*v))).fold(0.0, f64::max);
+    let mut chart =
+        Chart::new(id, title, category_axis("margin policy", n), Axis::linear(y_label, 0.0, hi))
+            .with_size(590.0, 340.0);
+    let labels: Vec<(f64, String)> =
+        c.policies.iter().enumerate().map(|(i, p)| (i as f64, p.policy.clone())).collect();
     chart.category_labels(&labels);
     for (i, (p, v)) in c.policies.iter().zip(&vals).enumerate() {
         if let Some((est, ci)) = v {
             let x = i as f64;
-            chart.bar(x - 0.3, x + 0.3, 0.0, *est, policy_color(i), &format!("{}: {est:.4}", p.policy));
+            chart.bar(
+                x - 0.3,
+                x + 0.3,
+                0.0,
+                *est,
+                policy_color(i),
+                &format!("{}: {est:.4}", p.policy),
+            );
             if let Some((lo, hi)) = ci {
                 chart.errorbar(x, *lo, *hi, "#222", &format!("95% interval {lo:.4} to {hi:.4}"));
             }
@@ -368,9 +428,12 @@ pub fn exhaustion_chart(c: &Comparison) -> Chart {
     interval_bars(
         c,
         "fund-exhaustion",
-        "Probability that the insurance fund is exhausted (95% Wilson interval)",
+        "P(insurance fund exhausted), 95% Wilson interval",
         "share of seeds",
-        &|p| proportion(&p.runs.iter().map(|r| r.fund_exhausted).collect::<Vec<_>>()).map(|(v, ci)| (v, Some(ci))),
+        &|p| {
+            proportion(&p.runs.iter().map(|r| r.fund_exhausted).collect::<Vec<_>>())
+                .map(|(v, ci)| (v, Some(ci)))
+        },
     )
 }
 
@@ -379,9 +442,12 @@ pub fn margin_bars(c: &Comparison) -> Chart {
     interval_bars(
         c,
         "mean-margin",
-        "Mean initial margin locked (capital cost to traders, 95% interval)",
+        "Mean initial margin locked, 95% interval",
         "quote units",
-        &|p| summarize(&p.runs.iter().map(|r| r.mean_initial_margin.to_f64()).collect::<Vec<_>>()).map(|s| (s.mean, s.ci95)),
+        &|p| {
+            summarize(&p.runs.iter().map(|r| r.mean_initial_margin.to_f64()).collect::<Vec<_>>())
+                .map(|s| (s.mean, s.ci95))
+        },
     )
 }
 
@@ -390,7 +456,9 @@ pub fn safety_capital_points(c: &Comparison) -> Vec<(String, f64, f64)> {
     c.policies
         .iter()
         .filter_map(|p| {
-            let m = summarize(&p.runs.iter().map(|r| r.mean_initial_margin.to_f64()).collect::<Vec<_>>())?;
+            let m = summarize(
+                &p.runs.iter().map(|r| r.mean_initial_margin.to_f64()).collect::<Vec<_>>(),
+            )?;
             let b = summarize(&p.runs.iter().map(|r| r.bad_debt.to_f64()).collect::<Vec<_>>())?;
             Some((p.policy.clone(), m.mean, b.p99))
         })
@@ -400,7 +468,12 @@ pub fn safety_capital_points(c: &Comparison) -> Vec<(String, f64, f64)> {
 /// A safety-vs-capital scatter: x = mean initial margin, y = bad debt p99, frontier
 /// points green and labelled, dominated points grey (labelled too with `label_all`).
 /// Shared by compare (a few policies: all labelled) and sweep (a grid: frontier only).
-pub fn frontier_chart(id: &str, title: &str, points: &[(String, f64, f64)], label_all: bool) -> Chart {
+pub fn frontier_chart(
+    id: &str,
+    title: &str,
+    points: &[(String, f64, f64)],
+    label_all: bool,
+) -> Chart {
     let front = liqsim_sweep::frontier(&points.iter().map(|p| (p.2, p.1)).collect::<Vec<_>>());
     let xs = points.iter().map(|p| p.1);
     let ys = points.iter().map(|p| p.2);
@@ -411,7 +484,11 @@ pub fn frontier_chart(id: &str, title: &str, points: &[(String, f64, f64)], labe
     let mut chart = Chart::new(
         id,
         title,
-        Axis::linear("mean initial margin locked (quote units) — lower is cheaper for traders", xlo, xhi),
+        Axis::linear(
+            "mean initial margin locked (quote units) — lower is cheaper for traders",
+            xlo,
+            xhi,
+        ),
         Axis::linear("bad debt p99 across seeds (quote units)", 0.0, yhi * 1.08),
     )
     .with_size(1200.0, 440.0);
@@ -420,15 +497,34 @@ pub fn frontier_chart(id: &str, title: &str, points: &[(String, f64, f64)], labe
     frontier_pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     if frontier_pts.len() > 1 {
         let line: Vec<(f64, Option<f64>)> = frontier_pts.iter().map(|p| (p.0, Some(p.1))).collect();
-        chart.line("frontier (no point has both less bad debt and less margin)", &line, "#009E73", true, false);
+        chart.line(
+            "frontier (no point has both less bad debt and less margin)",
+            &line,
+            "#009E73",
+            true,
+            false,
+        );
         chart.marks -= 1;
     }
     for (p, f) in points.iter().zip(&front) {
-        let title = format!("{}: mean margin {:.2}, bad debt p99 {:.2}{}", p.0, p.1, p.2, if *f { " (frontier)" } else { "" });
+        let title = format!(
+            "{}: mean margin {:.2}, bad debt p99 {:.2}{}",
+            p.0,
+            p.1,
+            p.2,
+            if *f { " (frontier)" } else { "" }
+        );
         if *f {
             chart.point(p.1, p.2, "#009E73", 6.0, &title, Some(&p.0));
         } else {
-            chart.point(p.1, p.2, "#9a9a9a", 4.5, &title, if label_all { Some(&p.0) } else { None });
+            chart.point(
+                p.1,
+                p.2,
+                "#9a9a9a",
+                4.5,
+                &title,
+                if label_all { Some(&p.0) } else { None },
+            );
         }
     }
     chart.legend("#009E73", "on the frontier", Swatch::Dot);
@@ -439,21 +535,32 @@ pub fn frontier_chart(id: &str, title: &str, points: &[(String, f64, f64)], labe
 /// `compare.html`: statistics table, bad debt box plots, fund exhaustion probability,
 /// mean margin, and the safety-vs-capital scatter.
 pub fn compare_html(c: &Comparison) -> String {
-    let mut body = String::new();
-    body.push_str("<h2>Statistics across seeds</h2>\n<table>\n<tr><th>policy</th><th>metric</th><th>unit</th><th>n</th><th>mean [95% CI]</th><th>median</th><th>p95</th><th>p99</th><th>max</th><th>paired diff vs first [95% CI]</th></tr>\n");
+    let mut table = String::new();
+    table.push_str("<h2>Statistics across seeds</h2>\n<p class=\"sub\">Mean with its Student-t 95% interval; quantiles are type 8; the paired difference is against the first policy on the same seeds.</p>\n<table>\n<tr><th>policy</th><th>metric</th><th>unit</th><th>n</th><th>mean [95% CI]</th><th>median</th><th>p95</th><th>p99</th><th>max</th><th>paired diff vs first [95% CI]</th></tr>\n");
     let fmt = |v: f64| crate::html::group_thousands(&format!("{v:.2}"));
     let stats = c.stats();
     for pr in &c.policies {
         for s in stats.iter().filter(|s| s.policy == pr.policy) {
             let unit = METRICS.iter().find(|m| m.0 == s.metric).map_or("", |m| m.1);
             let sm = &s.summary;
-            let ci = sm.ci95.map_or_else(String::new, |(lo, hi)| format!(" [{}, {}]", fmt(lo), fmt(hi)));
+            let ci =
+                sm.ci95.map_or_else(String::new, |(lo, hi)| format!(" [{}, {}]", fmt(lo), fmt(hi)));
             let diff = s.diff_vs_first.map_or_else(
                 || "—".into(),
-                |d| format!("{}{}", fmt(d.mean), d.ci95.map_or_else(String::new, |(lo, hi)| format!(" [{}, {}]", fmt(lo), fmt(hi)))),
+                |d| {
+                    format!(
+                        "{}{}",
+                        fmt(d.mean),
+                        d.ci95.map_or_else(String::new, |(lo, hi)| format!(
+                            " [{}, {}]",
+                            fmt(lo),
+                            fmt(hi)
+                        ))
+                    )
+                },
             );
             let _ = writeln!(
-                body,
+                table,
                 "<tr><td>{}</td><td>{}</td><td>{unit}</td><td>{}</td><td>{}{ci}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&pr.policy),
                 s.metric,
@@ -470,23 +577,28 @@ pub fn compare_html(c: &Comparison) -> String {
     for (policy, e) in c.fund_exhaustion() {
         if let Some((p, (lo, hi))) = e {
             let _ = writeln!(
-                body,
+                table,
                 "<tr><td>{}</td><td>fund_exhausted</td><td>probability</td><td>{}</td><td>{p:.3} [{lo:.3}, {hi:.3}] (Wilson)</td><td></td><td></td><td></td><td></td><td></td></tr>",
                 escape(&policy),
                 c.seeds.len()
             );
         }
     }
-    body.push_str("</table>\n");
+    table.push_str("</table>\n");
+    let mut body = String::new();
     body.push_str(&panel(&bad_debt_boxes(c), "Each policy ran on the same seeds (the same price paths), so the boxes differ because of the policy alone."));
     body.push_str("<div style=\"display:grid;grid-template-columns:1fr 1fr;gap:12px\">\n");
     body.push_str(&panel(&exhaustion_chart(c), "Share of seeds in which the insurance fund ran out; the interval is Wilson's, valid at 0 and 1."));
-    body.push_str(&panel(&margin_bars(c), "Time-average of total initial margin required: the capital the policy locks."));
+    body.push_str(&panel(
+        &margin_bars(c),
+        "Time-average of total initial margin required: the capital the policy locks.",
+    ));
     body.push_str("</div>\n");
     body.push_str(&panel(
         &frontier_chart("safety-capital", "Safety vs capital: bad debt p99 against mean initial margin, per policy", &safety_capital_points(c), true),
         "Down and to the left is better. Green points are on the frontier: no other policy has both less bad debt (p99) and less margin.",
     ));
+    body.push_str(&table);
     let subtitle = format!(
         "{} policies × {} seeds (common random numbers) · money in quote units",
         c.policies.len(),

@@ -19,8 +19,8 @@ use crate::sweep::SweepPoint;
 use liqsim_core::{Money, SimDuration, SimTime};
 use liqsim_sim::cascade::{CascadeConfig, Cause, LiquidationRecord, analyze};
 use liqsim_sim::{
-    AdlTotals, CascadeSummary, FundFigures, LiquidationRow, LiquidationTotals, MarginFigures, Outcome,
-    SeriesRow, ShockKind, ShockWindow, Side,
+    AdlTotals, CascadeSummary, FundFigures, LiquidationRow, LiquidationTotals, MarginFigures,
+    Outcome, SeriesRow, ShockKind, ShockWindow, Side,
 };
 use std::collections::BTreeMap;
 
@@ -74,16 +74,36 @@ pub fn crash_outcome() -> Outcome {
     let mut trees = Vec::new();
     for k in 0..60u64 {
         let depth_max = (unit_hash(k, 1) * 5.0) as u32; // 0..=4
-        trees.push(Tree { t0: shock + unit_hash(k, 2) * 240.0, side: Side::Long, depth_max, fan: 1 + (unit_hash(k, 3) * 3.0) as u32 });
+        trees.push(Tree {
+            t0: shock + unit_hash(k, 2) * 240.0,
+            side: Side::Long,
+            depth_max,
+            fan: 1 + (unit_hash(k, 3) * 3.0) as u32,
+        });
     }
     for k in 0..40u64 {
-        trees.push(Tree { t0: shock + 600.0 + unit_hash(k, 4) * 1_500.0, side: Side::Long, depth_max: (unit_hash(k, 5) * 3.0) as u32, fan: 1 });
+        trees.push(Tree {
+            t0: shock + 600.0 + unit_hash(k, 4) * 1_500.0,
+            side: Side::Long,
+            depth_max: (unit_hash(k, 5) * 3.0) as u32,
+            fan: 1,
+        });
     }
     for k in 0..25u64 {
-        trees.push(Tree { t0: shock + 5_400.0 + unit_hash(k, 6) * 1_800.0, side: Side::Short, depth_max: (unit_hash(k, 7) * 2.0) as u32, fan: 1 });
+        trees.push(Tree {
+            t0: shock + 5_400.0 + unit_hash(k, 6) * 1_800.0,
+            side: Side::Short,
+            depth_max: (unit_hash(k, 7) * 2.0) as u32,
+            fan: 1,
+        });
     }
     for k in 0..8u64 {
-        trees.push(Tree { t0: 9.0 * HOUR as f64 + unit_hash(k, 8) * 600.0, side: Side::Long, depth_max: 0, fan: 1 });
+        trees.push(Tree {
+            t0: 9.0 * HOUR as f64 + unit_hash(k, 8) * 600.0,
+            side: Side::Long,
+            depth_max: 0,
+            fan: 1,
+        });
     }
     // Expand trees into (time, side, parent offset within tree, depth) records.
     struct Raw {
@@ -96,7 +116,13 @@ pub fn crash_outcome() -> Outcome {
     let mut raw: Vec<Raw> = Vec::new();
     for (n, tree) in trees.iter().enumerate() {
         let mut frontier = vec![(raw.len(), tree.t0)];
-        raw.push(Raw { t: tree.t0, side: tree.side, parent: None, depth: 0, key: n as u64 * 1_000 });
+        raw.push(Raw {
+            t: tree.t0,
+            side: tree.side,
+            parent: None,
+            depth: 0,
+            key: n as u64 * 1_000,
+        });
         for depth in 1..=tree.depth_max {
             let mut next = Vec::new();
             for &(parent, t) in &frontier {
@@ -189,15 +215,20 @@ pub fn crash_outcome() -> Outcome {
             match l.side {
                 Side::Long => {
                     row.liquidations_long += 1;
-                    row.liquidated_notional_long = Money::from_micros(row.liquidated_notional_long.micros() + l.notional.micros());
+                    row.liquidated_notional_long = Money::from_micros(
+                        row.liquidated_notional_long.micros() + l.notional.micros(),
+                    );
                 }
                 Side::Short => {
                     row.liquidations_short += 1;
-                    row.liquidated_notional_short = Money::from_micros(row.liquidated_notional_short.micros() + l.notional.micros());
+                    row.liquidated_notional_short = Money::from_micros(
+                        row.liquidated_notional_short.micros() + l.notional.micros(),
+                    );
                 }
             }
             let b = (l.depth as usize).min(3);
-            row.liquidated_by_depth[b] = Money::from_micros(row.liquidated_by_depth[b].micros() + l.notional.micros());
+            row.liquidated_by_depth[b] =
+                Money::from_micros(row.liquidated_by_depth[b].micros() + l.notional.micros());
             bad_cum = Money::from_micros(bad_cum.micros() + l.bad_debt.micros());
             // The fund pays what it can; beyond it, ADL closes opposing positions (twice
             // the shortfall in notional) and a tenth of the shortfall is socialized.
@@ -220,9 +251,15 @@ pub fn crash_outcome() -> Outcome {
         row.index = index;
         row.mark = index * (1.0 + 0.0004 * (t / 611.0).sin());
         row.last = index * (1.0 - 0.03 * stress + 0.0008 * (t / 97.0).sin());
-        row.spread = if drought && i % 17 == 0 { None } else { Some(0.5 + 40.0 * stress * if drought { 1.5 } else { 1.0 }) };
-        row.depth_1pct = money(5_000_000.0 * (1.0 - 0.9 * stress) * if drought { 0.4 } else { 1.0 });
-        row.open_interest = 12_000.0 * (1.0 - 0.35 * (1.0 - stress) * f64::from(u8::from(t >= shock)));
+        row.spread = if drought && i % 17 == 0 {
+            None
+        } else {
+            Some(0.5 + 40.0 * stress * if drought { 1.5 } else { 1.0 })
+        };
+        row.depth_1pct =
+            money(5_000_000.0 * (1.0 - 0.9 * stress) * if drought { 0.4 } else { 1.0 });
+        row.open_interest =
+            12_000.0 * (1.0 - 0.35 * (1.0 - stress) * f64::from(u8::from(t >= shock)));
         row.volume = money(800_000.0 + 30_000_000.0 * stress);
         row.insurance_fund = fund;
         row.bad_debt = bad_cum;
@@ -285,8 +322,16 @@ pub fn crash_outcome() -> Outcome {
         liquidation_log: log,
         shocks: vec![
             ShockWindow { start: secs(shock), end: secs(shock), kind: ShockKind::Jump },
-            ShockWindow { start: secs(shock), end: secs(shock + 2.0 * HOUR as f64), kind: ShockKind::Volatility },
-            ShockWindow { start: secs(shock), end: secs(shock + HOUR as f64), kind: ShockKind::Drought },
+            ShockWindow {
+                start: secs(shock),
+                end: secs(shock + 2.0 * HOUR as f64),
+                kind: ShockKind::Volatility,
+            },
+            ShockWindow {
+                start: secs(shock),
+                end: secs(shock + HOUR as f64),
+                kind: ShockKind::Drought,
+            },
         ],
     }
 }
@@ -306,7 +351,11 @@ pub fn comparison() -> Comparison {
                 .map(|&seed| {
                     // Common random numbers: the seed's severity is shared by all policies.
                     let severity = unit_hash(seed, 11);
-                    let bad = if severity > 0.45 { 1_500_000.0 * tail * (severity - 0.45).powf(1.5) * 3.0 } else { 0.0 };
+                    let bad = if severity > 0.45 {
+                        1_500_000.0 * tail * (severity - 0.45).powf(1.5) * 3.0
+                    } else {
+                        0.0
+                    };
                     let bad = bad * (0.9 + 0.2 * unit_hash(seed, 12 + p as u64));
                     let margin = 30_000_000.0 * margin_scale * (1.0 + 0.05 * unit_hash(seed, 13));
                     RunFigures {
@@ -314,11 +363,13 @@ pub fn comparison() -> Comparison {
                         bad_debt: money(bad.round()),
                         fund_exhausted: bad > 2_000_000.0,
                         liquidation_count: (200.0 + 2_000.0 * severity / margin_scale) as u64,
-                        liquidated_notional: money((40_000_000.0 * severity / margin_scale).round()),
+                        liquidated_notional: money(
+                            (40_000_000.0 * severity / margin_scale).round(),
+                        ),
                         adl_notional: money((2.0 * (bad - 2_000_000.0).max(0.0)).round()),
                         socialized_loss: money((0.1 * (bad - 2_000_000.0).max(0.0)).round()),
                         max_depth: (severity * 5.0 / margin_scale) as u32,
-                        amplification: (severity > 0.05).then(|| 1.0 + severity * tail),
+                        amplification: (severity > 0.05).then_some(1.0 + severity * tail),
                         mean_initial_margin: money(margin.round()),
                         peak_initial_margin: money((margin * (1.4 + 0.3 * severity)).round()),
                         procyclicality: Some(1.4 + 0.3 * severity),
@@ -337,9 +388,14 @@ pub fn sweep_points() -> Vec<SweepPoint> {
     for (i, conf) in ["0.95", "0.975", "0.99", "0.995"].iter().enumerate() {
         for (j, fee) in ["0.0025", "0.005", "0.01"].iter().enumerate() {
             let margin = 20_000_000.0 * (1.0 + 0.35 * i as f64) * (1.0 + 0.02 * j as f64);
-            let p99 = 3_000_000.0 / (1.0 + 1.1 * i as f64) * (1.0 - 0.15 * j as f64) * (0.9 + 0.3 * unit_hash(i as u64, j as u64));
+            let p99 = 3_000_000.0 / (1.0 + 1.1 * i as f64)
+                * (1.0 - 0.15 * j as f64)
+                * (0.9 + 0.3 * unit_hash(i as u64, j as u64));
             points.push(SweepPoint {
-                params: vec![("margin.confidence".into(), (*conf).into()), ("liquidation.fee".into(), (*fee).into())],
+                params: vec![
+                    ("margin.confidence".into(), (*conf).into()),
+                    ("liquidation.fee".into(), (*fee).into()),
+                ],
                 runs: 20,
                 bad_debt_p99: p99,
                 bad_debt_mean: p99 * 0.3,

@@ -27,7 +27,8 @@ pub const MAX_BINS: usize = 240;
 
 /// Colours of the cause buckets: exogenous, cascade depth 1, 2, 3+.
 pub const CAUSE_COLORS: [&str; 4] = ["#7f7f7f", "#E69F00", "#D55E00", "#8B0000"];
-pub const CAUSE_NAMES: [&str; 4] = ["exogenous", "cascade depth 1", "cascade depth 2", "cascade depth 3+"];
+pub const CAUSE_NAMES: [&str; 4] =
+    ["exogenous", "cascade depth 1", "cascade depth 2", "cascade depth 3+"];
 
 /// A named line: (time in simulated seconds, value or gap).
 pub type Series = (String, Vec<(f64, Option<f64>)>);
@@ -95,7 +96,8 @@ pub struct LiquidationBins {
 /// The smallest round bin width (1 s, 10 s, 1 min, 2, 5, 10, 15, 30 min, 1 h, ...) that
 /// splits `span_s` seconds into at most `max_bins` bins.
 pub fn bin_width_s(span_s: u64, max_bins: usize) -> u64 {
-    const WIDTHS: [u64; 13] = [1, 10, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 21_600, 86_400];
+    const WIDTHS: [u64; 13] =
+        [1, 10, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 21_600, 86_400];
     let need = span_s.max(1).div_ceil(max_bins.max(1) as u64);
     WIDTHS.iter().copied().find(|&w| w >= need).unwrap_or(need.div_ceil(86_400) * 86_400)
 }
@@ -130,7 +132,12 @@ pub fn crash_window(o: &Outcome) -> Option<(u64, u64)> {
 }
 
 /// Bins the liquidations with `start_s <= t < end_s` into round bins, at most `max_bins`.
-pub fn liquidation_bins_in(o: &Outcome, start_s: u64, end_s: u64, max_bins: usize) -> LiquidationBins {
+pub fn liquidation_bins_in(
+    o: &Outcome,
+    start_s: u64,
+    end_s: u64,
+    max_bins: usize,
+) -> LiquidationBins {
     let width_s = bin_width_s(end_s.saturating_sub(start_s), max_bins);
     let width_ns = width_s.saturating_mul(1_000_000_000).max(1);
     let (lo, hi) = (start_s.saturating_mul(1_000_000_000), end_s.saturating_mul(1_000_000_000));
@@ -140,13 +147,19 @@ pub fn liquidation_bins_in(o: &Outcome, start_s: u64, end_s: u64, max_bins: usiz
         let start_s = i * width_s;
         // The log is in event order, so bins arrive in time order.
         if bins.last().is_none_or(|b| b.start_s != start_s) {
-            bins.push(LiquidationBin { start_s, end_s: start_s + width_s, long: [Money::ZERO; 4], short: [Money::ZERO; 4] });
+            bins.push(LiquidationBin {
+                start_s,
+                end_s: start_s + width_s,
+                long: [Money::ZERO; 4],
+                short: [Money::ZERO; 4],
+            });
         }
         if let Some(bin) = bins.last_mut() {
             let bucket = (l.depth as usize).min(3);
             let side = if l.side == Side::Long { &mut bin.long } else { &mut bin.short };
             // Saturation only guards the chart; exact totals live in the CSV files.
-            side[bucket] = Money::from_micros(side[bucket].micros().saturating_add(l.notional.micros()));
+            side[bucket] =
+                Money::from_micros(side[bucket].micros().saturating_add(l.notional.micros()));
         }
     }
     LiquidationBins { width_s, bins }
@@ -165,10 +178,8 @@ fn extent(series: &[&Series]) -> (f64, f64) {
 }
 
 fn time_axis(o: &Outcome) -> Axis {
-    let end = o
-        .duration
-        .as_seconds_f64()
-        .max(o.series.last().map_or(0.0, |r| r.time.as_seconds_f64()));
+    let end =
+        o.duration.as_seconds_f64().max(o.series.last().map_or(0.0, |r| r.time.as_seconds_f64()));
     Axis::time("simulated time since start (hh:mm)", 0.0, end)
 }
 
@@ -231,7 +242,11 @@ pub fn crash_liquidation_chart(o: &Outcome) -> Chart {
     draw_liquidations(
         o,
         "liquidations-crash",
-        &format!("The cascade up close: liquidated notional from {} to {} by cause (long above, short below)", hhmm(start as f64), hhmm(end as f64)),
+        &format!(
+            "The cascade up close: liquidated notional from {} to {} by cause (long above, short below)",
+            hhmm(start as f64),
+            hhmm(end as f64)
+        ),
         &liquidation_bins_in(o, start, end, 120),
         Axis::time("simulated time since start (hh:mm)", start as f64, end as f64),
     )
@@ -241,7 +256,11 @@ fn draw_liquidations(o: &Outcome, id: &str, title: &str, bins: &LiquidationBins,
     let total = |side: &[Money; 4]| side.iter().map(|m| units(*m)).sum::<f64>();
     let top = bins.bins.iter().map(|b| total(&b.long)).fold(0.0, f64::max);
     let bottom = bins.bins.iter().map(|b| total(&b.short)).fold(0.0, f64::max);
-    let width = if bins.width_s % 60 == 0 { format!("{} min", bins.width_s / 60) } else { format!("{} s", bins.width_s) };
+    let width = if bins.width_s.is_multiple_of(60) {
+        format!("{} min", bins.width_s / 60)
+    } else {
+        format!("{} s", bins.width_s)
+    };
     let mut y = Axis::linear(&format!("notional per {width} (quote units)"), -bottom, top);
     y.mirror = true;
     let mut c = Chart::new(id, title, x, y).with_size(1200.0, 380.0);
@@ -258,7 +277,8 @@ fn draw_liquidations(o: &Outcome, id: &str, title: &str, bins: &LiquidationBins,
                 if v <= 0.0 {
                     continue;
                 }
-                let title = format!("{} to {}: {label} {}: {m}", hhmm(x0), hhmm(x1), CAUSE_NAMES[k]);
+                let title =
+                    format!("{} to {}: {label} {}: {m}", hhmm(x0), hhmm(x1), CAUSE_NAMES[k]);
                 c.bar(x0, x1, sign * base, sign * (base + v), CAUSE_COLORS[k], &title);
                 base += v;
             }
@@ -295,7 +315,12 @@ pub fn margin_chart(o: &Outcome) -> Chart {
     )
     .with_y2(Axis::linear("accounts below maintenance", 0.0, below_hi.max(1.0)));
     shade_shocks(&mut c, o, false);
-    draw_lines(&mut c, &[&required, &held, &below], &[PALETTE[0], PALETTE[2], PALETTE[1]], &[false, false, true]);
+    draw_lines(
+        &mut c,
+        &[&required, &held, &below],
+        &[PALETTE[0], PALETTE[2], PALETTE[1]],
+        &[false, false, true],
+    );
     c
 }
 
@@ -318,7 +343,12 @@ pub fn liquidity_chart(o: &Outcome) -> Chart {
 /// (cascade size, number of cascades) points of the log-log chart: the outcome's size
 /// counts with both coordinates positive.
 pub fn cascade_points(o: &Outcome) -> Vec<(f64, f64)> {
-    o.cascade.size_counts.iter().filter(|(s, n)| *s > 0 && *n > 0).map(|&(s, n)| (s as f64, n as f64)).collect()
+    o.cascade
+        .size_counts
+        .iter()
+        .filter(|(s, n)| *s > 0 && *n > 0)
+        .map(|&(s, n)| (s as f64, n as f64))
+        .collect()
 }
 
 pub fn cascade_chart(o: &Outcome) -> Chart {
@@ -368,11 +398,27 @@ pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
     let l = &o.liquidations;
     let f = &o.insurance_fund;
     vec![
-        ("liquidations", l.count.to_string(), format!("{} long, {} short", l.long_count, l.short_count)),
-        ("liquidated notional", money(l.notional), format!("long {}, short {}", money(l.long_notional), money(l.short_notional))),
+        (
+            "liquidations",
+            l.count.to_string(),
+            format!("{} long, {} short", l.long_count, l.short_count),
+        ),
+        (
+            "liquidated notional",
+            money(l.notional),
+            format!("long {}, short {}", money(l.long_notional), money(l.short_notional)),
+        ),
         ("bad debt", money(o.bad_debt), "losses beyond liquidated accounts' equity".into()),
-        ("insurance fund", format!("{} → {}", money(f.start), money(f.end)), format!("minimum {}; exhausted at {}", money(f.min), when(o.fund_exhausted))),
-        ("ADL", format!("{} closes", o.adl.count), format!("notional {}; first at {}", money(o.adl.notional), when(o.first_adl))),
+        (
+            "insurance fund",
+            format!("{} → {}", money(f.start), money(f.end)),
+            format!("minimum {}; exhausted at {}", money(f.min), when(o.fund_exhausted)),
+        ),
+        (
+            "ADL",
+            format!("{} closes", o.adl.count),
+            format!("notional {}; first at {}", money(o.adl.notional), when(o.first_adl)),
+        ),
         ("socialized loss", money(o.socialized_loss), String::new()),
         (
             "cascade",
@@ -394,7 +440,11 @@ pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
                 procyclicality(o).map_or_else(|| "n/a".into(), |p| format!("{p:.2}"))
             ),
         ),
-        ("solvent", if o.solvent { "yes".into() } else { "no".into() }, format!("conservation error {}", o.conservation_error)),
+        (
+            "solvent",
+            if o.solvent { "yes".into() } else { "no".into() },
+            format!("conservation error {}", o.conservation_error),
+        ),
     ]
 }
 
@@ -408,8 +458,8 @@ h1{font-size:24px;margin:8px 0 2px}h2{font-size:18px;margin:26px 0 6px}\
 .card .v{font-size:19px;font-weight:600;margin:2px 0}.card .n{font-size:12px;color:#555}\
 .panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 8px;margin:12px 0}\
 .panel p{font-size:13px;color:#444;margin:4px 8px 6px}\
-table{border-collapse:collapse;background:#fff;font-size:13px;width:100%}\
-th,td{border:1px solid #ddd;padding:4px 7px;text-align:right}th{background:#eef0f3}\
+table{border-collapse:collapse;background:#fff;font-size:12px;width:100%}\
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}th{background:#eef0f3}\
 td:first-child,th:first-child{text-align:left}.front{font-weight:600}\
 code{font-size:12px}";
 
@@ -431,13 +481,34 @@ pub fn panel(chart: &Chart, caption: &str) -> String {
 /// Every chart of the run report, in page order, with its caption.
 pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
     vec![
-        (price_chart(o), "Index is the spot reference, mark the price margin is computed at, last the perpetual's last trade. A gap between last and index during a shock is liquidation flow pushing the perpetual away from spot."),
-        (crash_liquidation_chart(o), "The same liquidations over the crash window in finer bins: the colours climbing from grey to dark red show each wave of liquidations triggering the next."),
-        (liquidation_chart(o), "Grey bars were triggered by exogenous price moves; orange to dark red by the fills of earlier liquidations (cascade depth 1, 2, 3 and more). Hover a bar for its exact notional."),
-        (loss_chart(o), "Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL) and what remains is socialized."),
-        (margin_chart(o), "Margin held is the equity of accounts with positions; where it falls towards the requirement, accounts drop below maintenance and are liquidated."),
-        (liquidity_chart(o), "Market makers pull quotes in stress: depth collapsing and the spread widening is how liquidations turn into a cascade."),
-        (cascade_chart(o), "A straight line on log-log axes means a heavy (power-law-like) tail: most cascades are small, a few are very large."),
+        (
+            price_chart(o),
+            "Index is the spot reference, mark the price margin is computed at, last the perpetual's last trade. A gap between last and index during a shock is liquidation flow pushing the perpetual away from spot.",
+        ),
+        (
+            crash_liquidation_chart(o),
+            "The same liquidations over the crash window in finer bins: the colours climbing from grey to dark red show each wave of liquidations triggering the next.",
+        ),
+        (
+            liquidation_chart(o),
+            "Grey bars were triggered by exogenous price moves; orange to dark red by the fills of earlier liquidations (cascade depth 1, 2, 3 and more). Hover a bar for its exact notional.",
+        ),
+        (
+            loss_chart(o),
+            "Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL) and what remains is socialized.",
+        ),
+        (
+            margin_chart(o),
+            "Margin held is the equity of accounts with positions; where it falls towards the requirement, accounts drop below maintenance and are liquidated.",
+        ),
+        (
+            liquidity_chart(o),
+            "Market makers pull quotes in stress: depth collapsing and the spread widening is how liquidations turn into a cascade.",
+        ),
+        (
+            cascade_chart(o),
+            "A straight line on log-log axes means a heavy (power-law-like) tail: most cascades are small, a few are very large.",
+        ),
     ]
 }
 

@@ -22,7 +22,10 @@ pub mod run;
 pub mod svg;
 pub mod sweep;
 
-pub use compare::{Comparison, PolicyRuns, RunFigures, compare_html, comparison_csv, comparison_json, comparison_table};
+pub use compare::{
+    Comparison, PolicyRuns, RunFigures, compare_html, comparison_csv, comparison_json,
+    comparison_table,
+};
 pub use html::run_report_html;
 pub use run::{liquidations_csv, summary_json, timeseries_csv, write_atomic, write_run_dir};
 pub use sweep::{SweepPoint, mark_frontier, sweep_html};

@@ -17,7 +17,8 @@ use liqsim_sim::{Outcome, Side};
 use std::path::Path;
 
 /// The files `liqsim run --out DIR` writes, in writing order.
-pub const RUN_FILES: [&str; 4] = ["summary.json", "timeseries.csv", "liquidations.csv", "report.html"];
+pub const RUN_FILES: [&str; 4] =
+    ["summary.json", "timeseries.csv", "liquidations.csv", "report.html"];
 
 /// Peak over pre-stress initial margin; absent when the pre-stress margin is zero.
 pub fn procyclicality(o: &Outcome) -> Option<f64> {
@@ -65,7 +66,9 @@ pub fn summary_json(o: &Outcome) -> String {
         )
         .with(
             "adl",
-            Json::obj().with("count", Json::int(o.adl.count)).with("notional", Json::money(o.adl.notional)),
+            Json::obj()
+                .with("count", Json::int(o.adl.count))
+                .with("notional", Json::money(o.adl.notional)),
         )
         .with("socialized_loss", Json::money(o.socialized_loss))
         .with(
@@ -243,7 +246,9 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let io = |e: std::io::Error| {
-        Error::from(InputError::new(format!("cannot write: {e}")).source(path.display().to_string()))
+        Error::from(
+            InputError::new(format!("cannot write: {e}")).source(path.display().to_string()),
+        )
     };
     std::fs::write(&tmp, contents).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -255,9 +260,12 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
 /// Creates `dir` if needed and writes every file of [`RUN_FILES`] into it atomically.
 pub fn write_run_dir(dir: &Path, o: &Outcome) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error::from(InputError::new(format!("cannot create: {e}")).source(dir.display().to_string()))
+        Error::from(
+            InputError::new(format!("cannot create: {e}")).source(dir.display().to_string()),
+        )
     })?;
-    let texts = [summary_json(o), timeseries_csv(o), liquidations_csv(o), crate::html::run_report_html(o)];
+    let texts =
+        [summary_json(o), timeseries_csv(o), liquidations_csv(o), crate::html::run_report_html(o)];
     for (name, text) in RUN_FILES.iter().zip(texts) {
         write_atomic(&dir.join(name), &text)?;
     }

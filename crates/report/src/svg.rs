@@ -84,6 +84,9 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
 /// Tick text for a value on an axis whose ticks are `step` apart: thousands as `k`,
 /// millions as `M`, billions as `G`, with only the decimals the step needs.
 pub fn format_tick(v: f64, step: f64) -> String {
+    if v.abs() < step.abs() * 1e-9 || v == 0.0 {
+        return "0".into();
+    }
     let abs = v.abs().max(step.abs());
     let (scale, suffix) = if abs >= 1e9 {
         (1e9, "G")
@@ -132,9 +135,11 @@ pub fn time_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     ];
     let span = (hi - lo).max(1.0);
     let raw = span / target.max(1) as f64;
-    let step = STEPS.iter().copied().find(|&s| s >= raw).unwrap_or_else(|| {
-        (raw / 86_400.0).ceil() * 86_400.0
-    });
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|&s| s >= raw)
+        .unwrap_or_else(|| (raw / 86_400.0).ceil() * 86_400.0);
     let first = (lo / step).floor() as i64;
     let last = (hi / step).ceil() as i64;
     (first..=last).map(|i| i as f64 * step).collect()
@@ -171,7 +176,12 @@ pub struct Axis {
 impl Axis {
     /// A linear axis with nice ticks covering `[lo, hi]`.
     pub fn linear(label: &str, lo: f64, hi: f64) -> Axis {
-        Axis { label: label.into(), scale: Scale::Linear, ticks: nice_ticks(lo, hi, 6), mirror: false }
+        Axis {
+            label: label.into(),
+            scale: Scale::Linear,
+            ticks: nice_ticks(lo, hi, 6),
+            mirror: false,
+        }
     }
 
     /// A time axis (seconds) in hh:mm over exactly `[lo, hi]`: the data's extent, with
@@ -333,7 +343,14 @@ impl Chart {
 
     /// A polyline through `points`; `None` y values break the line. `data-series` names
     /// the series so tests and readers can find it.
-    pub fn line(&mut self, name: &str, points: &[(f64, Option<f64>)], color: &str, dashed: bool, right: bool) {
+    pub fn line(
+        &mut self,
+        name: &str,
+        points: &[(f64, Option<f64>)],
+        color: &str,
+        dashed: bool,
+        right: bool,
+    ) {
         let mut d = String::new();
         let mut pen_down = false;
         let mut drawn = 0;
@@ -403,7 +420,15 @@ impl Chart {
     }
 
     /// A point with an optional label beside it.
-    pub fn point(&mut self, x: f64, y: f64, color: &str, radius: f64, title: &str, label: Option<&str>) {
+    pub fn point(
+        &mut self,
+        x: f64,
+        y: f64,
+        color: &str,
+        radius: f64,
+        title: &str,
+        label: Option<&str>,
+    ) {
         let (cx, cy) = (self.px(x), self.py(y, false));
         let _ = writeln!(
             self.body,
@@ -614,10 +639,9 @@ impl Chart {
                     r#"<rect x="{lx:.2}" y="{:.2}" width="18" height="10" fill="{color}" fill-opacity="0.7"/>"#,
                     ly - 5.0
                 ),
-                Swatch::Dot => format!(
-                    r#"<circle cx="{:.2}" cy="{ly:.2}" r="5" fill="{color}"/>"#,
-                    lx + 9.0
-                ),
+                Swatch::Dot => {
+                    format!(r#"<circle cx="{:.2}" cy="{ly:.2}" r="5" fill="{color}"/>"#, lx + 9.0)
+                }
             };
             let _ = writeln!(
                 s,
@@ -692,8 +716,17 @@ mod tests {
 
     #[test]
     fn nice_ticks_cover_the_range_with_round_numbers() {
-        assert_eq!(nice_ticks(47_812.0, 60_350.0, 6), [45_000.0, 50_000.0, 55_000.0, 60_000.0, 65_000.0]);
-        assert_eq!(nice_ticks(47_812.0, 60_350.0, 10), [46_000.0, 48_000.0, 50_000.0, 52_000.0, 54_000.0, 56_000.0, 58_000.0, 60_000.0, 62_000.0]);
+        assert_eq!(
+            nice_ticks(47_812.0, 60_350.0, 6),
+            [45_000.0, 50_000.0, 55_000.0, 60_000.0, 65_000.0]
+        );
+        assert_eq!(
+            nice_ticks(47_812.0, 60_350.0, 10),
+            [
+                46_000.0, 48_000.0, 50_000.0, 52_000.0, 54_000.0, 56_000.0, 58_000.0, 60_000.0,
+                62_000.0
+            ]
+        );
         assert_eq!(nice_ticks(0.0, 1.0, 5), [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
         assert_eq!(nice_ticks(-3.0, 7.0, 5), [-4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0]);
         // A flat series still gets an axis around its value.
@@ -717,7 +750,8 @@ mod tests {
         assert_eq!(format_tick(0.4, 0.2), "0.4");
         assert_eq!(format_tick(0.6000000000000001, 0.2), "0.6");
         assert_eq!(format_tick(0.25, 0.05), "0.25");
-        assert_eq!(format_tick(-0.0, 0.5), "0.0");
+        assert_eq!(format_tick(-0.0, 0.5), "0");
+        assert_eq!(format_tick(0.0, 500_000.0), "0");
         assert_eq!(format_tick(120.0, 20.0), "120");
         assert_eq!(format_tick(3e9, 1e9), "3G");
     }
@@ -728,13 +762,23 @@ mod tests {
         assert_eq!(hhmm(7_200.0), "02:00");
         assert_eq!(hhmm(5_430.0), "01:30:30");
         assert_eq!(hhmm(90_000.0), "1d 01:00");
-        assert_eq!(time_ticks(0.0, 86_400.0, 8), (0..=8).map(|i| f64::from(i) * 10_800.0).collect::<Vec<_>>());
-        assert_eq!(time_ticks(0.0, 3_600.0, 8), (0..=6).map(|i| f64::from(i) * 600.0).collect::<Vec<_>>());
+        assert_eq!(
+            time_ticks(0.0, 86_400.0, 8),
+            (0..=8).map(|i| f64::from(i) * 10_800.0).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            time_ticks(0.0, 3_600.0, 8),
+            (0..=6).map(|i| f64::from(i) * 600.0).collect::<Vec<_>>()
+        );
         let axis = Axis::time("t", 60.0, 86_400.0);
         assert_eq!((axis.lo(), axis.hi()), (60.0, 86_400.0));
         let labels: Vec<String> = axis.labels().into_iter().map(|l| l.1).collect();
-        assert_eq!(labels, ["03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00", "1d 00:00"]);
-        let labels: Vec<String> = Axis::time("t", 0.0, 10_700.0).labels().into_iter().map(|l| l.1).collect();
+        assert_eq!(
+            labels,
+            ["03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00", "1d 00:00"]
+        );
+        let labels: Vec<String> =
+            Axis::time("t", 0.0, 10_700.0).labels().into_iter().map(|l| l.1).collect();
         assert_eq!(labels, ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30"]);
     }
 
@@ -759,9 +803,16 @@ mod tests {
 
     #[test]
     fn empty_charts_say_so_and_lines_break_at_gaps() {
-        let mut c = Chart::new("c", "t", Axis::linear("x", 0.0, 10.0), Axis::linear("y", 0.0, 10.0));
+        let mut c =
+            Chart::new("c", "t", Axis::linear("x", 0.0, 10.0), Axis::linear("y", 0.0, 10.0));
         assert!(c.render().contains("no data"));
-        c.line("s", &[(0.0, Some(1.0)), (1.0, None), (2.0, Some(3.0)), (3.0, Some(4.0))], "#000", false, false);
+        c.line(
+            "s",
+            &[(0.0, Some(1.0)), (1.0, None), (2.0, Some(3.0)), (3.0, Some(4.0))],
+            "#000",
+            false,
+            false,
+        );
         let svg = c.render();
         assert!(!svg.contains("no data"));
         let d = svg.split(" d=\"").nth(1).unwrap().split('"').next().unwrap();
@@ -773,8 +824,9 @@ mod tests {
 
     #[test]
     fn downsampling_keeps_extremes_and_ends() {
-        let pts: Vec<(f64, Option<f64>)> =
-            (0..10_000).map(|i| (f64::from(i), Some(if i == 4_321 { -50.0 } else { f64::from(i % 7) }))).collect();
+        let pts: Vec<(f64, Option<f64>)> = (0..10_000)
+            .map(|i| (f64::from(i), Some(if i == 4_321 { -50.0 } else { f64::from(i % 7) })))
+            .collect();
         let d = downsample(&pts, 2_000);
         assert!(d.len() <= 2_001, "{}", d.len());
         assert!(d.contains(&(4_321.0, Some(-50.0))));

@@ -31,8 +31,10 @@ impl SweepPoint {
     /// Summarizes the runs of one grid point; `None` when there are none.
     pub fn from_runs(params: Vec<(String, String)>, runs: &[RunFigures]) -> Option<SweepPoint> {
         let bad = summarize(&runs.iter().map(|r| r.bad_debt.to_f64()).collect::<Vec<_>>())?;
-        let margin = summarize(&runs.iter().map(|r| r.mean_initial_margin.to_f64()).collect::<Vec<_>>())?;
-        let (exhausted, _) = proportion(&runs.iter().map(|r| r.fund_exhausted).collect::<Vec<_>>())?;
+        let margin =
+            summarize(&runs.iter().map(|r| r.mean_initial_margin.to_f64()).collect::<Vec<_>>())?;
+        let (exhausted, _) =
+            proportion(&runs.iter().map(|r| r.fund_exhausted).collect::<Vec<_>>())?;
         Some(SweepPoint {
             params,
             runs: runs.len(),
@@ -51,7 +53,9 @@ impl SweepPoint {
 
 /// Which points are on the frontier of (bad debt p99, mean initial margin).
 pub fn mark_frontier(points: &[SweepPoint]) -> Vec<bool> {
-    liqsim_sweep::frontier(&points.iter().map(|p| (p.bad_debt_p99, p.mean_initial_margin)).collect::<Vec<_>>())
+    liqsim_sweep::frontier(
+        &points.iter().map(|p| (p.bad_debt_p99, p.mean_initial_margin)).collect::<Vec<_>>(),
+    )
 }
 
 /// `sweep.html`: the frontier chart and the table of grid points.

@@ -6,8 +6,8 @@ use liqsim_core::{Money, SimTime};
 use liqsim_report::compare::{METRICS, five_numbers, safety_capital_points};
 use liqsim_report::fixtures::{comparison, crash_outcome, sweep_points};
 use liqsim_report::html::{
-    MAX_POINTS, cascade_points, crash_window, group_thousands, liquidation_bins_in, liquidation_bins, loss_series, price_chart, price_series,
-    run_charts,
+    MAX_POINTS, cascade_points, crash_window, group_thousands, liquidation_bins,
+    liquidation_bins_in, loss_series, price_chart, price_series, run_charts,
 };
 use liqsim_report::run::{LIQUIDATIONS_HEADER, RUN_FILES, SERIES_HEADER};
 use liqsim_report::*;
@@ -56,12 +56,33 @@ fn summary_json_has_every_contract_field_in_order() {
     let text = summary_json(&crash_outcome());
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let paths = [
-        "/scenario", "/seed", "/policy", "/digest", "/events", "/sim_seconds", "/liquidations/count",
-        "/liquidations/notional", "/bad_debt", "/insurance_fund/start", "/insurance_fund/end",
-        "/insurance_fund/min", "/adl/count", "/adl/notional", "/socialized_loss", "/cascade/max_depth",
-        "/cascade/amplification", "/cascade/waves", "/solvent", "/conservation_error",
-        "/margin/mean_initial", "/margin/peak_initial", "/first_liquidation_s", "/first_adl_s",
-        "/fund_exhausted_s", "/cascade/size_counts", "/liquidations/long_notional",
+        "/scenario",
+        "/seed",
+        "/policy",
+        "/digest",
+        "/events",
+        "/sim_seconds",
+        "/liquidations/count",
+        "/liquidations/notional",
+        "/bad_debt",
+        "/insurance_fund/start",
+        "/insurance_fund/end",
+        "/insurance_fund/min",
+        "/adl/count",
+        "/adl/notional",
+        "/socialized_loss",
+        "/cascade/max_depth",
+        "/cascade/amplification",
+        "/cascade/waves",
+        "/solvent",
+        "/conservation_error",
+        "/margin/mean_initial",
+        "/margin/peak_initial",
+        "/first_liquidation_s",
+        "/first_adl_s",
+        "/fund_exhausted_s",
+        "/cascade/size_counts",
+        "/liquidations/long_notional",
     ];
     for p in paths {
         assert!(v.pointer(p).is_some(), "missing {p}");
@@ -71,7 +92,23 @@ fn summary_json_has_every_contract_field_in_order() {
     assert_eq!(v["cascade"]["max_depth"], 4);
     assert_eq!(v["solvent"], false);
     // Top-level keys in the documented order.
-    let order = ["\"scenario\"", "\"seed\"", "\"policy\"", "\"digest\"", "\"events\"", "\"sim_seconds\"", "\"liquidations\"", "\"bad_debt\"", "\"insurance_fund\"", "\"adl\"", "\"socialized_loss\"", "\"cascade\"", "\"solvent\"", "\"conservation_error\"", "\"margin\""];
+    let order = [
+        "\"scenario\"",
+        "\"seed\"",
+        "\"policy\"",
+        "\"digest\"",
+        "\"events\"",
+        "\"sim_seconds\"",
+        "\"liquidations\"",
+        "\"bad_debt\"",
+        "\"insurance_fund\"",
+        "\"adl\"",
+        "\"socialized_loss\"",
+        "\"cascade\"",
+        "\"solvent\"",
+        "\"conservation_error\"",
+        "\"margin\"",
+    ];
     let at: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
     assert!(text.ends_with("}\n"));
@@ -120,7 +157,10 @@ fn timeseries_csv_has_a_row_per_interval_and_exact_money() {
     let col = |name: &str| SERIES_HEADER.iter().position(|h| *h == name).unwrap();
     for (r, s) in rows[1..].iter().zip(&o.series) {
         assert_eq!(r[col("insurance_fund")], s.insurance_fund.to_string());
-        assert_eq!(Money::from_decimal(&r[col("liquidated_depth3plus")]).unwrap(), s.liquidated_by_depth[3]);
+        assert_eq!(
+            Money::from_decimal(&r[col("liquidated_depth3plus")]).unwrap(),
+            s.liquidated_by_depth[3]
+        );
         assert_eq!(r[col("time_s")], format!("{:.6}", s.time.as_seconds_f64()));
         assert_eq!(r[col("spread")].is_empty(), s.spread.is_none());
     }
@@ -169,7 +209,8 @@ fn chart_data_equals_the_outcome() {
     assert_eq!(side_total(|b| &b.long), o.liquidations.long_notional.micros());
     assert_eq!(side_total(|b| &b.short), o.liquidations.short_notional.micros());
     for depth in 0..4 {
-        let from_bins: i64 = bins.bins.iter().map(|b| b.long[depth].micros() + b.short[depth].micros()).sum();
+        let from_bins: i64 =
+            bins.bins.iter().map(|b| b.long[depth].micros() + b.short[depth].micros()).sum();
         let from_series: i64 = o.series.iter().map(|r| r.liquidated_by_depth[depth].micros()).sum();
         assert_eq!(from_bins, from_series, "depth bucket {depth}");
     }
@@ -180,12 +221,12 @@ fn chart_data_equals_the_outcome() {
 }
 
 /// The (x, y) pixel pairs of a path's `d` attribute.
-fn path_points(d: &str) -> Vec<(f64, f64)> {
+fn path_points(d: &str) -> Option<Vec<(f64, f64)>> {
     d.split(['M', 'L'])
         .filter(|s| !s.is_empty())
         .map(|p| {
-            let (x, y) = p.split_once(',').unwrap();
-            (x.parse().unwrap(), y.parse().unwrap())
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
         })
         .collect()
 }
@@ -196,7 +237,7 @@ fn the_price_line_in_the_svg_is_the_index_series() {
     let chart = price_chart(&o);
     let svg = chart.render();
     let path = svg.split("data-series=\"index\" d=\"").nth(1).unwrap().split('"').next().unwrap();
-    let pts = path_points(path);
+    let pts = path_points(path).unwrap();
     assert_eq!(pts.len(), o.series.len());
     // Invert the axes and compare with the data (2-decimal pixels -> tolerance).
     let (x0, x1) = (chart.px(0.0), chart.px(86_400.0));
@@ -250,7 +291,8 @@ fn the_crash_window_holds_most_of_the_liquidated_notional() {
     assert!(inside * 10 >= o.liquidations.notional.micros() * 9);
     let bins = liquidation_bins_in(&o, start, end, 120);
     assert!(bins.bins.len() <= 120 && bins.width_s <= 60, "{}", bins.width_s);
-    let binned: i64 = bins.bins.iter().flat_map(|b| b.long.iter().chain(&b.short)).map(|m| m.micros()).sum();
+    let binned: i64 =
+        bins.bins.iter().flat_map(|b| b.long.iter().chain(&b.short)).map(|m| m.micros()).sum();
     assert_eq!(binned, inside);
     assert!(crash_window(&empty_outcome()).is_none());
 }
@@ -266,7 +308,10 @@ fn run_report_is_self_contained_and_every_chart_has_data() {
     assert!(!html.contains("<script"));
     assert!(!html.contains("https://"));
     assert_eq!(html.matches("http://").count(), 7, "only the SVG namespace");
-    assert!(html.contains("00:00") && html.contains("02:00") && html.contains("24:00") || html.contains("1d 00:00"));
+    assert!(
+        html.contains("00:00") && html.contains("02:00") && html.contains("24:00")
+            || html.contains("1d 00:00")
+    );
     // Headline figures are the outcome's, exact.
     assert!(html.contains(&group_thousands(&o.bad_debt.to_string())));
     assert!(html.contains(&o.digest));
@@ -290,7 +335,7 @@ fn long_series_are_downsampled_to_the_cap() {
         .collect();
     let svg = price_chart(&o).render();
     let path = svg.split("data-series=\"index\" d=\"").nth(1).unwrap().split('"').next().unwrap();
-    let n = path_points(path).len();
+    let n = path_points(path).unwrap().len();
     assert!(n <= MAX_POINTS + 1 && n > MAX_POINTS / 2, "{n}");
 }
 
@@ -321,7 +366,10 @@ fn comparison_statistics_are_the_sweep_crate_statistics() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + c.policies.len() * (METRICS.len() + 1));
     assert!(lines.iter().all(|l| l.split(',').count() == 13), "{csv}");
-    assert!(lines.contains(&format!("es,bad_debt,20,{:.6},", s.summary.mean).as_str()) || csv.contains(&format!("es,bad_debt,20,{:.6},", s.summary.mean)));
+    assert!(
+        lines.contains(&format!("es,bad_debt,20,{:.6},", s.summary.mean).as_str())
+            || csv.contains(&format!("es,bad_debt,20,{:.6},", s.summary.mean))
+    );
     let v: serde_json::Value = serde_json::from_str(&comparison_json(&c)).unwrap();
     assert_eq!(v["seeds"].as_array().unwrap().len(), 20);
     assert_eq!(v["policies"]["es"]["bad_debt"]["p99"].to_string(), format!("{:.6}", s.summary.p99));
@@ -348,7 +396,10 @@ fn compare_page_draws_every_policy() {
     let five = five_numbers(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]).unwrap();
     // Type 8 quartiles of 1..7: h = (7 + 1/3) p + 1/3 -> 2.1667 and 5.8333.
     assert_eq!((five[0], five[2], five[4]), (1.0, 4.0, 7.0));
-    assert!((five[1] - 13.0 / 6.0).abs() < 1e-12 && (five[3] - 35.0 / 6.0).abs() < 1e-12, "{five:?}");
+    assert!(
+        (five[1] - 13.0 / 6.0).abs() < 1e-12 && (five[3] - 35.0 / 6.0).abs() < 1e-12,
+        "{five:?}"
+    );
 }
 
 #[test]
@@ -359,18 +410,31 @@ fn frontier_marks_exactly_the_non_dominated_points() {
         let dominated = points.iter().any(|q| {
             q.bad_debt_p99 <= p.bad_debt_p99
                 && q.mean_initial_margin <= p.mean_initial_margin
-                && (q.bad_debt_p99 < p.bad_debt_p99 || q.mean_initial_margin < p.mean_initial_margin)
+                && (q.bad_debt_p99 < p.bad_debt_p99
+                    || q.mean_initial_margin < p.mean_initial_margin)
         });
         assert_eq!(marked[i], !dominated, "{}", p.label());
     }
     assert!(marked.iter().filter(|m| **m).count() >= 2);
-    let mk = |risk: f64, cost: f64| SweepPoint { params: vec![], runs: 1, bad_debt_p99: risk, bad_debt_mean: risk, mean_initial_margin: cost, fund_exhaustion: 0.0 };
+    let mk = |risk: f64, cost: f64| SweepPoint {
+        params: vec![],
+        runs: 1,
+        bad_debt_p99: risk,
+        bad_debt_mean: risk,
+        mean_initial_margin: cost,
+        fund_exhaustion: 0.0,
+    };
     let small = [mk(5.0, 1.0), mk(3.0, 2.0), mk(4.0, 3.0), mk(3.0, 2.0), mk(1.0, 6.0)];
     assert_eq!(mark_frontier(&small), [true, true, false, true, true]);
     let html = sweep_html("synthetic-crash", 20, &points);
     for (p, m) in points.iter().zip(&marked) {
         let label = format!(">{}</text>", p.label());
-        assert_eq!(html.contains(&label), *m, "frontier points, and only they, are labelled: {}", p.label());
+        assert_eq!(
+            html.contains(&label),
+            *m,
+            "frontier points, and only they, are labelled: {}",
+            p.label()
+        );
     }
     assert_eq!(html.matches("class=\"front\"").count(), marked.iter().filter(|m| **m).count());
 }
@@ -391,8 +455,10 @@ fn run_dir_is_written_atomically_with_every_file() {
     let o = crash_outcome();
     let dir = temp_dir("run");
     write_run_dir(&dir, &o).unwrap();
-    let mut names: Vec<String> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     let mut expected: Vec<String> = RUN_FILES.iter().map(|s| s.to_string()).collect();
     expected.sort();
@@ -415,14 +481,16 @@ fn run_dir_is_written_atomically_with_every_file() {
 /// `$LIQSIM_REPORT_FIXTURES` (or a temporary directory, to check they are written).
 #[test]
 fn write_fixtures() {
-    let dir = std::env::var_os("LIQSIM_REPORT_FIXTURES").map_or_else(|| temp_dir("fixtures"), PathBuf::from);
+    let dir = std::env::var_os("LIQSIM_REPORT_FIXTURES")
+        .map_or_else(|| temp_dir("fixtures"), PathBuf::from);
     let o = crash_outcome();
     write_run_dir(&dir.join("run"), &o).unwrap();
     let c = comparison();
     std::fs::write(dir.join("compare.html"), compare_html(&c)).unwrap();
     std::fs::write(dir.join("comparison.csv"), comparison_csv(&c)).unwrap();
     std::fs::write(dir.join("comparison.json"), comparison_json(&c)).unwrap();
-    std::fs::write(dir.join("sweep.html"), sweep_html("synthetic-crash", 20, &sweep_points())).unwrap();
+    std::fs::write(dir.join("sweep.html"), sweep_html("synthetic-crash", 20, &sweep_points()))
+        .unwrap();
     for f in ["run/report.html", "run/summary.json", "compare.html", "sweep.html"] {
         let len = std::fs::metadata(dir.join(f)).unwrap().len();
         assert!(len > 1_000, "{f}: {len} bytes");
