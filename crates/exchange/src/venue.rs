@@ -116,6 +116,33 @@ impl MarginModel for FixedFraction {
     }
 }
 
+/// Initial rates by direction as fractions of notional at mark (the form
+/// `liqsim_risk::linear::rates` produces from VaR or ES of returns), maintenance a
+/// fixed fraction of initial; each position's requirement is rounded up to the micro.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectionalRates {
+    pub long: f64,
+    pub short: f64,
+    pub maintenance_fraction: f64,
+}
+
+impl MarginModel for DirectionalRates {
+    fn requirement(&self, view: &AccountView<'_>) -> Result<Requirement> {
+        let mut initial = Money::ZERO;
+        let mut maintenance = Money::ZERO;
+        for p in view.positions {
+            let i = p.instrument.0 as usize;
+            let n =
+                view.instruments[i].spec.notional(view.marks[i], Qty::from_lots(p.qty))?.abs()?;
+            let rate = if p.qty > 0 { self.long } else { self.short };
+            initial = initial.checked_add(n.mul_rate_ceil(rate)?)?;
+            maintenance =
+                maintenance.checked_add(n.mul_rate_ceil(rate * self.maintenance_fraction)?)?;
+        }
+        Ok(Requirement { initial, maintenance })
+    }
+}
+
 /// `amount x ppm / 10^6` rounded up (ppm >= 0).
 pub fn ppm_ceil(amount: Money, ppm: i64) -> Result<Money> {
     let p = i128::from(amount.micros()) * i128::from(ppm);
@@ -177,10 +204,16 @@ pub struct LiquidationRecord {
     pub orders: Vec<LiquidationOrder>,
     /// Lots filled so far per order, in the order of `orders`.
     pub filled: Vec<i64>,
+    /// Notional filled in the book.
     pub book_notional: Money,
+    /// Lots the backstop took at the bankruptcy price.
     pub backstop_qty: i64,
+    /// Lots closed against opposing positions (at the mark when the fund could pay, at
+    /// the bankruptcy price when it could not).
     pub adl_qty: i64,
+    /// Liquidation fee paid to the fund.
     pub fee: Money,
+    /// Bad debt of this liquidation paid by the fund, socialized, and left unpaid.
     pub fund_paid: Money,
     pub socialized: Money,
     pub unpaid: Money,

@@ -614,3 +614,19 @@ fn adl_rankings_differ() {
     // X and Y tie at 20%: by account id.
     assert_eq!(queue(AdlRanking::PnlPercent), vec![2, 0, 1]);
 }
+
+#[test]
+fn directional_rates_round_up_per_position() {
+    let (mut v, perp) = venue();
+    let a = v.open_account(m("1000")).unwrap();
+    let b = v.open_account(m("1000")).unwrap();
+    v.apply_fill(b, a, perp, p("100"), Qty::from_lots(3), Side::Buy).unwrap();
+    v.set_mark(perp, p("100.01")).unwrap();
+    let rates = DirectionalRates { long: 0.0123, short: 0.02, maintenance_fraction: 0.5 };
+    // Long 300.03 x 1.23% = 3.690369; maintenance x 0.615% = 1.8451845 -> 1.845185.
+    let r = v.requirement(a, &rates).unwrap();
+    assert_eq!((r.initial, r.maintenance), (m("3.690369"), m("1.845185")));
+    // Short 300.03 x 2% = 6.0006, maintenance 3.0003.
+    let r = v.requirement(b, &rates).unwrap();
+    assert_eq!((r.initial, r.maintenance), (m("6.0006"), m("3.0003")));
+}
