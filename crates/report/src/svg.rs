@@ -436,10 +436,13 @@ impl Chart {
             escape(title)
         );
         if let Some(label) = label {
+            // Labels of points in the right quarter go to their left so they stay inside.
+            let right_side = cx > LEFT + self.plot_w() * 0.75;
+            let (x, anchor) =
+                if right_side { (cx - radius - 3.0, "end") } else { (cx + radius + 3.0, "start") };
             let _ = writeln!(
                 self.body,
-                r#"<text x="{:.2}" y="{:.2}" font-size="11" fill="{color}">{}</text>"#,
-                cx + radius + 3.0,
+                r#"<text x="{x:.2}" y="{:.2}" font-size="11" text-anchor="{anchor}" fill="{color}">{}</text>"#,
                 cy - radius - 2.0,
                 escape(label)
             );

@@ -45,6 +45,11 @@ impl SweepPoint {
         })
     }
 
+    /// `value, value` (the chart names the keys once).
+    pub fn short_label(&self) -> String {
+        self.params.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
     /// `key=value, key=value`.
     pub fn label(&self) -> String {
         self.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
@@ -62,17 +67,22 @@ pub fn mark_frontier(points: &[SweepPoint]) -> Vec<bool> {
 pub fn sweep_html(scenario: &str, seeds: usize, points: &[SweepPoint]) -> String {
     let front = mark_frontier(points);
     let scatter: Vec<(String, f64, f64)> =
-        points.iter().map(|p| (p.label(), p.mean_initial_margin, p.bad_debt_p99)).collect();
+        points.iter().map(|p| (p.short_label(), p.mean_initial_margin, p.bad_debt_p99)).collect();
     let chart = frontier_chart(
         "frontier",
         "Safety vs capital across the grid: bad debt p99 against mean initial margin",
         &scatter,
         false,
     );
-    let mut body = panel(
-        &chart,
-        "Each dot is one grid point summarized over its seeds. Green points are on the frontier (no other point has both less bad debt p99 and less margin); choose among them by how much bad debt you accept.",
+    let keys: Vec<&str> = points
+        .first()
+        .map(|p| p.params.iter().map(|(k, _)| k.as_str()).collect())
+        .unwrap_or_default();
+    let caption = format!(
+        "Each dot is one grid point summarized over its seeds; labels give {}. Green points are on the frontier (no other point has both less bad debt p99 and less margin); choose among them by how much bad debt you accept.",
+        keys.join(", ")
     );
+    let mut body = panel(&chart, &caption);
     body.push_str("<h2>Grid points</h2>\n<table>\n<tr><th>parameters</th><th>runs</th><th>bad debt mean</th><th>bad debt p99</th><th>mean initial margin</th><th>P(fund exhausted)</th><th>frontier</th></tr>\n");
     let fmt = |v: f64| group_thousands(&format!("{v:.2}"));
     for (p, f) in points.iter().zip(&front) {
