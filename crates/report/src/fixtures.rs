@@ -389,8 +389,8 @@ pub fn sweep_points() -> Vec<SweepPoint> {
         for (j, fee) in ["0.0025", "0.005", "0.01"].iter().enumerate() {
             let margin = 20_000_000.0 * (1.0 + 0.35 * i as f64) * (1.0 + 0.02 * j as f64);
             let p99 = 3_000_000.0 / (1.0 + 1.1 * i as f64)
-                * (1.0 - 0.15 * j as f64)
-                * (0.9 + 0.3 * unit_hash(i as u64, j as u64));
+                * (1.0 - 0.04 * j as f64)
+                * (0.8 + 0.5 * unit_hash(i as u64, j as u64));
             points.push(SweepPoint {
                 params: vec![
                     ("margin.confidence".into(), (*conf).into()),
