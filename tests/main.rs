@@ -6,6 +6,7 @@
 
 mod architecture;
 mod bad_input;
+mod compare;
 mod price;
 mod run;
 mod scenarios;

@@ -382,7 +382,9 @@ impl World {
                 if Some(a) == self.backstop || !self.exchange.is_liquidatable(a, self.mark_ticks)? {
                     continue;
                 }
-                last = Some(self.liquidate(a, cause)?);
+                if let Some(id) = self.liquidate(a, cause)? {
+                    last = Some(id);
+                }
             }
             self.candidates = candidates;
             match last {
@@ -434,8 +436,9 @@ impl World {
     }
 
     /// Closes (part of) an underwater account and runs the waterfall; returns the
-    /// liquidation's record index.
-    fn liquidate(&mut self, a: AccountId, cause: Option<u32>) -> Result<u32> {
+    /// liquidation's record index, or `None` when nothing could be closed (no liquidity,
+    /// no backstop and no ADL: the account is tried again at the next price step).
+    fn liquidate(&mut self, a: AccountId, cause: Option<u32>) -> Result<Option<u32>> {
         let mark = self.mark_ticks;
         let spec = self.cfg.spec;
         self.book.cancel_all(OwnerId(a.0));
@@ -473,8 +476,10 @@ impl World {
                 done += left;
                 left = 0;
             }
-            if left > 0 && self.exchange.insurance_fund().is_positive() {
-                // The fund stands behind fills beyond bankruptcy, within a 10% band of the mark.
+            // Beyond bankruptcy the loss is bad debt: taken when the fund can pay it, or
+            // when there is no ADL to close the position at the bankruptcy price instead.
+            if left > 0 && (self.exchange.insurance_fund().is_positive() || !self.cfg.liquidation.adl) {
+                // Fills beyond bankruptcy stay within a 10% band of the mark.
                 let band =
                     spec.price_from_f64(spec.price_to_f64(mark) * if long { 0.9 } else { 1.1 })?;
                 let r = self.submit(market(a, side, left, band, None))?;
@@ -490,8 +495,10 @@ impl World {
                 break;
             }
         }
-        let fee = self.exchange.charge_liquidation_fee(a, notional, self.mark_ticks)?;
-        let _ = fee;
+        if closed == 0 {
+            return Ok(None);
+        }
+        self.exchange.charge_liquidation_fee(a, notional, self.mark_ticks)?;
         let mut bad_debt = Money::ZERO;
         if self.exchange.position(a).lots() == 0 {
             let debt = self.exchange.cash(a).checked_neg()?.max(Money::ZERO);
@@ -523,7 +530,7 @@ impl World {
         self.digest.i64(notional.micros());
         self.digest.i64(bad_debt.micros());
         self.digest.u64(cause.map_or(u64::MAX, u64::from));
-        self.recorder.on_liquidation(row)
+        self.recorder.on_liquidation(row).map(Some)
     }
 
     /// Closes `qty` of a bankrupt position against opposing accounts in ADL rank order at
