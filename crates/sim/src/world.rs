@@ -946,6 +946,17 @@ impl World {
                 }
             })
             .collect();
+        // Positions still open below zero equity (nobody could close them) are losses
+        // nobody has paid: the exchange is not solvent while they exist.
+        for i in 0..self.exchange.accounts() {
+            let a = AccountId(i as u32);
+            if self.exchange.position(a).lots() != 0 {
+                let equity = self.exchange.equity(a, self.mark_ticks)?;
+                if equity.is_negative() {
+                    self.unpaid_loss = self.unpaid_loss.checked_sub(equity)?;
+                }
+            }
+        }
         let conservation_error = self.exchange.ledger().conservation_error()?;
         self.exchange.check()?;
         self.recorder.finish(RunFacts {
