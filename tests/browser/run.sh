@@ -3,9 +3,9 @@
 # each in headless Chromium, and fails if a page is blank, if any chart is empty, or if
 # the browser logged a console error. Screenshots are kept in target/report-screenshots/.
 #
-# The reports come from the synthetic crash fixtures of crates/report
-# (`write_fixtures`); when `liqsim run --out` writes report.html, the quickstart
-# scenario's real report is checked too.
+# The reports come from crates/report's `write_fixtures` test: the synthetic crash run,
+# compare and sweep, and the quickstart scenario run by the kernel. When
+# `liqsim run --out` writes report.html, the command line's own report is checked too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -46,14 +46,15 @@ PAGES=(
     "run $OUT/run/report.html 7 3600"
     "compare $OUT/compare.html 4 3000"
     "sweep $OUT/sweep.html 1 1400"
+    "quickstart $OUT/quickstart/report.html 7 3600"
 )
 
-echo "== quickstart run"
-if cargo run --quiet -- run scenarios/quickstart.toml --out "$OUT/quickstart" >/dev/null \
-    && [ -f "$OUT/quickstart/report.html" ]; then
-    PAGES+=("quickstart $OUT/quickstart/report.html 7 3600")
+echo "== liqsim run scenarios/quickstart.toml --out"
+if cargo run --quiet -- run scenarios/quickstart.toml --out "$OUT/cli-quickstart" >/dev/null \
+    && [ -f "$OUT/cli-quickstart/report.html" ]; then
+    PAGES+=("cli-quickstart $OUT/cli-quickstart/report.html 7 3600")
 else
-    echo "NOTE: liqsim run did not write quickstart/report.html; checking the synthetic reports only"
+    echo "NOTE: liqsim run did not write report.html; the quickstart report checked is the one write_fixtures rendered"
 fi
 
 chrome() {

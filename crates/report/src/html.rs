@@ -109,8 +109,8 @@ pub fn liquidation_bins(o: &Outcome) -> LiquidationBins {
     liquidation_bins_in(o, 0, duration, MAX_BINS)
 }
 
-/// The crash window `[start, end)` in seconds: from the whole minute before the first
-/// liquidation until 90% of the liquidated notional has happened plus a quarter of that
+/// The crash window `[start, end)` in seconds: from the whole minute one minute before the
+/// first liquidation until 90% of the liquidated notional has happened plus a quarter of that
 /// span (at least 30 minutes, at most the run); `None` without liquidations.
 pub fn crash_window(o: &Outcome) -> Option<(u64, u64)> {
     let first = o.liquidation_log.first()?.time.nanos() / 1_000_000_000;
@@ -124,7 +124,8 @@ pub fn crash_window(o: &Outcome) -> Option<(u64, u64)> {
             break;
         }
     }
-    let start = first / 60 * 60;
+    // One minute of calm before the first liquidation, so the first bar is not on the axis.
+    let start = first.saturating_sub(60) / 60 * 60;
     let span = (t90 - start + (t90 - start) / 4).max(1_800);
     let end = (start + span).div_ceil(60) * 60;
     let duration = (o.duration.nanos() / 1_000_000_000).max(end.min(start + 1));

@@ -280,7 +280,7 @@ fn liquidation_bars_add_up_to_the_liquidated_notional() {
 fn the_crash_window_holds_most_of_the_liquidated_notional() {
     let o = crash_outcome();
     let (start, end) = crash_window(&o).unwrap();
-    assert_eq!(start, 7_200, "the minute of the first liquidation");
+    assert_eq!(start, 7_140, "a minute before the first liquidation (02:00:03)");
     assert!(end > start + 1_800 && end <= 86_400, "{end}");
     let inside: i64 = o
         .liquidation_log
@@ -478,8 +478,37 @@ fn run_dir_is_written_atomically_with_every_file() {
     let _ = std::fs::remove_file(&blocked);
 }
 
-/// Writes the synthetic run, compare and sweep reports for the browser test into
-/// `$LIQSIM_REPORT_FIXTURES` (or a temporary directory, to check they are written).
+/// The quickstart scenario run by the kernel, rendered: the report of a real outcome
+/// has every chart drawn and its files agree with the outcome.
+fn quickstart() -> Result<Outcome, liqsim_core::Error> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/quickstart.toml");
+    let scenario = liqsim_scenario::load(&path, &[])?;
+    liqsim_sim::run(liqsim_scenario::sim_config(&scenario)?)
+}
+
+#[test]
+fn the_quickstart_report_draws_the_real_run() {
+    let o = quickstart().unwrap();
+    assert_eq!(split(&timeseries_csv(&o)).len(), o.series.len() + 1);
+    assert_eq!(split(&liquidations_csv(&o)).len(), o.liquidation_log.len() + 1);
+    let v: serde_json::Value = serde_json::from_str(&summary_json(&o)).unwrap();
+    assert_eq!(v["digest"], o.digest.as_str());
+    assert_eq!(v["bad_debt"].to_string(), o.bad_debt.to_string());
+    let charts = run_charts(&o);
+    for (chart, _) in &charts[..1] {
+        assert!(chart.marks > 0, "{}", chart.id);
+    }
+    let [index, ..] = price_series(&o);
+    assert_eq!(index.1.len(), o.series.len());
+    let bins = liquidation_bins(&o);
+    let binned: i64 =
+        bins.bins.iter().flat_map(|b| b.long.iter().chain(&b.short)).map(|m| m.micros()).sum();
+    assert_eq!(binned, o.liquidations.notional.micros());
+}
+
+/// Writes the synthetic run, compare and sweep reports and the quickstart scenario's run
+/// report for the browser test into `$LIQSIM_REPORT_FIXTURES` (or a temporary
+/// directory, to check they are written).
 #[test]
 fn write_fixtures() {
     let dir = std::env::var_os("LIQSIM_REPORT_FIXTURES")
@@ -492,7 +521,14 @@ fn write_fixtures() {
     std::fs::write(dir.join("comparison.json"), comparison_json(&c)).unwrap();
     std::fs::write(dir.join("sweep.html"), sweep_html("synthetic-crash", 20, &sweep_points()))
         .unwrap();
-    for f in ["run/report.html", "run/summary.json", "compare.html", "sweep.html"] {
+    write_run_dir(&dir.join("quickstart"), &quickstart().unwrap()).unwrap();
+    for f in [
+        "run/report.html",
+        "run/summary.json",
+        "compare.html",
+        "sweep.html",
+        "quickstart/report.html",
+    ] {
         let len = std::fs::metadata(dir.join(f)).unwrap().len();
         assert!(len > 1_000, "{f}: {len} bytes");
     }
