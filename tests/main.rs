@@ -8,6 +8,7 @@ mod architecture;
 mod bad_input;
 mod compare;
 mod price;
+mod risk;
 mod run;
 mod scenarios;
 mod support;
