@@ -19,8 +19,13 @@ fn configs() -> Vec<liqsim_sim::SimConfig> {
 }
 
 fn digests(configs: &[liqsim_sim::SimConfig], threads: usize) -> Vec<String> {
-    liqsim_sweep::execute(configs, threads, |c| liqsim_sim::run(c.clone()).map(|o| o.digest), |_, _| Ok(()))
-        .unwrap_or_else(|e| panic!("{e}"))
+    liqsim_sweep::execute(
+        configs,
+        threads,
+        |c| liqsim_sim::run(c.clone()).map(|o| o.digest),
+        |_, _| Ok(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn compare(c: &mut Criterion) {
@@ -30,7 +35,9 @@ fn compare(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(configs.len() as u64));
     for threads in [1, 2] {
-        group.bench_function(format!("threads_{threads}"), |b| b.iter(|| digests(&configs, threads)));
+        group.bench_function(format!("threads_{threads}"), |b| {
+            b.iter(|| digests(&configs, threads))
+        });
     }
     group.finish();
 }

@@ -309,6 +309,24 @@ pub fn run(args: &CompareArgs) -> CliResult {
         }
         crate::sweep::write_atomic(&out.join("runs.csv"), &runs)?;
         crate::sweep::write_atomic(&out.join("comparison.csv"), &comparison_csv(&results)?)?;
+        let comparison = liqsim_report::Comparison {
+            scenario: name.clone(),
+            seeds: results
+                .first()
+                .map(|p| p.runs.iter().map(|r| r.seed).collect())
+                .unwrap_or_default(),
+            policies: results
+                .iter()
+                .map(|p| liqsim_report::PolicyRuns {
+                    policy: p.policy.clone(),
+                    runs: p.runs.iter().map(RunRow::figures).collect(),
+                })
+                .collect(),
+        };
+        crate::sweep::write_atomic(
+            &out.join("compare.html"),
+            &liqsim_report::compare_html(&comparison),
+        )?;
     }
     Ok(())
 }

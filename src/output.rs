@@ -175,7 +175,7 @@ pub fn liquidations_csv(o: &Outcome) -> Result<String, Error> {
     Ok(text)
 }
 
-/// Writes summary.json, timeseries.csv and liquidations.csv into `dir`.
+/// Writes summary.json, timeseries.csv, liquidations.csv and report.html into `dir`.
 pub fn write_run(dir: &Path, o: &Outcome) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::from(
@@ -185,5 +185,6 @@ pub fn write_run(dir: &Path, o: &Outcome) -> Result<(), Error> {
     write_atomic(&dir.join("summary.json"), &summary_json(o))?;
     write_atomic(&dir.join("timeseries.csv"), &timeseries_csv(o)?)?;
     write_atomic(&dir.join("liquidations.csv"), &liquidations_csv(o)?)?;
+    write_atomic(&dir.join("report.html"), &liqsim_report::run_report_html(o))?;
     Ok(())
 }

@@ -183,6 +183,26 @@ impl RunRow {
     }
 }
 
+impl RunRow {
+    /// The figures the HTML reports draw.
+    pub fn figures(&self) -> liqsim_report::RunFigures {
+        liqsim_report::RunFigures {
+            seed: self.seed,
+            bad_debt: self.bad_debt,
+            fund_exhausted: self.fund_exhausted,
+            liquidation_count: self.liquidation_count,
+            liquidated_notional: self.liquidated_notional,
+            adl_notional: self.adl_notional,
+            socialized_loss: self.socialized_loss,
+            max_depth: self.max_depth,
+            amplification: self.amplification,
+            mean_initial_margin: self.mean_initial_margin,
+            peak_initial_margin: self.peak_initial_margin,
+            procyclicality: self.procyclicality,
+        }
+    }
+}
+
 /// One CSV record as text (with its newline), quoted where needed.
 pub fn csv_line(fields: &[String]) -> Result<String, Error> {
     let mut writer =

@@ -147,7 +147,31 @@ pub fn finish(out: &Path, axes: &[GridAxis], runs: &[RunSpec]) -> Result<bool, E
     }
     write_atomic(&out.join("runs.csv"), &text)?;
     write_atomic(&out.join("summary.csv"), &summary_csv(&keys, &rows)?)?;
+    let points: Vec<liqsim_report::SweepPoint> =
+        (0..rows.iter().map(|r| r.point + 1).max().unwrap_or(0))
+            .filter_map(|point| {
+                let of: Vec<&RunRow> = rows.iter().filter(|r| r.point == point).collect();
+                let params =
+                    keys.iter().cloned().zip(of.first()?.grid_values.iter().cloned()).collect();
+                let figures: Vec<_> = of.iter().map(|r| r.figures()).collect();
+                liqsim_report::SweepPoint::from_runs(params, &figures)
+            })
+            .collect();
+    let seeds = rows.iter().filter(|r| r.point == 0).count();
+    write_atomic(
+        &out.join("sweep.html"),
+        &liqsim_report::sweep_html(&scenario_name(out), seeds, &points),
+    )?;
     Ok(true)
+}
+
+/// The scenario name recorded in the sweep's manifest.
+fn scenario_name(out: &Path) -> String {
+    std::fs::read_to_string(out.join("sweep.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["scenario"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn fixed(v: f64) -> String {

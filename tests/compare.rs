@@ -56,7 +56,9 @@ fn a_jump_past_maintenance_hurts_the_thinner_margin_more() {
     // A -30% jump at 1h, beyond every account's maintenance, with no ADL, so losses past
     // bankruptcy are bad debt (market makers keep quoting, so positions can be closed). Fixed 1%/0.5% against grid (16% moves): the policy holding
     // more margin has less bad debt.
-    let text = format!("{BASE}\n[liquidation]\nadl = false\n\n[[market.shocks]]\nat = \"1h\"\nkind = \"jump\"\nsize = -0.3\n");
+    let text = format!(
+        "{BASE}\n[liquidation]\nadl = false\n\n[[market.shocks]]\nat = \"1h\"\nkind = \"jump\"\nsize = -0.3\n"
+    );
     let v = compare_json(&text, &["--policies", "fixed,grid"]);
     let fixed = v["policies"]["fixed"]["bad_debt"]["mean"].as_f64().unwrap();
     let grid = v["policies"]["grid"]["bad_debt"]["mean"].as_f64().unwrap();
@@ -75,10 +77,18 @@ fn every_policy_sees_the_same_price_path() {
     for policy in ["es", "fixed", "grid"] {
         let dir = scratch.write(&format!("{policy}.keep"), "");
         std::fs::remove_file(&dir).unwrap();
-        let out = liqsim(&["run", path.to_str().unwrap(), "--policy", policy, "--out", dir.to_str().unwrap()]);
+        let out = liqsim(&[
+            "run",
+            path.to_str().unwrap(),
+            "--policy",
+            policy,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
-        let index: Vec<String> = csv.lines().map(|l| l.split(',').nth(1).unwrap_or("").to_string()).collect();
+        let index: Vec<String> =
+            csv.lines().map(|l| l.split(',').nth(1).unwrap_or("").to_string()).collect();
         series.push(index);
     }
     assert!(series[0].len() > 100);

@@ -478,7 +478,9 @@ impl World {
             }
             // Beyond bankruptcy the loss is bad debt: taken when the fund can pay it, or
             // when there is no ADL to close the position at the bankruptcy price instead.
-            if left > 0 && (self.exchange.insurance_fund().is_positive() || !self.cfg.liquidation.adl) {
+            if left > 0
+                && (self.exchange.insurance_fund().is_positive() || !self.cfg.liquidation.adl)
+            {
                 // Fills beyond bankruptcy stay within a 10% band of the mark.
                 let band =
                     spec.price_from_f64(spec.price_to_f64(mark) * if long { 0.9 } else { 1.1 })?;
@@ -536,7 +538,8 @@ impl World {
     /// Closes `qty` of a bankrupt position against opposing accounts in ADL rank order at
     /// the bankruptcy bound; returns the lots closed.
     fn auto_deleverage(&mut self, a: AccountId, long: bool, bound: Price, qty: i64) -> Result<i64> {
-        let fresh = !matches!(&self.adl_cache, Some((t, side, _, _)) if *t == self.now && *side == long);
+        let fresh =
+            !matches!(&self.adl_cache, Some((t, side, _, _)) if *t == self.now && *side == long);
         if fresh {
             let queue = self.exchange.adl_queue(long, self.mark_ticks)?;
             self.adl_cache = Some((self.now, long, queue, 0));
