@@ -13,6 +13,7 @@
 //! (on a sample: the ceil(n alpha)-th smallest loss); ES at level alpha is the mean loss
 //! in the worst 1 - alpha of the distribution.
 
+pub mod backtest;
 pub mod linear;
 pub mod measures;
 pub mod scenarios;
