@@ -38,6 +38,67 @@ pub fn es(losses: &mut [f64], alpha: f64) -> f64 {
     (sum + (tail - k as f64) * boundary) / tail
 }
 
+/// VaR at `alpha` of weighted scenarios: the smallest loss l with (sum of the weights of
+/// losses <= l) >= alpha (sum of all weights). Weights need not sum to 1; negative or
+/// non-finite weights count as 0. Sorts a copy of the indices (weighted sets are built
+/// once per refresh, not per account).
+pub fn weighted_var(losses: &[f64], weights: &[f64], alpha: f64) -> f64 {
+    weighted(losses, weights, alpha).0
+}
+
+/// ES at `alpha` of weighted scenarios, Acerbi-Tasche general form:
+/// ES = (E[L 1{L > q}] + q (P(L <= q) - alpha)) / (1 - alpha), q the weighted VaR. With
+/// equal weights it is exactly [`es`].
+pub fn weighted_es(losses: &[f64], weights: &[f64], alpha: f64) -> f64 {
+    weighted(losses, weights, alpha).1
+}
+
+fn weighted(losses: &[f64], weights: &[f64], alpha: f64) -> (f64, f64) {
+    let n = losses.len().min(weights.len());
+    let w = |i: usize| if weights[i].is_finite() && weights[i] > 0.0 { weights[i] } else { 0.0 };
+    let total: f64 = (0..n).map(w).sum();
+    if n == 0 || total <= 0.0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| losses[*a].total_cmp(&losses[*b]));
+    let mut cumulative = 0.0;
+    let mut q_at = n - 1;
+    for (k, i) in order.iter().enumerate() {
+        cumulative += w(*i) / total;
+        // A relative tolerance so that 10 equal weights of 0.1 reach 0.9 at the 9th.
+        if cumulative >= alpha - 1e-12 {
+            q_at = k;
+            break;
+        }
+    }
+    let q = losses[order[q_at]];
+    let at_or_below: f64 = order.iter().filter(|i| losses[**i] <= q).map(|i| w(*i) / total).sum();
+    let above: f64 = order.iter().filter(|i| losses[**i] > q).map(|i| w(*i) / total * losses[*i]).sum();
+    let tail = 1.0 - alpha;
+    if tail <= 0.0 {
+        return (q, losses[order[n - 1]]);
+    }
+    (q, (above + q * (at_or_below - alpha)) / tail)
+}
+
+/// VaR of `mu + sigma T` with T a Student-t scaled to unit variance (nu > 2), so that
+/// `sigma` is the standard deviation.
+pub fn unit_t_var(alpha: f64, nu: f64, mu: f64, sigma: f64) -> f64 {
+    if nu <= 2.0 {
+        return f64::NAN;
+    }
+    t_var(alpha, nu, mu, sigma * ((nu - 2.0) / nu).sqrt())
+}
+
+/// ES of `mu + sigma T` with T a unit-variance Student-t (nu > 2).
+pub fn unit_t_es(alpha: f64, nu: f64, mu: f64, sigma: f64) -> f64 {
+    if nu <= 2.0 {
+        return f64::NAN;
+    }
+    t_es(alpha, nu, mu, sigma * ((nu - 2.0) / nu).sqrt())
+}
+
 /// VaR of a normal loss with mean `mu` and standard deviation `sigma`.
 pub fn normal_var(alpha: f64, mu: f64, sigma: f64) -> f64 {
     mu + sigma * Normal::standard().inverse_cdf(alpha)
@@ -134,6 +195,43 @@ mod tests {
         assert_eq!(var(&mut a.clone(), 0.95) + var(&mut b.clone(), 0.95), 0.0);
         assert_eq!(var(&mut sum.clone(), 0.95), 100.0);
         assert!(es(&mut sum, 0.95) <= es(&mut a, 0.95) + es(&mut b, 0.95));
+    }
+
+    #[test]
+    fn weighted_measures() {
+        // Equal weights reproduce the plain estimators, for fractional tails too.
+        let losses: Vec<f64> = (1..=10).map(f64::from).collect();
+        let ones = vec![1.0; 10];
+        for alpha in [0.5, 0.85, 0.9, 0.95] {
+            assert_eq!(weighted_var(&losses, &ones, alpha), var(&mut losses.clone(), alpha));
+            let (a, b) = (weighted_es(&losses, &ones, alpha), es(&mut losses.clone(), alpha));
+            assert!((a - b).abs() < 1e-12, "alpha {alpha}: {a} {b}");
+        }
+        // Weight 0.8 on a loss of 0, 0.2 on a loss of 10: at 0.85 both VaR and ES are 10;
+        // at 0.7 the VaR is 0 (0.8 >= 0.7).
+        let l = [0.0, 10.0];
+        let w = [0.8, 0.2];
+        assert_eq!(weighted_var(&l, &w, 0.85), 10.0);
+        assert!((weighted_es(&l, &w, 0.85) - 10.0).abs() < 1e-12);
+        assert_eq!(weighted_var(&l, &w, 0.7), 0.0);
+        // q = 0, P(L <= 0) = 0.8: ES = (0.2 x 10 + 0 x 0.1) / 0.3 = 6.667.
+        assert!((weighted_es(&l, &w, 0.7) - 2.0 / 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unit_variance_t() {
+        // t(4) scaled to variance 1: quantile 0.99 = 3.746947 x sqrt(2/4) = 2.649526.
+        assert!((unit_t_var(0.99, 4.0, 0.0, 1.0) - 3.746_947 * 0.5f64.sqrt()).abs() < 1e-6);
+        // A unit-variance t has a lower 95% VaR than the normal but a higher 99.9% one.
+        assert!(unit_t_var(0.95, 4.0, 0.0, 1.0) < normal_var(0.95, 0.0, 1.0));
+        assert!(unit_t_var(0.999, 4.0, 0.0, 1.0) > normal_var(0.999, 0.0, 1.0));
+        assert!(unit_t_es(0.99, 2.0, 0.0, 1.0).is_nan());
+        // Sample of a unit-variance t(5): its standard deviation is 1 (5 s.e. bound).
+        let dist = StudentsT::new(0.0, (3.0f64 / 5.0).sqrt(), 5.0).unwrap();
+        let mut rng = StreamId::named("unit-t").rng(3);
+        let mut draws: Vec<f64> = (0..100_000).map(|_| dist.sample(&mut rng)).collect();
+        let e = es(&mut draws, 0.975);
+        assert!((e - unit_t_es(0.975, 5.0, 0.0, 1.0)).abs() < 0.05, "{e}");
     }
 
     proptest! {
