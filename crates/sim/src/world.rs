@@ -40,6 +40,9 @@ const PHASE_AGENTS: u8 = 4;
 const PHASE_FUNDING: u8 = 5;
 const PHASE_SAMPLE: u8 = 7;
 
+/// Time constant of the realized volatility market makers watch.
+const REALIZED_VOL_WINDOW_S: f64 = 60.0;
+
 /// Passes of the liquidation loop in one instant before the kernel reports a runaway.
 const MAX_CASCADE_PASSES: usize = 10_000;
 
@@ -321,7 +324,9 @@ impl World {
         let previous_index = self.index_value;
         self.update_prices()?;
         let index_return = (self.index_value / previous_index).ln();
-        let lambda = 0.999;
+        // Market makers judge volatility over the last minute or so (an EWMA with a 60 s
+        // time constant): fast enough to pull at a jump, and to come back once it is over.
+        let lambda = (-step.as_seconds_f64() / REALIZED_VOL_WINDOW_S).exp();
         self.realized_variance = lambda * self.realized_variance
             + (1.0 - lambda) * index_return * index_return / step.as_years_f64();
         self.index_history.push_back((self.now, self.index_value));
