@@ -16,6 +16,7 @@
 pub mod backtest;
 pub mod linear;
 pub mod measures;
+pub mod policy;
 pub mod portfolio;
 pub mod scenarios;
 
