@@ -374,13 +374,13 @@ mod tests {
         );
         // Short strangle: premiums 1788.54870 + 15% (7.5%) of 2 x 30000.
         let r = p.requirements(&strangle(), &MARKET).unwrap();
-        close(r.initial, 1788.548_699 + 9000.0, 1e-5);
-        close(r.maintenance, 1788.548_699 + 4500.0, 1e-5);
+        close(r.initial, 1_788.548_699 + 9000.0, 1e-5);
+        close(r.maintenance, 1_788.548_699 + 4500.0, 1e-5);
         // Hedged book: charged leg by leg, so exactly the sum of the legs.
         let h = p.requirements(&hedged(), &MARKET).unwrap();
         let a = p.requirements(&hedged()[..1], &MARKET).unwrap();
         let b = p.requirements(&hedged()[1..], &MARKET).unwrap();
-        close(h.initial, 600.0 + 2056.182_215, 1e-5);
+        close(h.initial, 600.0 + 2_056.182_215, 1e-5);
         assert!(h.initial.micros().abs_diff(a.initial.micros() + b.initial.micros()) <= 1);
         assert!(FixedPolicy::new(vec![], 0.1, 0.1).is_err());
     }
@@ -432,7 +432,7 @@ mod tests {
         let b = es_policy.requirements(&hedged()[1..], &MARKET).unwrap();
         close(h.initial, 797.571_908, 1e-5);
         close(a.initial, 2400.0, 1e-6);
-        close(b.initial, 1041.403_420, 1e-5);
+        close(b.initial, 1_041.403_420, 1e-5);
         assert!(h.initial.to_f64() < 0.5 * (a.initial.to_f64() + b.initial.to_f64()));
         // An empty portfolio needs nothing; an empty set is refused.
         let r = es_policy.requirements(&[], &MARKET).unwrap();
@@ -452,11 +452,11 @@ mod tests {
         close(r.maintenance, 7200.0, 1e-6);
         // Short strangle: worst at +16% with vol up 30%.
         let r = g.requirements(&strangle(), &MARKET).unwrap();
-        close(r.initial, 2577.964_803, 1e-5);
+        close(r.initial, 2_577.964_803, 1e-5);
         // Hedged: 1954.8288 (at -16%, vol down), against 4800 + 1864.3949 for the legs.
         let h = g.requirements(&hedged(), &MARKET).unwrap();
-        close(h.initial, 1954.828_830, 1e-5);
-        close(g.requirements(&hedged()[1..], &MARKET).unwrap().initial, 1864.394_943, 1e-5);
+        close(h.initial, 1_954.828_830, 1e-5);
+        close(g.requirements(&hedged()[1..], &MARKET).unwrap().initial, 1_864.394_943, 1e-5);
         // A far out-of-the-money short put loses at most 53.43 on the grid: the 1% minimum
         // charge of 300 applies.
         let far = [option(OptionKind::Put, 15_000.0, -1.0)];
