@@ -14,6 +14,7 @@
 //! in the worst 1 - alpha of the distribution.
 
 pub mod backtest;
+pub mod hotpath;
 pub mod linear;
 pub mod measures;
 pub mod policy;
