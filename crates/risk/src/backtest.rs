@@ -18,11 +18,20 @@
 //! value near -0.70 for T = 250 and alpha = 0.975, nearly the same for normal and
 //! Student-t forecasts; the tests check ours against it.
 //!
+//! [`margin_coverage`] replays a price history: every `horizon` periods (non-overlapping)
+//! it asks a policy for the initial requirement of a reference portfolio at that close,
+//! and counts a breach when the portfolio's loss to the close `horizon` periods later
+//! exceeds it. Options in the reference portfolio keep their time to expiry at each
+//! test date (a constant-maturity position re-established each period) and are valued
+//! at the configured volatility.
+//!
 //! Limitations: the tests assume one forecast per period and non-overlapping horizons;
 //! breaches of overlapping multi-period horizons are autocorrelated by construction and
 //! fail the independence test for that reason alone.
 
-use liqsim_core::RngStream;
+use crate::policy::Requirements;
+use crate::portfolio::{Market, Position, Shock, portfolio_pnl};
+use liqsim_core::{Error, Result, RngStream};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 /// A likelihood-ratio statistic and its asymptotic p-value.
@@ -148,6 +157,80 @@ pub fn z2_test(
     (observed, at_or_below as f64 / (simulations + 1) as f64)
 }
 
+/// How to replay a history for [`margin_coverage`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CoverageConfig {
+    /// Closes before the first test date (the policy's first look-back).
+    pub window: usize,
+    /// Periods between a requirement and the loss it must cover (and between tests).
+    pub horizon_periods: usize,
+    /// Length of one period in years.
+    pub period_years: f64,
+    /// Volatility and rate the options are valued at.
+    pub vol: f64,
+    pub rate: f64,
+    /// The policy's confidence: the expected breach rate is 1 - confidence.
+    pub confidence: f64,
+}
+
+/// Outcome of a margin-coverage backtest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coverage {
+    /// One entry per test date: loss beyond the requirement.
+    pub hits: Vec<bool>,
+    pub breaches: u64,
+    /// Largest loss in excess of the requirement (0 if none).
+    pub worst_shortfall: f64,
+    pub kupiec: LrTest,
+    pub christoffersen: Christoffersen,
+}
+
+/// Replays `closes` for the reference `positions`; `requirement(history, market)` is the
+/// policy, given the closes up to and including the test date.
+pub fn margin_coverage(
+    closes: &[f64],
+    positions: &[Position],
+    config: &CoverageConfig,
+    mut requirement: impl FnMut(&[f64], &Market) -> Result<Requirements>,
+) -> Result<Coverage> {
+    let h = config.horizon_periods.max(1);
+    if closes.iter().any(|c| !(c.is_finite() && *c > 0.0)) {
+        return Err(Error::input("closes must be finite and positive"));
+    }
+    if config.window == 0 || closes.len() < config.window + h {
+        return Err(Error::input(format!(
+            "{} closes are too few for a window of {} and a horizon of {h}",
+            closes.len(),
+            config.window
+        )));
+    }
+    let mut hits = Vec::new();
+    let mut worst_shortfall = 0.0f64;
+    let mut t = config.window - 1;
+    while t + h < closes.len() {
+        let market = Market { forward: closes[t], vol: config.vol, rate: config.rate };
+        let required = requirement(&closes[..=t], &market)?.initial.to_f64();
+        let shock = Shock {
+            log_return: (closes[t + h] / closes[t]).ln(),
+            vol_shift: 0.0,
+            horizon_years: h as f64 * config.period_years,
+        };
+        let loss = -portfolio_pnl(positions, &market, &shock);
+        hits.push(loss > required);
+        worst_shortfall = worst_shortfall.max(loss - required);
+        t += h;
+    }
+    let p = 1.0 - config.confidence;
+    let breaches = hits.iter().filter(|b| **b).count() as u64;
+    Ok(Coverage {
+        kupiec: kupiec_pof(breaches, hits.len() as u64, p),
+        christoffersen: christoffersen(&hits, p),
+        breaches,
+        worst_shortfall,
+        hits,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +341,58 @@ mod tests {
         let right: Vec<f64> = (0..250).map(|_| normal.sample(&mut rng)).collect();
         let (_, p) = z2_test(&right, &forecasts, alpha, 999, &mut rng, |_, r| normal.sample(r));
         assert!(p > 0.01, "{p}");
+    }
+
+    #[test]
+    fn margin_coverage_of_var_and_thin_fixed_margin() {
+        use crate::linear::Measure;
+        use crate::policy::{FixedPolicy, Maintenance, MarginPolicy, ScenarioPolicy, Tier};
+        use crate::portfolio::Instrument;
+        use crate::scenarios::historical_set;
+        // 2000 days of a lognormal price with 3% daily volatility.
+        let normal = Normal::standard();
+        let mut rng = StreamId::named("coverage").rng(11);
+        let mut closes = vec![100.0];
+        for _ in 0..2000 {
+            let last = closes[closes.len() - 1];
+            closes.push(last * (0.03 * normal.sample(&mut rng)).exp());
+        }
+        let position = [Position { instrument: Instrument::Perpetual, quantity: 10.0 }];
+        let config = CoverageConfig {
+            window: 500,
+            horizon_periods: 1,
+            period_years: 1.0 / 365.0,
+            vol: 0.6,
+            rate: 0.0,
+            confidence: 0.99,
+        };
+        let var = |history: &[f64], market: &Market| {
+            let recent = &history[history.len() - 500..];
+            let policy = ScenarioPolicy {
+                set: historical_set(recent, 1, 1.0 / 365.0, 0.94),
+                measure: Measure::Var,
+                confidence: 0.99,
+                maintenance: Maintenance::Fraction(0.5),
+            };
+            policy.requirements(&position, market)
+        };
+        let c = margin_coverage(&closes, &position, &config, var).unwrap();
+        assert_eq!(c.hits.len(), 1501);
+        // About 15 breaches expected; the POF test does not reject.
+        assert!((5..=30).contains(&c.breaches), "{c:?}");
+        assert!(c.kupiec.p_value > 0.01, "{:?}", c.kupiec);
+        // A flat 2% margin on a 3%-a-day asset is breached when the log return is below
+        // ln 0.98 = -0.0202, that is 0.673 sd: P = 25.0%, far above 1%, so rejected.
+        let tiers =
+            vec![Tier { notional_max: f64::INFINITY, initial_rate: 0.02, maintenance_rate: 0.01 }];
+        let fixed = FixedPolicy::new(tiers, 0.1, 0.05).unwrap();
+        let c =
+            margin_coverage(&closes, &position, &config, |_, m| fixed.requirements(&position, m))
+                .unwrap();
+        let rate = c.breaches as f64 / c.hits.len() as f64;
+        // 25% with a binomial s.e. of 1.1%: 5 s.e. either side.
+        assert!((rate - 0.250).abs() < 0.056, "{rate}");
+        assert!(c.kupiec.p_value < 1e-10 && c.worst_shortfall > 0.0);
+        assert!(margin_coverage(&closes[..10], &position, &config, var).is_err());
     }
 }
