@@ -78,6 +78,9 @@ struct Group {
     members: Vec<Member>,
     /// Market makers: quoting resumes at this time after a pull.
     pulled_until: SimTime,
+    /// Market makers: (fair price, position, liquidity factor, widening) of each member's
+    /// standing ladder; it is requoted only when one of them has moved.
+    quoted: Vec<Option<(f64, i64, f64, f64)>>,
 }
 
 #[derive(Debug)]
@@ -175,11 +178,13 @@ impl World {
                     wakes: 0,
                 });
             }
+            let quoted = vec![None; members.len()];
             groups.push(Group {
                 config: g.clone(),
                 first_account,
                 members,
                 pulled_until: SimTime::START,
+                quoted,
             });
         }
         let backstop = if cfg.liquidation.backstop {
@@ -613,15 +618,32 @@ impl World {
                 self.groups[gi].pulled_until = self.now.plus(calm);
             }
             let pulled = self.now < self.groups[gi].pulled_until;
+            let widen = (vol / 0.5).max(1.0);
             for m in 0..count {
                 let a = AccountId(first + m as u32);
-                self.book.cancel_all(OwnerId(a.0));
-                if pulled
-                    || self.exchange.position(a).lots() == 0
-                        && self.groups[gi].members[m].status == Status::Out
-                {
+                let position = self.exchange.position(a).lots();
+                // A standing ladder is kept while the fair price has moved less than a
+                // quarter of the half-spread and nothing else changed: requoting every
+                // step would cancel and re-add the same orders.
+                let state = (self.index_value, position, liquidity, widen);
+                let stale = match self.groups[gi].quoted[m] {
+                    None => true,
+                    Some((fair, pos, liq, wid)) => {
+                        (state.0 / fair - 1.0).abs() > half_spread * wid / 4.0
+                            || pos != position
+                            || liq != liquidity
+                            || (wid / widen - 1.0).abs() > 0.25
+                    }
+                };
+                if !pulled && !stale {
                     continue;
                 }
+                self.book.cancel_all(OwnerId(a.0));
+                self.groups[gi].quoted[m] = None;
+                if pulled || position == 0 && self.groups[gi].members[m].status == Status::Out {
+                    continue;
+                }
+                self.groups[gi].quoted[m] = Some(state);
                 let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
                 if equity <= 0.0 {
                     continue;
@@ -631,7 +653,6 @@ impl World {
                 let inventory =
                     spec.price_to_f64(self.mark_ticks) * spec.qty_to_f64(self.exchange.position(a));
                 let skew = (inventory / limit).clamp(-1.0, 1.0);
-                let widen = (vol / 0.5).max(1.0);
                 let h = half_spread * widen;
                 let lots = ((level_size * liquidity / lot).floor() as i64).max(0);
                 if lots == 0 {
