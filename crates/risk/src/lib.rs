@@ -1,17 +1,29 @@
 //! liqsim-risk: how much can a position lose, and so how much margin does it need.
 //!
-//! - [`measures`]: value at risk and expected shortfall of a sample of losses, and their
-//!   closed forms for the normal and Student-t distributions.
-//! - [`scenarios`]: sets of horizon returns: historical and filtered historical (EWMA
-//!   volatility rescaling) from a price history.
-//! - [`linear`]: margin rates of a linear (perpetual) position from a return set: the
-//!   loss of a position is its notional times the return, so one pass gives the rate for
-//!   every account, long or short.
+//! - [`measures`]: VaR and ES of a (weighted) sample of losses, and closed forms for the
+//!   normal and Student-t (location-scale and unit-variance) distributions.
+//! - [`scenarios`]: horizon shocks (log return, relative vol shift, horizon):
+//!   historical, filtered historical (EWMA rescaling), Monte Carlo from any generator;
+//!   the stressed window and the anti-procyclicality floor and buffer.
+//! - [`portfolio`]: perpetual and European option positions on one underlying, the
+//!   market view, and full Black-76 revaluation under a shock.
+//! - [`policy`]: the `MarginPolicy` trait and the `fixed`, `var`, `es` and `grid`
+//!   policies, giving initial and maintenance requirements in integer money, rounded up.
+//! - [`hotpath`]: one P&L vector per instrument per refresh shared by all accounts,
+//!   per-account VaR/ES by selection, and liquidation triggers between refreshes.
+//! - [`backtest`]: Kupiec, Christoffersen and Acerbi-Szekely Z2, and a margin-coverage
+//!   backtest over a price history.
+//! - [`linear`]: long and short margin rates of a single perpetual from a return set
+//!   (the rate form the exchange uses).
 //!
 //! Sign and quantile convention, everywhere: losses are positive (loss = -P&L); VaR at
 //! level alpha is the alpha-quantile of the loss, the smallest l with P(L <= l) >= alpha
 //! (on a sample: the ceil(n alpha)-th smallest loss); ES at level alpha is the mean loss
-//! in the worst 1 - alpha of the distribution.
+//! in the worst 1 - alpha of the distribution, the boundary observation counted by its
+//! fraction (Acerbi-Tasche), so that sample ES is subadditive.
+//!
+//! Floats stay in here; they cross into money only through `Money::ceil_from_f64`. No
+//! I/O, no clock, no threads: the caller splits accounts across threads if it wants.
 
 pub mod backtest;
 pub mod hotpath;
@@ -22,3 +34,7 @@ pub mod portfolio;
 pub mod scenarios;
 
 pub use measures::{es, var};
+pub use policy::{
+    FixedPolicy, GridPolicy, Maintenance, MarginPolicy, Requirements, ScenarioPolicy,
+};
+pub use portfolio::{Instrument, Market, Position, Shock};
