@@ -142,6 +142,13 @@ impl Recorder {
         Ok(())
     }
 
+    /// Negative equity of a position still open at the end of the run: bad debt that no
+    /// liquidation has realized yet.
+    pub fn on_open_deficit(&mut self, amount: Money) -> Result<()> {
+        self.bad_debt = self.bad_debt.checked_add(amount)?;
+        Ok(())
+    }
+
     pub fn on_socialized_loss(&mut self, amount: Money) -> Result<()> {
         self.socialized = self.socialized.checked_add(amount)?;
         Ok(())

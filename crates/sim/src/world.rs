@@ -982,7 +982,11 @@ impl World {
             if self.exchange.position(a).lots() != 0 {
                 let equity = self.exchange.equity(a, self.mark_ticks)?;
                 if equity.is_negative() {
-                    self.unpaid_loss = self.unpaid_loss.checked_sub(equity)?;
+                    let deficit = equity.checked_neg()?;
+                    self.unpaid_loss = self.unpaid_loss.checked_add(deficit)?;
+                    // Bad debt in waiting: counted, or a policy whose losers could not be
+                    // closed would look safer than one whose losers were.
+                    self.recorder.on_open_deficit(deficit)?;
                 }
             }
         }
