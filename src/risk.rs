@@ -81,7 +81,7 @@ fn read_pnl(path: &std::path::Path) -> Result<Vec<f64>, Error> {
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let first_content = values.is_empty() && column.is_none();
-        if first_content && fields.len() > 1 || first_content && fields[0].parse::<f64>().is_err() {
+        if first_content && (fields.len() > 1 || fields[0].parse::<f64>().is_err()) {
             // A header: the `pnl` column is the one to read.
             let Some(c) = fields.iter().position(|f| f.trim_matches('"') == "pnl") else {
                 return Err(InputError::new("header has no `pnl` column")
