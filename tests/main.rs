@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod architecture;
+mod backtest;
 mod bad_input;
 mod compare;
 mod price;
