@@ -28,5 +28,9 @@ fn var_99_passes_coverage_and_a_flat_one_percent_fails() {
 fn backtests_need_a_history() {
     let out = liqsim(&["backtest", "scenarios/quickstart.toml", "--policy", "es"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("margin.history") || out.stderr.contains("margin.method"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("margin.history") || out.stderr.contains("margin.method"),
+        "{}",
+        out.stderr
+    );
 }
