@@ -1051,7 +1051,7 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
         },
         level_size: real_or(raw.level_size, 1.0, &p("level_size"), Range::positive_up_to(1e6))?,
         capital: money(capital, &p("capital"), Range::non_negative_up_to(1e12))?,
-        pull_vol: real_or(raw.pull_vol, 2.0, &p("pull_vol"), Range::positive_up_to(100.0))?,
+        pull_vol: real_or(raw.pull_vol, 5.0, &p("pull_vol"), Range::positive_up_to(100.0))?,
         calm: duration_or(raw.calm.as_deref(), "15m", &p("calm"), SimDuration::ZERO, day)?,
         lookback: duration_or(
             raw.lookback.as_deref(),
