@@ -8,6 +8,7 @@ mod architecture;
 mod backtest;
 mod bad_input;
 mod compare;
+mod history;
 mod price;
 mod risk;
 mod run;

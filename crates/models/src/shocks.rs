@@ -91,6 +91,23 @@ impl Shocks {
             .sum()
     }
 
+    /// Sum of the log jumps scheduled in (from, to], and at `from` itself when it is the
+    /// start of the run: a step that ends at `to` carries the price to `to`, so a jump at
+    /// 6h is in the price the step ending at 6h produces.
+    pub fn log_jumps_through(&self, from: SimTime, to: SimTime) -> f64 {
+        self.list
+            .iter()
+            .map(|s| match *s {
+                Shock::Jump { at, size }
+                    if (at > from || (at == from && from == SimTime::START)) && at <= to =>
+                {
+                    (1.0 + size).ln()
+                }
+                _ => 0.0,
+            })
+            .sum()
+    }
+
     pub fn vol_scale(&self, t: SimTime) -> f64 {
         self.list
             .iter()
@@ -168,6 +185,10 @@ mod tests {
         assert_eq!(shocks.liquidity_factor(s(11)), 0.3);
         assert_eq!(shocks.liquidity_factor(s(12)), 1.0);
         assert_eq!(shocks.first_start(), Some(s(5)));
+        assert_eq!(shocks.log_jumps_through(s(10), s(11)), 0.0);
+        assert!((shocks.log_jumps_through(s(9), s(10)) - 0.8f64.ln()).abs() < 1e-15);
+        let at_start = Shocks::new(vec![Shock::Jump { at: s(0), size: -0.5 }]);
+        assert!((at_start.log_jumps_through(s(0), s(1)) - 0.5f64.ln()).abs() < 1e-15);
     }
 
     #[test]

@@ -243,7 +243,7 @@ impl World {
 
     fn schedule_start(&mut self) -> Result<()> {
         let start = SimTime::START;
-        self.queue.push(start, PHASE_PRICE, Event::PriceStep);
+        self.queue.push(start.plus(self.cfg.step), PHASE_PRICE, Event::PriceStep);
         self.queue.push(start.plus(self.cfg.margin.refresh), PHASE_REFRESH, Event::Refresh);
         self.queue.push(start.plus(self.cfg.funding.interval), PHASE_FUNDING, Event::Funding);
         self.queue.push(start.plus(self.cfg.metrics_interval), PHASE_SAMPLE, Event::Sample);
@@ -319,12 +319,14 @@ impl World {
         self.finish()
     }
 
+    /// Moves the fundamental over (now - step, now], so that the price at time t is the
+    /// process's value at t (a replay shows each close at the end of its bar).
     fn price_step(&mut self) -> Result<()> {
         let step = self.cfg.step;
-        let from = self.now;
+        let from = SimTime::from_nanos(self.now.nanos().saturating_sub(step.nanos()));
         let vol_scale = self.shocks.vol_scale(from);
-        let r = self.process.step(from, step, vol_scale, &mut self.price_rng)
-            + self.shocks.log_jumps(from, from.plus(step));
+        let r = self.process.step(from, self.now.since(from), vol_scale, &mut self.price_rng)
+            + self.shocks.log_jumps_through(from, self.now);
         self.log_fundamental += r;
         let previous_index = self.index_value;
         self.update_prices()?;
