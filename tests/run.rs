@@ -100,3 +100,16 @@ fn scenario_summaries() {
         insta::assert_snapshot!(report);
     });
 }
+
+#[test]
+fn scenario_summaries_under_every_policy() {
+    insta::glob!("../scenarios", "*.toml", |path| {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let file = format!("scenarios/{name}");
+        for policy in ["es", "var", "fixed", "grid"] {
+            let (code, stdout, stderr) = run_json(&file, &["--policy", policy]);
+            let report = if code == 0 { stdout } else { format!("exit {code}\n{stderr}") };
+            insta::assert_snapshot!(format!("policy_{policy}"), report);
+        }
+    });
+}
