@@ -74,13 +74,7 @@ pub enum Shock {
     Drought { at: SimDuration, duration: SimDuration, liquidity: f64 },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkRule {
-    Index,
-    IndexEmaBasis,
-    Median,
-    LastTrade,
-}
+pub use liqsim_exchange::{AdlRanking, MarkRule};
 
 #[derive(Debug, Clone)]
 pub struct Funding {
@@ -178,13 +172,6 @@ pub struct GridMargin {
     pub extreme_move: f64,
     pub extreme_fraction: f64,
     pub short_option_minimum: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdlRanking {
-    PnlTimesLeverage,
-    Pnl,
-    PnlPercent,
 }
 
 #[derive(Debug, Clone)]

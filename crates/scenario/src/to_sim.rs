@@ -2,7 +2,7 @@
 
 use crate::model::{self, Instrument, Policy, Process, Scenario, ScenarioMethod};
 use liqsim_core::{Error, InputError, Result, SimTime};
-use liqsim_exchange::{AdlRanking, FundingConfig, MarginSchedule, MarkRule, Rates};
+use liqsim_exchange::{FundingConfig, MarginSchedule, Rates};
 use liqsim_risk::linear::Measure;
 use liqsim_sim::config::*;
 
@@ -136,12 +136,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         shocks,
         index_impact: s.market.index_impact,
         index_decay: s.market.index_decay,
-        mark_rule: match s.market.mark_rule {
-            model::MarkRule::Index => MarkRule::Index,
-            model::MarkRule::IndexEmaBasis => MarkRule::IndexEmaBasis,
-            model::MarkRule::Median => MarkRule::Median,
-            model::MarkRule::LastTrade => MarkRule::LastTrade,
-        },
+        mark_rule: s.market.mark_rule,
         mark_ema: s.market.mark_ema,
         funding: FundingConfig {
             interval: s.market.funding.interval,
@@ -157,11 +152,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             fee: l.fee,
             backstop: l.backstop,
             adl: l.adl,
-            adl_ranking: match l.adl_ranking {
-                model::AdlRanking::PnlTimesLeverage => AdlRanking::PnlTimesLeverage,
-                model::AdlRanking::Pnl => AdlRanking::Pnl,
-                model::AdlRanking::PnlPercent => AdlRanking::PnlPercent,
-            },
+            adl_ranking: l.adl_ranking,
         },
         maker_fee: s.fees.maker,
         taker_fee: s.fees.taker,
