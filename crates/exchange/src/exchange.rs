@@ -18,8 +18,16 @@
 //! (a risk refresh) moves the query threshold, not the index. Funding changes every cash
 //! balance and re-keys every account with a position (three times a day).
 //!
-//! Known limitations: one instrument; isolated margin is not modelled; ADL ranks by a
-//! scan of the opposing side (ADL events are rare).
+//! Options: European option series on the same underlying and contract spec, cash-settled
+//! on the index. They follow the same cash model (a buy pays the premium notional to the
+//! seller; equity counts each series at its mark), and expiry settles intrinsic value
+//! through the pool, payers first, which nets to zero exactly because long and short
+//! lots are equal. An account holding options leaves the bankruptcy-price index: its
+//! requirement is not linear in the price, and the kernel watches it with the margin
+//! policy's own bracket instead.
+//!
+//! Known limitations: one perpetual; isolated margin is not modelled; ADL and socialized
+//! loss rank by perpetual P&L only, by a scan of the opposing side (ADL events are rare).
 
 use crate::ledger::{Ledger, Party, SystemAccount};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result};
@@ -137,6 +145,17 @@ pub struct Exchange {
     shorts: BTreeSet<(i64, u32)>,
     key: Vec<Option<(bool, i64)>>,
     long_open_interest: i64,
+    option_marks: Vec<Price>,
+    option_long_interest: Vec<i64>,
+    holdings: Vec<Vec<OptionHolding>>,
+    option_holders: BTreeSet<u32>,
+}
+
+/// A position in one option series, in lots (positive long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionHolding {
+    pub series: u16,
+    pub qty: i64,
 }
 
 impl Exchange {
@@ -151,7 +170,174 @@ impl Exchange {
             shorts: BTreeSet::new(),
             key: Vec::new(),
             long_open_interest: 0,
+            option_marks: Vec::new(),
+            option_long_interest: Vec::new(),
+            holdings: Vec::new(),
+            option_holders: BTreeSet::new(),
         }
+    }
+
+    /// Lists an option series priced at `mark`; returns its index.
+    pub fn add_series(&mut self, mark: Price) -> Result<u16> {
+        let id = u16::try_from(self.option_marks.len()).map_err(|_| Error::overflow("series"))?;
+        self.option_marks.push(mark);
+        self.option_long_interest.push(0);
+        Ok(id)
+    }
+
+    pub fn series(&self) -> usize {
+        self.option_marks.len()
+    }
+
+    pub fn set_option_mark(&mut self, series: u16, mark: Price) {
+        self.option_marks[usize::from(series)] = mark;
+    }
+
+    pub fn option_mark(&self, series: u16) -> Price {
+        self.option_marks[usize::from(series)]
+    }
+
+    pub fn holdings(&self, a: AccountId) -> &[OptionHolding] {
+        &self.holdings[a.0 as usize]
+    }
+
+    pub fn option_position(&self, a: AccountId, series: u16) -> i64 {
+        self.holdings[a.0 as usize].iter().find(|h| h.series == series).map_or(0, |h| h.qty)
+    }
+
+    /// Accounts holding any option, by id.
+    pub fn option_holders(&self) -> impl Iterator<Item = AccountId> + '_ {
+        self.option_holders.iter().map(|&a| AccountId(a))
+    }
+
+    pub fn option_holder_count(&self) -> usize {
+        self.option_holders.len()
+    }
+
+    /// Long open interest of a series in lots.
+    pub fn option_open_interest(&self, series: u16) -> i64 {
+        self.option_long_interest[usize::from(series)]
+    }
+
+    /// No perpetual and no option position.
+    pub fn is_flat(&self, a: AccountId) -> bool {
+        self.qty[a.0 as usize] == 0 && self.holdings[a.0 as usize].is_empty()
+    }
+
+    /// The account's options at their marks (negative for shorts).
+    pub fn option_value(&self, a: AccountId) -> Result<Money> {
+        let mut v = Money::ZERO;
+        for h in &self.holdings[a.0 as usize] {
+            let mark = self.option_marks[usize::from(h.series)];
+            v = v.checked_add(self.config.spec.notional(mark, Qty::from_lots(h.qty))?)?;
+        }
+        Ok(v)
+    }
+
+    /// Settles an option fill: the buyer pays the premium notional to the seller, both
+    /// pay their fee on it. Returns (buyer fee, seller fee).
+    pub fn apply_option_fill(
+        &mut self,
+        buyer: AccountId,
+        seller: AccountId,
+        series: u16,
+        price: Price,
+        qty: Qty,
+        buyer_is_taker: bool,
+    ) -> Result<(Money, Money)> {
+        let notional = self.config.spec.notional(price, qty)?;
+        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        let fee = |rate: f64| notional.mul_rate_ceil(rate);
+        let (buyer_rate, seller_rate) = if buyer_is_taker {
+            (self.config.taker_fee, self.config.maker_fee)
+        } else {
+            (self.config.maker_fee, self.config.taker_fee)
+        };
+        let (bf, sf) = (fee(buyer_rate)?, fee(seller_rate)?);
+        let income = Party::System(SystemAccount::FeeIncome);
+        self.ledger.transfer(Party::Trader(buyer.0), income, bf)?;
+        self.ledger.transfer(Party::Trader(seller.0), income, sf)?;
+        self.trade_option(buyer, series, qty.lots())?;
+        self.trade_option(seller, series, -qty.lots())?;
+        Ok((bf, sf))
+    }
+
+    /// A transfer of an option position at `price` with no fee (liquidation remainder).
+    pub fn transfer_option(
+        &mut self,
+        buyer: AccountId,
+        seller: AccountId,
+        series: u16,
+        price: Price,
+        qty: Qty,
+    ) -> Result<()> {
+        let notional = self.config.spec.notional(price, qty)?;
+        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        self.trade_option(buyer, series, qty.lots())?;
+        self.trade_option(seller, series, -qty.lots())
+    }
+
+    fn trade_option(&mut self, a: AccountId, series: u16, delta: i64) -> Result<()> {
+        let i = a.0 as usize;
+        let hs = &mut self.holdings[i];
+        let k = match hs.iter().position(|h| h.series == series) {
+            Some(k) => k,
+            None => {
+                hs.push(OptionHolding { series, qty: 0 });
+                hs.len() - 1
+            }
+        };
+        let old = hs[k].qty;
+        let new = old.checked_add(delta).ok_or(Error::overflow("option position"))?;
+        if new == 0 {
+            hs.swap_remove(k);
+        } else {
+            hs[k].qty = new;
+        }
+        self.option_long_interest[usize::from(series)] += new.max(0) - old.max(0);
+        if self.holdings[i].is_empty() {
+            self.option_holders.remove(&a.0);
+        } else {
+            self.option_holders.insert(a.0);
+        }
+        self.rekey(a)
+    }
+
+    /// Cash-settles `series` at `intrinsic` (its payoff per unit, in ticks): shorts pay
+    /// qty x intrinsic into the pool, then longs are paid from it; every position in the
+    /// series is closed. Returns the accounts that held it, by id.
+    pub fn expire(&mut self, series: u16, intrinsic: Price) -> Result<Vec<AccountId>> {
+        let holders: Vec<AccountId> = self
+            .option_holders
+            .iter()
+            .map(|&a| AccountId(a))
+            .filter(|&a| self.option_position(a, series) != 0)
+            .collect();
+        let pool = Party::System(SystemAccount::FundingPool);
+        for payer_pass in [true, false] {
+            for &a in &holders {
+                let q = self.option_position(a, series);
+                if (q < 0) != payer_pass {
+                    continue;
+                }
+                let amount = self.config.spec.notional(intrinsic, Qty::from_lots(q.abs()))?;
+                if payer_pass {
+                    self.ledger.transfer(Party::Trader(a.0), pool, amount)?;
+                } else {
+                    self.ledger.transfer(pool, Party::Trader(a.0), amount)?;
+                }
+            }
+        }
+        for &a in &holders {
+            let q = self.option_position(a, series);
+            self.trade_option(a, series, -q)?;
+        }
+        if self.option_long_interest[usize::from(series)] != 0
+            || self.ledger.balance(pool) != Money::ZERO
+        {
+            return Err(Error::Internal(format!("series {series}: settlement did not net")));
+        }
+        Ok(holders)
     }
 
     pub fn spec(&self) -> &ContractSpec {
@@ -179,6 +365,7 @@ impl Exchange {
         self.qty.push(0);
         self.cost.push(Money::ZERO);
         self.key.push(None);
+        self.holdings.push(Vec::new());
         self.ledger.deposit(Party::Trader(id), deposit)?;
         Ok(AccountId(id))
     }
@@ -209,10 +396,14 @@ impl Exchange {
         Qty::from_lots(self.long_open_interest)
     }
 
-    /// cash + position x mark.
+    /// cash + position x mark + options at their marks.
     pub fn equity(&self, a: AccountId, mark: Price) -> Result<Money> {
         let value = self.config.spec.notional(mark, self.position(a))?;
-        self.cash(a).checked_add(value)
+        let equity = self.cash(a).checked_add(value)?;
+        if self.holdings[a.0 as usize].is_empty() {
+            return Ok(equity);
+        }
+        equity.checked_add(self.option_value(a)?)
     }
 
     pub fn notional(&self, a: AccountId, mark: Price) -> Result<Money> {
@@ -260,7 +451,8 @@ impl Exchange {
             return None;
         }
         let v = self.config.spec.tick_lot_value().micros() as f64;
-        Some(-(self.cash(a).micros() as f64) / (q as f64 * v))
+        let options = self.option_value(a).map_or(0.0, |m| m.micros() as f64);
+        Some(-(self.cash(a).micros() as f64 + options) / (q as f64 * v))
     }
 
     /// Settles a fill between `buyer` and `seller` at `price`; `buyer_is_taker` picks who
@@ -332,6 +524,10 @@ impl Exchange {
             } else {
                 self.shorts.remove(&(k, a.0));
             }
+        }
+        // Option holders are watched by the kernel with their policy's own bracket.
+        if !self.holdings[i].is_empty() {
+            return Ok(());
         }
         if let Some(b) = self.bankruptcy_price(a) {
             let long = self.qty[i] > 0;
@@ -528,7 +724,29 @@ impl Exchange {
                 self.long_open_interest
             )));
         }
-        let with_position = self.qty.iter().filter(|&&q| q != 0).count();
+        let with_position = (0..self.qty.len())
+            .filter(|&i| self.qty[i] != 0 && self.holdings[i].is_empty())
+            .count();
+        let mut long_options = vec![0i64; self.option_marks.len()];
+        let mut short_options = vec![0i64; self.option_marks.len()];
+        for (i, hs) in self.holdings.iter().enumerate() {
+            if hs.is_empty() == self.option_holders.contains(&(i as u32)) {
+                return Err(Error::Internal(format!("option holder set wrong for {i}")));
+            }
+            for h in hs {
+                let s = usize::from(h.series);
+                if h.qty == 0 || s >= long_options.len() {
+                    return Err(Error::Internal(format!("account {i}: bad holding {h:?}")));
+                }
+                long_options[s] += h.qty.max(0);
+                short_options[s] += (-h.qty).max(0);
+            }
+        }
+        if long_options != short_options || long_options != self.option_long_interest {
+            return Err(Error::Internal(format!(
+                "option open interest: long {long_options:?} short {short_options:?}"
+            )));
+        }
         if self.longs.len() + self.shorts.len() != with_position {
             return Err(Error::Internal("trigger index out of step with positions".into()));
         }

@@ -1,15 +1,18 @@
 //! Validated scenario -> the kernel's configuration.
 
 use crate::model::{self, Instrument, Policy, Process, Scenario, ScenarioMethod};
-use liqsim_core::{Error, InputError, Result, SimTime};
+use liqsim_core::{InputError, Result, SimTime};
 use liqsim_exchange::{FundingConfig, MarginSchedule, Rates};
 use liqsim_risk::linear::Measure;
 use liqsim_sim::config::*;
 
 pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
-    if s.instruments.iter().any(|i| matches!(i, Instrument::OptionChain { .. })) {
-        return Err(Error::Internal("option instruments are not simulated yet".into()));
-    }
+    let options = s.instruments.iter().find_map(|i| match i {
+        Instrument::OptionChain { expiries, strikes, .. } => {
+            Some(OptionChainConfig { expiries: expiries.clone(), strikes: strikes.clone() })
+        }
+        Instrument::Perpetual { .. } => None,
+    });
     let max_leverage = s
         .instruments
         .iter()
@@ -123,6 +126,36 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             }
         }
     };
+    let option_margin = match &kind {
+        MarginKind::Fixed(_) => {
+            // Short options keep the perpetual's maintenance-to-initial ratio.
+            let ratio = if m.fixed.initial > 0.0 { m.fixed.maintenance / m.fixed.initial } else { 0.5 };
+            OptionMarginConfig::Fixed {
+                initial_fraction: m.fixed.short_option_fraction,
+                maintenance_fraction: m.fixed.short_option_fraction * ratio,
+            }
+        }
+        MarginKind::Grid { move_max, extreme_move, extreme_fraction, maintenance_fraction } => {
+            OptionMarginConfig::Grid(liqsim_risk::policy::GridPolicy {
+                move_max: *move_max,
+                steps: m.grid.steps,
+                extreme_move: *extreme_move,
+                extreme_fraction: *extreme_fraction,
+                maintenance_fraction: *maintenance_fraction,
+                short_option_min_fraction: m.grid.short_option_minimum,
+                vol_up: m.grid.vol_shifts.iter().copied().fold(0.0, f64::max),
+                vol_down: -m.grid.vol_shifts.iter().copied().fold(0.0, f64::min),
+                ..liqsim_risk::policy::GridPolicy::standard()
+            })
+        }
+        MarginKind::Risk { measure, confidence, maintenance_fraction, .. } => {
+            OptionMarginConfig::Scenario {
+                measure: *measure,
+                confidence: *confidence,
+                maintenance_fraction: *maintenance_fraction,
+            }
+        }
+    };
     let l = &s.liquidation;
     Ok(SimConfig {
         name: s.name.clone(),
@@ -145,7 +178,10 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             cap: s.market.funding.cap,
         },
         funding_impact_notional: s.market.funding.impact_notional,
-        margin: MarginConfig { policy: m.policy.name().to_string(), kind, refresh: m.refresh },
+        margin: MarginConfig { policy: m.policy.name().to_string(), kind,
+            refresh: m.refresh,
+            options: option_margin,
+        },
         liquidation: LiquidationConfig {
             partial: l.partial,
             step_fraction: l.step_fraction,
@@ -159,5 +195,6 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         max_leverage,
         insurance_fund: s.insurance_fund_initial,
         agents: s.agents.clone(),
+        options,
     })
 }

@@ -6,6 +6,7 @@ use liqsim_core::{ContractSpec, Money, SimDuration};
 use liqsim_exchange::{AdlRanking, FundingConfig, MarginSchedule, MarkRule};
 use liqsim_models::{Bar, ProcessSpec, RateUnit, Shock};
 use liqsim_risk::linear::Measure;
+use liqsim_risk::policy::GridPolicy;
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -33,6 +34,26 @@ pub struct SimConfig {
     pub max_leverage: f64,
     pub insurance_fund: Money,
     pub agents: Vec<AgentGroup>,
+    /// Calls and puts at every (expiry, strike), if the scenario lists an option chain.
+    pub options: Option<OptionChainConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OptionChainConfig {
+    /// Times to expiry from the start of the run.
+    pub expiries: Vec<SimDuration>,
+    /// Strikes as fractions of the initial price.
+    pub strikes: Vec<f64>,
+}
+
+/// How the run's policy margins an account holding options (its whole portfolio).
+#[derive(Debug, Clone, Copy)]
+pub enum OptionMarginConfig {
+    /// Short options: premium + fraction x underlying notional; long options: premium.
+    Fixed { initial_fraction: f64, maintenance_fraction: f64 },
+    Grid(GridPolicy),
+    /// The measure over the run's horizon returns, options fully revalued.
+    Scenario { measure: Measure, confidence: f64, maintenance_fraction: f64 },
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +68,7 @@ pub struct MarginConfig {
     pub policy: String,
     pub kind: MarginKind,
     pub refresh: SimDuration,
+    pub options: OptionMarginConfig,
 }
 
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ pub mod cascade;
 pub mod config;
 pub mod digest;
 pub mod metrics;
+mod options;
 pub mod outcome;
 pub mod world;
 

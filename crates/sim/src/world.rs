@@ -13,14 +13,23 @@
 //! after liquidation fills moved the mark is caused by the last liquidation of the pass
 //! before it. That link is what the cascade metrics measure.
 //!
-//! Known limitations (this version): one perpetual; option instruments and option agents
-//! are refused; orders arrive without latency; partial liquidation closes
-//! `step_fraction` chunks until the account is above maintenance, with no cooldown.
+//! Options (when the scenario lists a chain): 2. expiry (cash settlement on the index).
+//! Option marks move with every price step; option market makers requote and delta-hedge
+//! on the perpetual right after the perpetual's market makers (see `option_agents`).
+//! An account holding options is liquidated by closing every option in its series' book
+//! first (bounded at twice the mark plus 2% of the forward for a buy-back, half the mark
+//! for a sale), the rest of each option at the mark against the backstop or, without one,
+//! against opposing holders by account id; then its perpetual as any other.
+//!
+//! Known limitations (this version): one perpetual; orders arrive without latency;
+//! partial liquidation closes `step_fraction` chunks until the account is above
+//! maintenance, with no cooldown.
 
 use crate::cascade::{CascadeConfig, Side as LiqSide};
 use crate::config::*;
 use crate::digest::Digest;
 use crate::metrics::{Recorder, RecorderConfig, RunFacts, Snapshot};
+use crate::options::Desk;
 use crate::outcome::{LiquidationRow, Outcome, ShockKind, ShockWindow};
 use liqsim_agents::{AgentGroup, AgentKind, Sampler};
 use liqsim_book::{BookConfig, Fill, NewOrder, OrderBook, OrderKind, OwnerId, Side, StpMode};
@@ -36,6 +45,7 @@ use rand::RngExt;
 
 const PHASE_PRICE: u8 = 0;
 const PHASE_REFRESH: u8 = 1;
+const PHASE_EXPIRY: u8 = 2;
 const PHASE_AGENTS: u8 = 4;
 const PHASE_FUNDING: u8 = 5;
 const PHASE_SAMPLE: u8 = 7;
@@ -51,6 +61,7 @@ enum Event {
     PriceStep,
     Refresh,
     Wake { group: u16, member: u32 },
+    Expiry { series: u16 },
     Funding,
     Sample,
 }
@@ -81,6 +92,8 @@ struct Group {
     /// Market makers: (fair price, position, liquidity factor, widening) of each member's
     /// standing ladder; it is requoted only when one of them has moved.
     quoted: Vec<Option<(f64, i64, f64, f64)>>,
+    /// Option market makers: the same per (member, series), member-major.
+    option_quoted: Vec<Option<(f64, i64, f64, f64)>>,
 }
 
 #[derive(Debug)]
@@ -116,6 +129,7 @@ pub struct World {
     /// ADL ranking of one instant and side, with a cursor: ranking every account is a
     /// scan, done once per instant rather than once per bankrupt account.
     adl_cache: Option<(SimTime, bool, Vec<AccountId>, usize)>,
+    desk: Desk,
 }
 
 fn to_side(long: bool) -> Side {
@@ -124,16 +138,16 @@ fn to_side(long: bool) -> Side {
 
 impl World {
     pub fn new(cfg: SimConfig) -> Result<World> {
-        for g in &cfg.agents {
-            if matches!(
+        let option_agents = cfg.agents.iter().any(|g| {
+            matches!(
                 g.kind,
                 AgentKind::OptionWriter | AgentKind::OptionBuyer | AgentKind::OptionMarketMaker
-            ) {
-                return Err(Error::Internal(format!(
-                    "agents of kind `{}` are not simulated yet (options are not built)",
-                    g.kind.name()
-                )));
-            }
+            )
+        });
+        if option_agents && cfg.options.is_none() {
+            return Err(Error::input(
+                "option agents need an option chain: add [[instruments]] kind = \"option_chain\"",
+            ));
         }
         let seed = cfg.seed;
         let process: Box<dyn PriceProcess> = match &cfg.process {
@@ -179,12 +193,19 @@ impl World {
                 });
             }
             let quoted = vec![None; members.len()];
+            let series_count = cfg.options.as_ref().map_or(0, |o| 2 * o.expiries.len() * o.strikes.len());
+            let option_quoted = if g.kind == AgentKind::OptionMarketMaker {
+                vec![None; members.len() * series_count]
+            } else {
+                Vec::new()
+            };
             groups.push(Group {
                 config: g.clone(),
                 first_account,
                 members,
                 pulled_until: SimTime::START,
                 quoted,
+                option_quoted,
             });
         }
         let backstop = if cfg.liquidation.backstop {
@@ -195,6 +216,15 @@ impl World {
         let mut index = IndexPrice::new(cfg.index_impact, cfg.index_decay);
         let index_value = index.value(SimTime::START, cfg.initial_price);
         let mark_ticks = cfg.spec.price_from_f64(index_value)?;
+        let reference_vol = process.volatility() * shocks.vol_scale(SimTime::START);
+        let desk = Desk::new(
+            cfg.options.as_ref(),
+            cfg.margin.options,
+            &cfg.spec,
+            cfg.initial_price,
+            reference_vol,
+            &mut exchange,
+        )?;
         let recorder = Recorder::new(RecorderConfig {
             start_fund: cfg.insurance_fund,
             first_shock: shocks.first_start(),
@@ -228,6 +258,7 @@ impl World {
             unpaid_loss: Money::ZERO,
             check_every_event: false,
             adl_cache: None,
+            desk,
             cfg,
         };
         world.risk_returns = world.initial_risk_returns()?;
@@ -252,8 +283,14 @@ impl World {
             .min(SimDuration::from_nanos(self.cfg.duration.nanos() / 4))
             .nanos()
             .max(1);
+        for s in 0..self.desk.series.len() {
+            let expiry = self.desk.series[s].expiry;
+            if expiry.since(SimTime::START) <= self.cfg.duration {
+                self.queue.push(expiry, PHASE_EXPIRY, Event::Expiry { series: s as u16 });
+            }
+        }
         for (gi, g) in self.groups.iter().enumerate() {
-            if g.config.kind == AgentKind::MarketMaker {
+            if matches!(g.config.kind, AgentKind::MarketMaker | AgentKind::OptionMarketMaker) {
                 continue;
             }
             for m in 0..g.members.len() {
@@ -296,6 +333,7 @@ impl World {
                 );
             }
             Event::Wake { group, member } => self.wake(group as usize, member as usize)?,
+            Event::Expiry { series } => self.expire(usize::from(series))?,
             Event::Funding => self.funding()?,
             Event::Sample => {
                 self.sample()?;
@@ -309,6 +347,9 @@ impl World {
         if self.check_every_event {
             self.exchange.check()?;
             self.book.check()?;
+            for s in &self.desk.series {
+                s.book.check()?;
+            }
         }
         Ok(true)
     }
@@ -342,6 +383,10 @@ impl World {
         }
         self.liquidation_loop()?;
         self.requote_market_makers()?;
+        if !self.desk.is_empty() {
+            self.requote_option_makers()?;
+            self.hedge_option_makers()?;
+        }
         let next = self.now.plus(step);
         if next.since(SimTime::START) <= self.cfg.duration {
             self.queue.push(next, PHASE_PRICE, Event::PriceStep);
@@ -379,6 +424,13 @@ impl World {
             left,
         );
         self.mark_ticks = spec.price_from_f64(mark.max(tick))?;
+        if !self.desk.is_empty() {
+            let vol_now = self.process.volatility() * self.shocks.vol_scale(self.now);
+            let forward = spec.price_to_f64(self.mark_ticks);
+            if self.desk.update_marks(self.now, forward, vol_now, &spec, &mut self.exchange)? {
+                self.desk.mark_all_dirty(&self.exchange);
+            }
+        }
         Ok(())
     }
 
@@ -388,10 +440,32 @@ impl World {
         let mut cause: Option<u32> = None;
         for _ in 0..MAX_CASCADE_PASSES {
             self.exchange.candidates(self.mark_ticks, &mut self.candidates);
+            if !self.desk.is_empty() {
+                // Option holders are not in the exchange's index; the desk keys them.
+                let from = self.candidates.len();
+                self.desk.crossed(self.mark_ticks, &mut self.candidates);
+                let exchange = &self.exchange;
+                let mut k = from;
+                for i in from..self.candidates.len() {
+                    if !exchange.holdings(self.candidates[i]).is_empty() {
+                        self.candidates[k] = self.candidates[i];
+                        k += 1;
+                    }
+                }
+                self.candidates.truncate(k);
+            }
             let candidates = std::mem::take(&mut self.candidates);
             let mut last = None;
             for &a in &candidates {
-                if Some(a) == self.backstop || !self.exchange.is_liquidatable(a, self.mark_ticks)? {
+                if Some(a) == self.backstop {
+                    continue;
+                }
+                let liquidatable = if self.exchange.holdings(a).is_empty() {
+                    self.exchange.is_liquidatable(a, self.mark_ticks)?
+                } else {
+                    self.desk.evaluate(&self.exchange, a, self.mark_ticks, self.now)?
+                };
+                if !liquidatable {
                     continue;
                 }
                 if let Some(id) = self.liquidate(a, cause)? {
@@ -422,6 +496,11 @@ impl World {
             let (buyer, seller) =
                 if f.aggressor == Side::Buy { (taker, maker) } else { (maker, taker) };
             self.exchange.apply_fill(buyer, seller, f.price, f.qty, f.aggressor == Side::Buy)?;
+            for x in [buyer, seller] {
+                if !self.exchange.holdings(x).is_empty() {
+                    self.desk.dirty.push(x);
+                }
+            }
             let notional = spec.notional(f.price, f.qty)?;
             notional_total = notional_total.checked_add(notional)?;
             let signed =
@@ -455,9 +534,21 @@ impl World {
         let spec = self.cfg.spec;
         self.book.cancel_all(OwnerId(a.0));
         let start_qty = self.exchange.position(a).lots();
-        let long = start_qty > 0;
+        let mut long = start_qty > 0;
         let mut closed = 0i64;
         let mut notional = Money::ZERO;
+        if !self.desk.is_empty() {
+            for s in 0..self.desk.series.len() {
+                self.desk.series[s].book.cancel_all(OwnerId(a.0));
+            }
+            if !self.exchange.holdings(a).is_empty() {
+                long = self.desk.net_delta(&self.exchange, a) > 0.0;
+                let (lots, value) = self.close_options_for_liquidation(a)?;
+                closed += lots;
+                notional = notional.checked_add(value)?;
+                self.desk.remove(a);
+            }
+        }
         let mut bankruptcy_at_trigger = self.exchange.bankruptcy_price(a).unwrap_or(0.0);
         loop {
             let q = self.exchange.position(a).lots();
@@ -513,18 +604,7 @@ impl World {
             return Ok(None);
         }
         self.exchange.charge_liquidation_fee(a, notional, self.mark_ticks)?;
-        let mut bad_debt = Money::ZERO;
-        if self.exchange.position(a).lots() == 0 {
-            let debt = self.exchange.cash(a).checked_neg()?.max(Money::ZERO);
-            bad_debt = debt;
-            let (_, unpaid) = self.exchange.cover_from_fund(a)?;
-            self.recorder.on_fund(self.now, self.exchange.insurance_fund());
-            if unpaid.is_positive() {
-                let (social, claim) = self.exchange.socialize(a, unpaid, self.mark_ticks)?;
-                self.recorder.on_socialized_loss(social)?;
-                self.unpaid_loss = self.unpaid_loss.checked_add(claim)?;
-            }
-        }
+        let bad_debt = self.settle_flat_debt(a)?;
         self.mark_out(a);
         let row = LiquidationRow {
             time: self.now,
@@ -545,6 +625,26 @@ impl World {
         self.digest.i64(bad_debt.micros());
         self.digest.u64(cause.map_or(u64::MAX, u64::from));
         self.recorder.on_liquidation(row).map(Some)
+    }
+
+    /// A flat account below zero: the fund pays what it can, the rest is socialized, and
+    /// what nobody pays is the unpaid claim. Returns the account's debt.
+    fn settle_flat_debt(&mut self, a: AccountId) -> Result<Money> {
+        if !self.exchange.is_flat(a) {
+            return Ok(Money::ZERO);
+        }
+        let debt = self.exchange.cash(a).checked_neg()?.max(Money::ZERO);
+        if !debt.is_positive() {
+            return Ok(Money::ZERO);
+        }
+        let (_, unpaid) = self.exchange.cover_from_fund(a)?;
+        self.recorder.on_fund(self.now, self.exchange.insurance_fund());
+        if unpaid.is_positive() {
+            let (social, claim) = self.exchange.socialize(a, unpaid, self.mark_ticks)?;
+            self.recorder.on_socialized_loss(social)?;
+            self.unpaid_loss = self.unpaid_loss.checked_add(claim)?;
+        }
+        Ok(debt)
     }
 
     /// Closes `qty` of a bankrupt position against opposing accounts in ADL rank order at
@@ -776,9 +876,9 @@ impl World {
                     self.close(a)?;
                 }
             }
-            AgentKind::MarketMaker => next = None,
-            AgentKind::OptionWriter | AgentKind::OptionBuyer | AgentKind::OptionMarketMaker => {
-                next = None
+            AgentKind::MarketMaker | AgentKind::OptionMarketMaker => next = None,
+            AgentKind::OptionWriter | AgentKind::OptionBuyer => {
+                next = self.wake_option_trader(gi, m, a, &mut rng)?;
             }
         }
         if let Some(t) = next {
@@ -905,10 +1005,18 @@ impl World {
                     _ => self.risk_returns.iter().map(|r| r * vol_scale).collect(),
                 };
                 let (l, s) = liqsim_risk::linear::rates(&returns, *confidence, *measure);
+                if !self.desk.is_empty() {
+                    self.desk.set_scenario_returns(&returns);
+                }
                 flat(l, s, *maintenance_fraction, self.cfg.max_leverage)
             }
         };
         self.exchange.set_schedule(schedule);
+        if !self.desk.is_empty() {
+            self.desk.invalidate_matrix();
+            // Volatility and time are frozen inside a holder's bracket: recheck them all.
+            self.desk.mark_all_dirty(&self.exchange);
+        }
         Ok(())
     }
 
@@ -920,14 +1028,21 @@ impl World {
         let mut below = 0u64;
         for i in 0..self.exchange.accounts() {
             let a = AccountId(i as u32);
-            if self.exchange.position(a).lots() == 0 {
+            if self.exchange.is_flat(a) {
                 continue;
             }
-            let initial = self.exchange.requirement(a, mark, false)?;
+            let (initial, maintenance) = if self.exchange.holdings(a).is_empty() {
+                (
+                    self.exchange.requirement(a, mark, false)?,
+                    self.exchange.requirement(a, mark, true)?,
+                )
+            } else {
+                self.desk.last_requirement(&self.exchange, a, mark, self.now)?
+            };
             let equity = self.exchange.equity(a, mark)?;
             required = required.checked_add(initial)?;
             held = held.checked_add(equity.max(Money::ZERO))?;
-            if equity < self.exchange.requirement(a, mark, true)? {
+            if equity < maintenance {
                 below += 1;
             }
         }
@@ -963,6 +1078,15 @@ impl World {
             self.digest.i64(self.exchange.position(a).lots());
         }
         self.digest.i64(self.exchange.insurance_fund().micros());
+        if !self.desk.is_empty() {
+            for i in 0..self.exchange.accounts() {
+                for h in self.exchange.holdings(AccountId(i as u32)) {
+                    self.digest.u64(i as u64);
+                    self.digest.u64(u64::from(h.series));
+                    self.digest.i64(h.qty);
+                }
+            }
+        }
         let shocks = self
             .cfg
             .shocks
@@ -981,7 +1105,7 @@ impl World {
         // nobody has paid: the exchange is not solvent while they exist.
         for i in 0..self.exchange.accounts() {
             let a = AccountId(i as u32);
-            if self.exchange.position(a).lots() != 0 {
+            if !self.exchange.is_flat(a) {
                 let equity = self.exchange.equity(a, self.mark_ticks)?;
                 if equity.is_negative() {
                     let deficit = equity.checked_neg()?;
@@ -1007,6 +1131,9 @@ impl World {
         })
     }
 }
+
+#[path = "option_agents.rs"]
+mod option_agents;
 
 /// A market order bounded at `protection`, capped at `max_lots` when reduce-only.
 fn market(
