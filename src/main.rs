@@ -95,6 +95,7 @@ mod tests_support {
             policy: s.margin.policy.name().into(),
             digest: format!("{:032x}", x),
             events: 100 + s.seed,
+            accounts_checked: 10 + s.seed,
             duration: SimDuration::from_secs(1),
             liquidations: LiquidationTotals {
                 count: 3,

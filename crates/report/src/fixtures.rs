@@ -288,6 +288,7 @@ pub fn crash_outcome() -> Outcome {
         policy: "es".into(),
         digest: "5f3a9c0e7b21d4486a0c9e12f3b7d501".into(),
         events: 4_812_337,
+        accounts_checked: 391_204,
         duration: SimDuration::from_secs(24 * HOUR),
         liquidations: LiquidationTotals {
             count: log.len() as u64,

@@ -29,7 +29,7 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 }
 
 /// The run summary: one JSON object, keys in this order: `scenario`, `seed`, `policy`,
-/// `digest`, `events`, `sim_seconds`, `liquidations { count, notional, long_count,
+/// `digest`, `events`, `accounts_checked`, `sim_seconds`, `liquidations { count, notional, long_count,
 /// long_notional, short_count, short_notional }`, `bad_debt`, `insurance_fund { start,
 /// end, min }`, `adl { count, notional }`, `socialized_loss`, `cascade { max_depth,
 /// amplification, waves, largest, size_counts: [[size, count], ...] }`, `solvent`,
@@ -45,6 +45,7 @@ pub fn summary_json(o: &Outcome) -> String {
         .with("policy", Json::str(&o.policy))
         .with("digest", Json::str(&o.digest))
         .with("events", Json::int(o.events))
+        .with("accounts_checked", Json::int(o.accounts_checked))
         .with("sim_seconds", Json::fixed(o.duration.as_seconds_f64(), 6))
         .with(
             "liquidations",

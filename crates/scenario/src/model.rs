@@ -13,6 +13,8 @@ pub struct Scenario {
     pub seed: u64,
     pub duration: SimDuration,
     pub metrics_interval: SimDuration,
+    /// How often the margin totals of the time series are recomputed over every account.
+    pub margin_metrics_interval: SimDuration,
     pub market: Market,
     pub instruments: Vec<Instrument>,
     pub margin: Margin,

@@ -13,6 +13,7 @@ pub struct RawScenario {
     pub seed: Option<i64>,
     pub duration: String,
     pub metrics_interval: Option<String>,
+    pub margin_metrics_interval: Option<String>,
     pub market: RawMarket,
     #[serde(default)]
     pub instruments: Vec<RawInstrument>,

@@ -129,7 +129,8 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
     let option_margin = match &kind {
         MarginKind::Fixed(_) => {
             // Short options keep the perpetual's maintenance-to-initial ratio.
-            let ratio = if m.fixed.initial > 0.0 { m.fixed.maintenance / m.fixed.initial } else { 0.5 };
+            let ratio =
+                if m.fixed.initial > 0.0 { m.fixed.maintenance / m.fixed.initial } else { 0.5 };
             OptionMarginConfig::Fixed {
                 initial_fraction: m.fixed.short_option_fraction,
                 maintenance_fraction: m.fixed.short_option_fraction * ratio,
@@ -162,6 +163,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         seed: s.seed,
         duration: s.duration,
         metrics_interval: s.metrics_interval,
+        margin_metrics_interval: s.margin_metrics_interval,
         step: s.market.step,
         initial_price: s.market.initial_price,
         spec: s.market.contract,
@@ -178,7 +180,9 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             cap: s.market.funding.cap,
         },
         funding_impact_notional: s.market.funding.impact_notional,
-        margin: MarginConfig { policy: m.policy.name().to_string(), kind,
+        margin: MarginConfig {
+            policy: m.policy.name().to_string(),
+            kind,
             refresh: m.refresh,
             options: option_margin,
         },

@@ -130,6 +130,21 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
     let duration = duration(&raw.duration, "duration", second, MAX_DURATION)?;
     let metrics_interval =
         duration_or(raw.metrics_interval.as_deref(), "1m", "metrics_interval", second, duration)?;
+    let margin_metrics_interval = match raw.margin_metrics_interval.as_deref() {
+        None => metrics_interval,
+        Some(text) => {
+            let d =
+                duration_or(Some(text), "", "margin_metrics_interval", metrics_interval, duration)?;
+            if d.nanos() % metrics_interval.nanos() != 0 {
+                return Err(err(
+                    "margin_metrics_interval",
+                    format!("{text} is not a whole number of metrics intervals"),
+                    "a multiple of metrics_interval, at most duration",
+                ));
+            }
+            d
+        }
+    };
     let market = market(raw.market, base_dir, duration)?;
     let instruments = instruments(raw.instruments)?;
     let margin = margin(raw.margin, base_dir, &market)?;
@@ -163,6 +178,7 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         seed,
         duration,
         metrics_interval,
+        margin_metrics_interval,
         market,
         instruments,
         margin,

@@ -14,6 +14,9 @@ pub struct SimConfig {
     pub seed: u64,
     pub duration: SimDuration,
     pub metrics_interval: SimDuration,
+    /// Margin totals and the count below maintenance visit every account: recomputed at
+    /// this interval (a multiple of `metrics_interval`) and carried between.
+    pub margin_metrics_interval: SimDuration,
     /// Step of the price process.
     pub step: SimDuration,
     pub initial_price: f64,
@@ -50,10 +53,17 @@ pub struct OptionChainConfig {
 #[derive(Debug, Clone, Copy)]
 pub enum OptionMarginConfig {
     /// Short options: premium + fraction x underlying notional; long options: premium.
-    Fixed { initial_fraction: f64, maintenance_fraction: f64 },
+    Fixed {
+        initial_fraction: f64,
+        maintenance_fraction: f64,
+    },
     Grid(GridPolicy),
     /// The measure over the run's horizon returns, options fully revalued.
-    Scenario { measure: Measure, confidence: f64, maintenance_fraction: f64 },
+    Scenario {
+        measure: Measure,
+        confidence: f64,
+        maintenance_fraction: f64,
+    },
 }
 
 #[derive(Debug, Clone)]

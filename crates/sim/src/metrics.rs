@@ -219,6 +219,7 @@ impl Recorder {
             policy: run.policy,
             digest: run.digest,
             events: run.events,
+            accounts_checked: run.accounts_checked,
             duration: run.duration,
             liquidations: self.totals,
             bad_debt: self.bad_debt,
@@ -261,6 +262,7 @@ pub struct RunFacts {
     pub policy: String,
     pub digest: String,
     pub events: u64,
+    pub accounts_checked: u64,
     pub duration: SimDuration,
     pub conservation_error: Money,
     /// Losses nobody paid (neither fund, ADL nor socialization); nonzero means insolvent.
@@ -317,6 +319,7 @@ mod tests {
             policy: "es".into(),
             digest: "d".into(),
             events: 10,
+            accounts_checked: 4,
             duration: SimDuration::from_secs(180),
             conservation_error: Money::ZERO,
             unpaid_loss: Money::ZERO,

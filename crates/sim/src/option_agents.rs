@@ -104,7 +104,13 @@ impl World {
                 let room = self.exchange.option_position(w, h.series).abs();
                 let take = if Some(w) == self.backstop { left } else { left.min(room) };
                 let (buyer, seller) = if buy { (a, w) } else { (w, a) };
-                self.exchange.transfer_option(buyer, seller, h.series, mark, Qty::from_lots(take))?;
+                self.exchange.transfer_option(
+                    buyer,
+                    seller,
+                    h.series,
+                    mark,
+                    Qty::from_lots(take),
+                )?;
                 self.desk.dirty.push(w);
                 let value = spec.notional(mark, Qty::from_lots(take))?;
                 if Some(w) != self.backstop {
@@ -402,8 +408,11 @@ impl World {
         let spec = self.cfg.spec;
         let forward = spec.price_to_f64(self.mark_ticks);
         let call = rng.random::<f64>() < call_fraction;
-        let (kind, target) =
-            if call { (OptionKind::Call, 1.05 * forward) } else { (OptionKind::Put, 0.95 * forward) };
+        let (kind, target) = if call {
+            (OptionKind::Call, 1.05 * forward)
+        } else {
+            (OptionKind::Put, 0.95 * forward)
+        };
         let Some(s) = self.nearest_series(kind, expiry, target) else { return Ok(false) };
         let mark = self.exchange.option_mark(s as u16);
         if mark.ticks() <= 0 {

@@ -406,14 +406,46 @@ impl Desk {
         self.load_positions(exchange, a, now);
         let market = Market { forward, vol: self.vol_now.max(1e-4), rate: 0.0 };
         let excess = equity.checked_sub(maintenance)?.to_f64();
-        let t = trigger(&self.positions, &market, excess);
-        // A bracket narrower than a tick either side would be rechecked every step anyway.
-        let lo = (t.lower / spec.price_to_f64(Price::from_ticks(1))).floor() as i64;
-        let hi = if t.upper.is_finite() {
-            (t.upper / spec.price_to_f64(Price::from_ticks(1))).ceil() as i64
-        } else {
-            i64::MAX
+        let (lower, upper) = match self.margin {
+            OptionMarginConfig::Fixed { maintenance_fraction, .. } => {
+                // The bracket must follow equity - maintenance, and the fixed charge moves
+                // with the price too: a short option's premium charge doubles its P&L, a
+                // long's cancels it, and the fractions act like perpetual exposure.
+                let notional = exchange.notional(a, mark)?.to_f64();
+                let perp_rate = if notional > 0.0 {
+                    exchange.requirement(a, mark, true)?.to_f64() / notional
+                } else {
+                    0.0
+                };
+                let mut linear = 0.0;
+                for p in &mut self.positions {
+                    match p.instrument {
+                        Instrument::Perpetual => {
+                            linear -= perp_rate * p.quantity.abs();
+                        }
+                        Instrument::Option { .. } if p.quantity < 0.0 => {
+                            linear -= maintenance_fraction * -p.quantity;
+                            p.quantity *= 2.0;
+                        }
+                        Instrument::Option { .. } => p.quantity = 0.0,
+                    }
+                }
+                self.positions
+                    .push(Position { instrument: Instrument::Perpetual, quantity: linear });
+                let t = trigger(&self.positions, &market, excess);
+                (t.lower, t.upper)
+            }
+            // The matrix, and so the requirement, holds while the forward stays within
+            // 0.25% of where it was computed: the bracket stops there.
+            _ => {
+                let t = trigger(&self.positions, &market, excess);
+                let (f, _, _) = self.matrix_at.unwrap_or((forward, 0.0, now));
+                (t.lower.max(f * 0.9975), t.upper.min(f * 1.0025))
+            }
         };
+        let tick = spec.price_to_f64(Price::from_ticks(1));
+        let lo = (lower / tick).floor() as i64;
+        let hi = if upper.is_finite() { (upper / tick).ceil() as i64 } else { i64::MAX };
         self.lower.insert((lo, a.0));
         self.upper.insert((hi, a.0));
         self.keys.insert(a.0, (lo, hi));

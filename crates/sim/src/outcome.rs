@@ -18,6 +18,9 @@ pub struct Outcome {
     pub digest: String,
     /// Events the kernel processed.
     pub events: u64,
+    /// Accounts the liquidation checks examined (margin work): it follows the accounts
+    /// whose trigger a price move crosses, not the number of accounts.
+    pub accounts_checked: u64,
     pub duration: SimDuration,
     pub liquidations: LiquidationTotals,
     /// Losses beyond liquidated accounts' equity, whoever ended up paying them.

@@ -42,6 +42,7 @@ use liqsim_exchange::{
 };
 use liqsim_models::{PriceProcess, Shock, Shocks};
 use rand::RngExt;
+use std::collections::BTreeSet;
 
 const PHASE_PRICE: u8 = 0;
 const PHASE_REFRESH: u8 = 1;
@@ -80,6 +81,8 @@ struct Member {
     long: bool,
     status: Status,
     wakes: u32,
+    /// The trader has decided, once, whether to add margin on this position's warning.
+    warned: bool,
 }
 
 #[derive(Debug)]
@@ -130,7 +133,20 @@ pub struct World {
     /// scan, done once per instant rather than once per bankrupt account.
     adl_cache: Option<(SimTime, bool, Vec<AccountId>, usize)>,
     desk: Desk,
+    /// Open leveraged traders by the price at which they next act (stop, take-profit or
+    /// margin warning): woken when the mark falls to a `watch_below` key or rises to a
+    /// `watch_above` key, never polled.
+    watch_below: BTreeSet<(i64, u32)>,
+    watch_above: BTreeSet<(i64, u32)>,
+    watch_keys: Vec<(i64, i64)>,
+    woken: Vec<AccountId>,
+    margin_totals: Option<(Money, Money, u64)>,
+    accounts_checked: u64,
 }
+
+/// No level to watch on that side.
+const NO_BELOW: i64 = i64::MIN;
+const NO_ABOVE: i64 = i64::MAX;
 
 fn to_side(long: bool) -> Side {
     if long { Side::Buy } else { Side::Sell }
@@ -190,10 +206,12 @@ impl World {
                     long,
                     status: Status::Waiting,
                     wakes: 0,
+                    warned: false,
                 });
             }
             let quoted = vec![None; members.len()];
-            let series_count = cfg.options.as_ref().map_or(0, |o| 2 * o.expiries.len() * o.strikes.len());
+            let series_count =
+                cfg.options.as_ref().map_or(0, |o| 2 * o.expiries.len() * o.strikes.len());
             let option_quoted = if g.kind == AgentKind::OptionMarketMaker {
                 vec![None; members.len() * series_count]
             } else {
@@ -259,8 +277,15 @@ impl World {
             check_every_event: false,
             adl_cache: None,
             desk,
+            watch_below: BTreeSet::new(),
+            watch_above: BTreeSet::new(),
+            watch_keys: Vec::new(),
+            woken: Vec::new(),
+            margin_totals: None,
+            accounts_checked: 0,
             cfg,
         };
+        world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
         world.risk_returns = world.initial_risk_returns()?;
         world.refresh_margin()?;
         world.schedule_start()?;
@@ -387,6 +412,7 @@ impl World {
             self.requote_option_makers()?;
             self.hedge_option_makers()?;
         }
+        self.wake_watchers();
         let next = self.now.plus(step);
         if next.since(SimTime::START) <= self.cfg.duration {
             self.queue.push(next, PHASE_PRICE, Event::PriceStep);
@@ -455,6 +481,7 @@ impl World {
                 self.candidates.truncate(k);
             }
             let candidates = std::mem::take(&mut self.candidates);
+            self.accounts_checked += candidates.len() as u64;
             let mut last = None;
             for &a in &candidates {
                 if Some(a) == self.backstop {
@@ -687,6 +714,7 @@ impl World {
 
     /// A liquidated trader does not come back (its account is spent).
     fn mark_out(&mut self, a: AccountId) {
+        self.unwatch(a);
         for g in &mut self.groups {
             let first = g.first_account;
             if a.0 >= first && a.0 < first + g.members.len() as u32 {
@@ -794,6 +822,101 @@ impl World {
         Ok(())
     }
 
+    /// Schedules, at this instant, the traders whose watched level the mark has reached.
+    fn wake_watchers(&mut self) {
+        let p = self.mark_ticks.ticks();
+        self.woken.clear();
+        self.woken.extend(self.watch_below.range((p, 0)..).map(|&(_, a)| AccountId(a)));
+        self.woken.extend(self.watch_above.range(..=(p, u32::MAX)).map(|&(_, a)| AccountId(a)));
+        if self.woken.is_empty() {
+            return;
+        }
+        self.woken.sort_unstable();
+        self.woken.dedup();
+        for k in 0..self.woken.len() {
+            let a = self.woken[k];
+            self.unwatch(a);
+            if let Some((gi, m)) = self.member_of(a) {
+                self.queue.push(
+                    self.now,
+                    PHASE_AGENTS,
+                    Event::Wake { group: gi as u16, member: m as u32 },
+                );
+            }
+        }
+    }
+
+    fn unwatch(&mut self, a: AccountId) {
+        let (lo, hi) = std::mem::replace(&mut self.watch_keys[a.0 as usize], (NO_BELOW, NO_ABOVE));
+        if lo != NO_BELOW {
+            self.watch_below.remove(&(lo, a.0));
+        }
+        if hi != NO_ABOVE {
+            self.watch_above.remove(&(hi, a.0));
+        }
+    }
+
+    /// (group, member) of an account, if an agent owns it.
+    fn member_of(&self, a: AccountId) -> Option<(usize, usize)> {
+        let gi = self.groups.partition_point(|g| g.first_account <= a.0).checked_sub(1)?;
+        let m = (a.0 - self.groups[gi].first_account) as usize;
+        (m < self.groups[gi].members.len()).then_some((gi, m))
+    }
+
+    /// Keys an open trader by the prices at which it acts: equity C + q P v crosses
+    /// deposit x (1 - stop_loss) or deposit x (1 + take_profit), or 1.5 x maintenance
+    /// (m |q| P v at the current effective rate m) while it has not yet decided on a
+    /// top-up. P is in ticks; a long acts below its stop and warning, above its target.
+    fn watch(&mut self, gi: usize, m: usize, a: AccountId) -> Result<()> {
+        self.unwatch(a);
+        let q = self.exchange.position(a).lots();
+        if q == 0 {
+            return Ok(());
+        }
+        let config = &self.groups[gi].config;
+        let member = self.groups[gi].members[m];
+        let v = self.cfg.spec.tick_lot_value().micros() as f64;
+        let cash = self.exchange.cash(a).micros() as f64;
+        let deposit = member.deposit.micros() as f64;
+        let qv = q as f64 * v;
+        let mut act_down: Vec<f64> = Vec::new();
+        let mut act_up: Vec<f64> = Vec::new();
+        let mut level = |p: f64, long_side_below: bool| {
+            if p.is_finite() && p > 0.0 {
+                if long_side_below == (q > 0) {
+                    act_down.push(p);
+                } else {
+                    act_up.push(p);
+                }
+            }
+        };
+        if let Some(s) = config.stop_loss {
+            level((deposit * (1.0 - s) - cash) / qv, true);
+        }
+        if let Some(t) = config.take_profit {
+            level((deposit * (1.0 + t) - cash) / qv, false);
+        }
+        if !member.warned && config.add_margin_probability > 0.0 {
+            let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
+            let maintenance = self.exchange.requirement(a, self.mark_ticks, true)?.to_f64();
+            let rate = if notional > 0.0 { maintenance / notional } else { 0.0 };
+            let sign = if q > 0 { 1.0 } else { -1.0 };
+            level(-cash / (qv * (1.0 - 1.5 * rate * sign)), true);
+        }
+        let lo = act_down.iter().copied().fold(f64::NAN, f64::max);
+        let hi = act_up.iter().copied().fold(f64::NAN, f64::min);
+        let lo = if lo.is_nan() { NO_BELOW } else { lo.floor() as i64 };
+        let hi = if hi.is_nan() { NO_ABOVE } else { (hi.ceil() as i64).max(1) };
+        if lo != NO_BELOW {
+            self.watch_below.insert((lo, a.0));
+        }
+        if hi != NO_ABOVE {
+            self.watch_above.insert((hi, a.0));
+        }
+        self.watch_keys[a.0 as usize] = (lo, hi);
+        Ok(())
+    }
+
     fn wake(&mut self, gi: usize, m: usize) -> Result<()> {
         let a = AccountId(self.groups[gi].first_account + m as u32);
         let member = self.groups[gi].members[m];
@@ -818,6 +941,12 @@ impl World {
                     let lots = target_lots(f64::from(member.leverage), member.deposit);
                     if self.open(a, member.long, lots)? > 0 {
                         self.groups[gi].members[m].status = Status::Open;
+                        self.groups[gi].members[m].warned = false;
+                        self.watch(gi, m, a)?;
+                        next = None;
+                    } else {
+                        // Nothing filled (no liquidity, or no margin): try again later.
+                        next = Some(self.now.plus(config.reentry.max(config.wake)));
                     }
                 }
                 Status::Open if position != 0 => {
@@ -833,13 +962,18 @@ impl World {
                     } else {
                         let maintenance = self.exchange.requirement(a, self.mark_ticks, true)?;
                         let warned = equity.to_f64() < 1.5 * maintenance.to_f64();
-                        if warned && rng.random::<f64>() < config.add_margin_probability {
-                            let top_up = Money::round_from_f64(deposit * 0.5)?;
-                            self.exchange.deposit(a, top_up)?;
-                            self.digest.tag(4);
-                            self.digest.u64(u64::from(a.0));
-                            self.digest.i64(top_up.micros());
+                        if warned && !member.warned {
+                            self.groups[gi].members[m].warned = true;
+                            if rng.random::<f64>() < config.add_margin_probability {
+                                let top_up = Money::round_from_f64(deposit * 0.5)?;
+                                self.exchange.deposit(a, top_up)?;
+                                self.digest.tag(4);
+                                self.digest.u64(u64::from(a.0));
+                                self.digest.i64(top_up.micros());
+                            }
                         }
+                        self.watch(gi, m, a)?;
+                        next = None;
                     }
                 }
                 _ => {}
@@ -1015,14 +1149,29 @@ impl World {
         if !self.desk.is_empty() {
             self.desk.invalidate_matrix();
             // Volatility and time are frozen inside a holder's bracket: recheck them all.
-            self.desk.mark_all_dirty(&self.exchange);
+            // Under fixed margin time cannot hurt (a long option's decay lowers its equity
+            // and its premium charge alike; a short's raises the one and lowers the other),
+            // and volatility moves trigger their own pass.
+            if !matches!(self.cfg.margin.options, OptionMarginConfig::Fixed { .. }) {
+                self.desk.mark_all_dirty(&self.exchange);
+            }
         }
         Ok(())
     }
 
     fn sample(&mut self) -> Result<()> {
-        let spec = self.cfg.spec;
         let mark = self.mark_ticks;
+        let every = self.cfg.margin_metrics_interval.nanos().max(1);
+        let due = self.now.nanos() % every < self.cfg.metrics_interval.nanos().max(1);
+        if due || self.margin_totals.is_none() {
+            self.margin_totals = Some(self.margin_totals(mark)?);
+        }
+        let (required, held, below) = self.margin_totals.unwrap_or_default();
+        self.sample_rest(mark, required, held, below)
+    }
+
+    /// (initial required, equity held, accounts below maintenance) over every account.
+    fn margin_totals(&mut self, mark: Price) -> Result<(Money, Money, u64)> {
         let mut required = Money::ZERO;
         let mut held = Money::ZERO;
         let mut below = 0u64;
@@ -1046,6 +1195,11 @@ impl World {
                 below += 1;
             }
         }
+        Ok((required, held, below))
+    }
+
+    fn sample_rest(&mut self, mark: Price, required: Money, held: Money, below: u64) -> Result<()> {
+        let spec = self.cfg.spec;
         let mid = match (self.book.best_bid(), self.book.best_ask()) {
             (Some((b, _)), Some((a, _))) => Some((b, a)),
             _ => None,
@@ -1124,6 +1278,7 @@ impl World {
             policy: self.cfg.margin.policy.clone(),
             digest: self.digest.to_string(),
             events: self.events,
+            accounts_checked: self.accounts_checked,
             duration: self.cfg.duration,
             conservation_error,
             unpaid_loss: self.unpaid_loss,
