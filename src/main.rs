@@ -126,6 +126,7 @@ mod tests_support {
             series: vec![],
             liquidation_log: vec![],
             shocks: vec![],
+            leverage_bands: vec![],
         }
     }
 

@@ -19,8 +19,8 @@ use crate::sweep::SweepPoint;
 use liqsim_core::{Money, SimDuration, SimTime};
 use liqsim_sim::cascade::{CascadeConfig, Cause, LiquidationRecord, analyze};
 use liqsim_sim::{
-    AdlTotals, CascadeSummary, FundFigures, LiquidationRow, LiquidationTotals, MarginFigures,
-    Outcome, SeriesRow, ShockKind, ShockWindow, Side,
+    AdlTotals, CascadeSummary, FundFigures, LeverageBand, LiquidationRow, LiquidationTotals,
+    MarginFigures, Outcome, SeriesRow, ShockKind, ShockWindow, Side,
 };
 use std::collections::BTreeMap;
 
@@ -332,6 +332,24 @@ pub fn crash_outcome() -> Outcome {
                 start: secs(shock),
                 end: secs(shock + HOUR as f64),
                 kind: ShockKind::Drought,
+            },
+        ],
+        leverage_bands: vec![
+            LeverageBand {
+                from: 1.0,
+                to: 10.0,
+                long_opened: 700,
+                long_liquidated: 120,
+                short_opened: 300,
+                short_liquidated: 2,
+            },
+            LeverageBand {
+                from: 10.0,
+                to: f64::INFINITY,
+                long_opened: 90,
+                long_liquidated: 81,
+                short_opened: 40,
+                short_liquidated: 0,
             },
         ],
     }

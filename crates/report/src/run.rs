@@ -35,7 +35,8 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 /// amplification, waves, largest, size_counts: [[size, count], ...] }`, `solvent`,
 /// `conservation_error`, `margin { mean_initial, peak_initial, pre_stress_initial,
 /// procyclicality }`, `first_liquidation_s`, `first_adl_s`, `fund_exhausted_s`,
-/// `series_rows`, `liquidation_rows`.
+/// `series_rows`, `liquidation_rows`, `leverage_bands: [{ from, to, long_opened,
+/// long_liquidated, short_opened, short_liquidated }]` (`to` null for the open band).
 pub fn summary_json(o: &Outcome) -> String {
     let l = &o.liquidations;
     let c = &o.cascade;
@@ -104,6 +105,23 @@ pub fn summary_json(o: &Outcome) -> String {
         .with("fund_exhausted_s", Json::seconds(o.fund_exhausted))
         .with("series_rows", Json::int(o.series.len() as u64))
         .with("liquidation_rows", Json::int(o.liquidation_log.len() as u64))
+        .with(
+            "leverage_bands",
+            Json::Array(
+                o.leverage_bands
+                    .iter()
+                    .map(|b| {
+                        Json::obj()
+                            .with("from", Json::fixed(b.from, 1))
+                            .with("to", Json::opt(b.to.is_finite().then(|| Json::fixed(b.to, 1))))
+                            .with("long_opened", Json::int(b.long_opened))
+                            .with("long_liquidated", Json::int(b.long_liquidated))
+                            .with("short_opened", Json::int(b.short_opened))
+                            .with("short_liquidated", Json::int(b.short_liquidated))
+                    })
+                    .collect(),
+            ),
+        )
         .render()
 }
 

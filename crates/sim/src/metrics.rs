@@ -250,6 +250,7 @@ impl Recorder {
             series: self.rows,
             liquidation_log: self.log,
             shocks: run.shocks,
+            leverage_bands: run.leverage_bands,
         })
     }
 }
@@ -268,6 +269,7 @@ pub struct RunFacts {
     /// Losses nobody paid (neither fund, ADL nor socialization); nonzero means insolvent.
     pub unpaid_loss: Money,
     pub shocks: Vec<ShockWindow>,
+    pub leverage_bands: Vec<crate::outcome::LeverageBand>,
 }
 
 #[cfg(test)]
@@ -324,6 +326,7 @@ mod tests {
             conservation_error: Money::ZERO,
             unpaid_loss: Money::ZERO,
             shocks: vec![],
+            leverage_bands: vec![],
         }
     }
 

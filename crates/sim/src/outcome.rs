@@ -43,7 +43,24 @@ pub struct Outcome {
     pub liquidation_log: Vec<LiquidationRow>,
     /// Scheduled shock windows, for shading charts.
     pub shocks: Vec<ShockWindow>,
+    /// Leveraged traders by leverage band: how many opened a position and how many of
+    /// those were liquidated, per side.
+    pub leverage_bands: Vec<LeverageBand>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LeverageBand {
+    /// Leverage in [from, to); `to` is infinite for the last band.
+    pub from: f64,
+    pub to: f64,
+    pub long_opened: u64,
+    pub long_liquidated: u64,
+    pub short_opened: u64,
+    pub short_liquidated: u64,
+}
+
+/// Band edges of [`Outcome::leverage_bands`].
+pub const LEVERAGE_BAND_EDGES: [f64; 6] = [1.0, 5.0, 10.0, 20.0, 50.0, f64::INFINITY];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LiquidationTotals {

@@ -30,7 +30,9 @@ use crate::config::*;
 use crate::digest::Digest;
 use crate::metrics::{Recorder, RecorderConfig, RunFacts, Snapshot};
 use crate::options::Desk;
-use crate::outcome::{LiquidationRow, Outcome, ShockKind, ShockWindow};
+use crate::outcome::{
+    LEVERAGE_BAND_EDGES, LeverageBand, LiquidationRow, Outcome, ShockKind, ShockWindow,
+};
 use liqsim_agents::{AgentGroup, AgentKind, Sampler};
 use liqsim_book::{BookConfig, Fill, NewOrder, OrderBook, OrderKind, OwnerId, Side, StpMode};
 use liqsim_core::{
@@ -83,6 +85,9 @@ struct Member {
     wakes: u32,
     /// The trader has decided, once, whether to add margin on this position's warning.
     warned: bool,
+    /// Ever held a position / was liquidated (the leverage bands of the outcome).
+    opened: bool,
+    liquidated: bool,
 }
 
 #[derive(Debug)]
@@ -207,6 +212,8 @@ impl World {
                     status: Status::Waiting,
                     wakes: 0,
                     warned: false,
+                    opened: false,
+                    liquidated: false,
                 });
             }
             let quoted = vec![None; members.len()];
@@ -719,6 +726,7 @@ impl World {
             let first = g.first_account;
             if a.0 >= first && a.0 < first + g.members.len() as u32 {
                 g.members[(a.0 - first) as usize].status = Status::Out;
+                g.members[(a.0 - first) as usize].liquidated = true;
             }
         }
     }
@@ -942,6 +950,7 @@ impl World {
                     if self.open(a, member.long, lots)? > 0 {
                         self.groups[gi].members[m].status = Status::Open;
                         self.groups[gi].members[m].warned = false;
+                        self.groups[gi].members[m].opened = true;
                         self.watch(gi, m, a)?;
                         next = None;
                     } else {
@@ -1272,6 +1281,7 @@ impl World {
         }
         let conservation_error = self.exchange.ledger().conservation_error()?;
         self.exchange.check()?;
+        let leverage_bands = self.leverage_bands();
         self.recorder.finish(RunFacts {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
@@ -1283,12 +1293,36 @@ impl World {
             conservation_error,
             unpaid_loss: self.unpaid_loss,
             shocks,
+            leverage_bands,
         })
     }
 }
 
 #[path = "option_agents.rs"]
 mod option_agents;
+
+impl World {
+    fn leverage_bands(&self) -> Vec<LeverageBand> {
+        let mut bands: Vec<LeverageBand> = LEVERAGE_BAND_EDGES
+            .windows(2)
+            .map(|w| LeverageBand { from: w[0], to: w[1], ..LeverageBand::default() })
+            .collect();
+        let traders = self.groups.iter().filter(|g| g.config.kind == AgentKind::LeveragedTrader);
+        for member in traders.flat_map(|g| &g.members).filter(|m| m.opened) {
+            let lev = f64::from(member.leverage);
+            let k = bands.iter().position(|b| lev < b.to).unwrap_or(bands.len() - 1);
+            let b = &mut bands[k];
+            if member.long {
+                b.long_opened += 1;
+                b.long_liquidated += u64::from(member.liquidated);
+            } else {
+                b.short_opened += 1;
+                b.short_liquidated += u64::from(member.liquidated);
+            }
+        }
+        bands
+    }
+}
 
 /// A market order bounded at `protection`, capped at `max_lots` when reduce-only.
 fn market(
