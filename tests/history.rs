@@ -1,4 +1,6 @@
-//! Real-history replays: the simulated index passes exactly through every real close.
+//! Real-history replays: the simulated index passes exactly through every real close,
+//! and the runs tell the story of their day (high-leverage longs wiped out in March 2020,
+//! auto-deleveraging in October 2025).
 
 use crate::support::{liqsim, repo_root};
 
@@ -58,4 +60,59 @@ fn october_2025_replays_the_real_closes() {
         "scenarios/oct-2025-deleveraging.toml",
         "scenarios/data/binance_usdm_btcusdt_perp_1m_2025-10-10.csv",
     );
+}
+
+/// (opened, liquidated) of longs and of shorts with leverage of at least `from`.
+fn leverage_share(summary: &serde_json::Value, from: f64, to: f64) -> ((u64, u64), (u64, u64)) {
+    let mut long = (0, 0);
+    let mut short = (0, 0);
+    for band in summary["leverage_bands"].as_array().unwrap() {
+        let lo = band["from"].as_f64().unwrap();
+        if lo < from || lo >= to {
+            continue;
+        }
+        long.0 += band["long_opened"].as_u64().unwrap();
+        long.1 += band["long_liquidated"].as_u64().unwrap();
+        short.0 += band["short_opened"].as_u64().unwrap();
+        short.1 += band["short_liquidated"].as_u64().unwrap();
+    }
+    (long, short)
+}
+
+fn run_summary(scenario: &str) -> serde_json::Value {
+    let out = liqsim(&["run", scenario, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+#[test]
+fn black_thursday_liquidates_most_high_leverage_longs() {
+    let v = run_summary("scenarios/black-thursday-2020.toml");
+    let ((long_opened, long_liquidated), (short_opened, short_liquidated)) =
+        leverage_share(&v, 20.0, f64::INFINITY);
+    assert!(long_opened > 1000, "{long_opened} high-leverage longs opened");
+    let long_share = long_liquidated as f64 / long_opened as f64;
+    let short_share = short_liquidated as f64 / short_opened.max(1) as f64;
+    // BTC fell about 50% in a day: a 20x long is gone after 5% against it.
+    assert!(long_share > 0.8, "{long_liquidated} of {long_opened} high-leverage longs");
+    assert!(short_share < long_share / 2.0, "shorts {short_share} vs longs {long_share}");
+    let ((low_opened, low_liquidated), _) = leverage_share(&v, 1.0, 5.0);
+    assert!(
+        (low_liquidated as f64 / low_opened.max(1) as f64) < long_share,
+        "low-leverage longs fared no better than high-leverage ones"
+    );
+    assert_eq!(v["conservation_error"], 0);
+}
+
+#[test]
+fn october_2025_deleverages_winners_with_a_small_fund() {
+    let v = run_summary("scenarios/oct-2025-deleveraging.toml");
+    assert!(v["adl"]["count"].as_u64().unwrap() > 0, "ADL never fired: {v}");
+    assert!(v["first_adl_s"].is_number());
+    let ((long_opened, long_liquidated), _) = leverage_share(&v, 20.0, f64::INFINITY);
+    assert!(
+        long_liquidated * 2 > long_opened,
+        "{long_liquidated} of {long_opened} high-leverage longs liquidated"
+    );
+    assert_eq!(v["conservation_error"], 0);
 }

@@ -12,8 +12,14 @@ pub struct Output {
 
 /// Runs `liqsim` with `args` from the repository root.
 pub fn liqsim(args: &[&str]) -> Output {
+    liqsim_with_env(args, &[])
+}
+
+/// The same with extra environment variables.
+pub fn liqsim_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_liqsim"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo_root())
         .output()
         .expect("the liqsim binary runs");

@@ -43,8 +43,9 @@ pub struct Outcome {
     pub liquidation_log: Vec<LiquidationRow>,
     /// Scheduled shock windows, for shading charts.
     pub shocks: Vec<ShockWindow>,
-    /// Leveraged traders by leverage band: how many opened a position and how many of
-    /// those were liquidated, per side.
+    /// Leveraged traders by the leverage they held (notional / equity when they last
+    /// opened, which initial margin may have cut below their target): how many opened a
+    /// position and how many of those were liquidated, per side.
     pub leverage_bands: Vec<LeverageBand>,
 }
 

@@ -63,8 +63,15 @@ const MAX_CASCADE_PASSES: usize = 10_000;
 enum Event {
     PriceStep,
     Refresh,
-    Wake { group: u16, member: u32 },
-    Expiry { series: u16 },
+    /// `generation` must match the member's: a wake rescheduled earlier leaves a stale event.
+    Wake {
+        group: u16,
+        member: u32,
+        generation: u16,
+    },
+    Expiry {
+        series: u16,
+    },
     Funding,
     Sample,
 }
@@ -88,6 +95,10 @@ struct Member {
     /// Ever held a position / was liquidated (the leverage bands of the outcome).
     opened: bool,
     liquidated: bool,
+    /// Notional / equity when it last opened.
+    effective_leverage: f32,
+    pending_wake: Option<SimTime>,
+    wake_gen: u16,
 }
 
 #[derive(Debug)]
@@ -214,6 +225,9 @@ impl World {
                     warned: false,
                     opened: false,
                     liquidated: false,
+                    effective_leverage: 0.0,
+                    pending_wake: None,
+                    wake_gen: 0,
                 });
             }
             let quoted = vec![None; members.len()];
@@ -321,6 +335,7 @@ impl World {
                 self.queue.push(expiry, PHASE_EXPIRY, Event::Expiry { series: s as u16 });
             }
         }
+        let mut starts = Vec::new();
         for (gi, g) in self.groups.iter().enumerate() {
             if matches!(g.config.kind, AgentKind::MarketMaker | AgentKind::OptionMarketMaker) {
                 continue;
@@ -328,12 +343,11 @@ impl World {
             for m in 0..g.members.len() {
                 let mut rng = self.member_rng(gi, m, u32::MAX);
                 let at = rng.random_range(0..entry_window);
-                self.queue.push(
-                    SimTime::from_nanos(at),
-                    PHASE_AGENTS,
-                    Event::Wake { group: gi as u16, member: m as u32 },
-                );
+                starts.push((gi, m, SimTime::from_nanos(at)));
             }
+        }
+        for (gi, m, at) in starts {
+            self.schedule_wake(gi, m, at);
         }
         Ok(())
     }
@@ -364,7 +378,13 @@ impl World {
                     Event::Refresh,
                 );
             }
-            Event::Wake { group, member } => self.wake(group as usize, member as usize)?,
+            Event::Wake { group, member, generation } => {
+                let (gi, m) = (usize::from(group), member as usize);
+                if self.groups[gi].members[m].wake_gen == generation {
+                    self.groups[gi].members[m].pending_wake = None;
+                    self.wake(gi, m)?;
+                }
+            }
             Event::Expiry { series } => self.expire(usize::from(series))?,
             Event::Funding => self.funding()?,
             Event::Sample => {
@@ -710,6 +730,7 @@ impl World {
             self.digest.tag(3);
             self.digest.u64(u64::from(c.0));
             self.digest.i64(take);
+            self.notify_deleveraged(c);
             left -= take;
             if take == position.abs() {
                 cursor += 1;
@@ -717,6 +738,18 @@ impl World {
         }
         self.adl_cache = Some((time, side, queue, cursor));
         Ok(qty - left)
+    }
+
+    /// A trader whose position auto-deleveraging reduced looks at it now (its watched
+    /// levels belong to the old position).
+    fn notify_deleveraged(&mut self, c: AccountId) {
+        let Some((gi, m)) = self.member_of(c) else { return };
+        if self.groups[gi].config.kind == AgentKind::LeveragedTrader
+            && self.groups[gi].members[m].status == Status::Open
+        {
+            self.unwatch(c);
+            self.schedule_wake(gi, m, self.now);
+        }
     }
 
     /// A liquidated trader does not come back (its account is spent).
@@ -798,6 +831,10 @@ impl World {
                 }
                 let per_side_cap = limit / 2.0;
                 for (side, sign) in [(Side::Buy, -1.0), (Side::Sell, 1.0)] {
+                    // At the inventory limit a maker quotes only the side that reduces it.
+                    if skew * -sign >= 1.0 {
+                        continue;
+                    }
                     let mut quoted = 0.0;
                     // Long inventory lowers both quotes (sell more, buy less); short raises them.
                     for k in 1..=levels {
@@ -845,11 +882,7 @@ impl World {
             let a = self.woken[k];
             self.unwatch(a);
             if let Some((gi, m)) = self.member_of(a) {
-                self.queue.push(
-                    self.now,
-                    PHASE_AGENTS,
-                    Event::Wake { group: gi as u16, member: m as u32 },
-                );
+                self.schedule_wake(gi, m, self.now);
             }
         }
     }
@@ -913,8 +946,11 @@ impl World {
         }
         let lo = act_down.iter().copied().fold(f64::NAN, f64::max);
         let hi = act_up.iter().copied().fold(f64::NAN, f64::min);
-        let lo = if lo.is_nan() { NO_BELOW } else { lo.floor() as i64 };
-        let hi = if hi.is_nan() { NO_ABOVE } else { (hi.ceil() as i64).max(1) };
+        // A level the mark has already reached (the trader looked and did not act, as
+        // rounding can leave it) waits for the next tick beyond, not for every step.
+        let p = self.mark_ticks.ticks();
+        let lo = if lo.is_nan() { NO_BELOW } else { (lo.floor() as i64).min(p - 1) };
+        let hi = if hi.is_nan() { NO_ABOVE } else { (hi.ceil() as i64).max(p + 1) };
         if lo != NO_BELOW {
             self.watch_below.insert((lo, a.0));
         }
@@ -951,6 +987,14 @@ impl World {
                         self.groups[gi].members[m].status = Status::Open;
                         self.groups[gi].members[m].warned = false;
                         self.groups[gi].members[m].opened = true;
+                        // The leverage the venue let it take (its target may be cut down
+                        // to what initial margin allows).
+                        let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
+                        let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
+                        if equity > 0.0 {
+                            self.groups[gi].members[m].effective_leverage =
+                                (notional / equity) as f32;
+                        }
                         self.watch(gi, m, a)?;
                         next = None;
                     } else {
@@ -985,7 +1029,12 @@ impl World {
                         next = None;
                     }
                 }
-                _ => {}
+                Status::Open => {
+                    // Closed by auto-deleveraging: out of the market until it re-enters.
+                    self.groups[gi].members[m].status = Status::Waiting;
+                    next = Some(self.now.plus(config.reentry.max(config.wake)));
+                }
+                Status::Out => {}
             },
             AgentKind::Momentum => {
                 let lookback = config.lookback;
@@ -1025,9 +1074,26 @@ impl World {
             }
         }
         if let Some(t) = next {
-            self.queue.push(t, PHASE_AGENTS, Event::Wake { group: gi as u16, member: m as u32 });
+            self.schedule_wake(gi, m, t);
         }
         Ok(())
+    }
+
+    /// One pending wake per member, the earliest asked for: a later request is dropped,
+    /// an earlier one supersedes the pending event (left in the queue, stale).
+    fn schedule_wake(&mut self, gi: usize, m: usize, at: SimTime) {
+        let member = &mut self.groups[gi].members[m];
+        if member.pending_wake.is_some_and(|t| t <= at) {
+            return;
+        }
+        member.wake_gen = member.wake_gen.wrapping_add(1);
+        member.pending_wake = Some(at);
+        let generation = member.wake_gen;
+        self.queue.push(
+            at,
+            PHASE_AGENTS,
+            Event::Wake { group: gi as u16, member: m as u32, generation },
+        );
     }
 
     fn index_at(&self, nanos: u64) -> f64 {
@@ -1309,7 +1375,7 @@ impl World {
             .collect();
         let traders = self.groups.iter().filter(|g| g.config.kind == AgentKind::LeveragedTrader);
         for member in traders.flat_map(|g| &g.members).filter(|m| m.opened) {
-            let lev = f64::from(member.leverage);
+            let lev = f64::from(member.effective_leverage);
             let k = bands.iter().position(|b| lev < b.to).unwrap_or(bands.len() - 1);
             let b = &mut bands[k];
             if member.long {
