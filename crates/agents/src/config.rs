@@ -70,6 +70,9 @@ pub struct AgentGroup {
     pub wake: SimDuration,
     /// Order latency in seconds.
     pub latency: Distribution,
+    /// Widening in stress: latency x (1 + latency_stress x (realized / normal volatility
+    /// - 1)) when realized volatility runs above the process's own.
+    pub latency_stress: f64,
     pub spread: f64,
     pub levels: u32,
     pub level_size: f64,

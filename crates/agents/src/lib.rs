@@ -3,9 +3,11 @@
 //! - [`config`]: validated descriptions of agent populations (kind, count, distributions
 //!   of deposits, leverage and latency, behaviour parameters), as the scenario file gives
 //!   them.
+//! - [`behaviour`]: the [`behaviour::Agent`] trait and each wake-driven kind's decisions.
 //! - [`sampling`]: drawing one agent's parameters from those distributions, from the
 //!   agent's own random stream.
 
+pub mod behaviour;
 pub mod config;
 pub mod sampling;
 

@@ -207,6 +207,7 @@ pub struct RawAgents {
     pub reentry: Option<String>,
     pub wake: Option<String>,
     pub latency: Option<RawDistribution>,
+    pub latency_stress: Option<f64>,
     pub spread: Option<f64>,
     pub levels: Option<i64>,
     pub level_size: Option<f64>,

@@ -1053,6 +1053,12 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             &p("latency"),
             Range::non_negative_up_to(60.0),
         )?,
+        latency_stress: real_or(
+            raw.latency_stress,
+            0.5,
+            &p("latency_stress"),
+            Range::closed(0.0, 100.0),
+        )?,
         spread: real_or(raw.spread, 0.0005, &p("spread"), Range::positive_up_to(0.5))?,
         levels: {
             let levels = raw.levels.unwrap_or(10);

@@ -11,12 +11,12 @@
 //! a dealer short puts sells the perpetual as the price falls, which is the gamma
 //! feedback a crash meets.
 //!
-//! Writers sell an out-of-the-money put (or a strangle, with probability one half) on a
-//! random live expiry, sized so that the underlying notional is deposit x leverage, cut
-//! in half until the policy's initial margin is covered; they buy back at market when the
-//! loss reaches `stop_loss`, and write again `reentry` after their options are gone.
-//! Buyers spend a third of their deposit on a put or, with probability `long_fraction`,
-//! a call, near the money, and buy again after expiry.
+//! Writers' and buyers' decisions come from liqsim-agents; here their orders meet the
+//! books: a writer sells the put nearest 0.9 x the forward (and the call nearest 1.1 x for
+//! a strangle) on a random live expiry at least an hour away, sized so that the
+//! underlying notional is deposit x leverage, cut in half until the policy's initial
+//! margin is covered; a buyer spends a third of its deposit on the put nearest 0.95 x or
+//! the call nearest 1.05 x the forward.
 
 use super::{Status, World, market, to_side};
 use liqsim_agents::AgentKind;
@@ -177,7 +177,7 @@ impl World {
             let first = self.groups[gi].first_account;
             for m in 0..self.groups[gi].members.len() {
                 let a = AccountId(first + m as u32);
-                let out = self.groups[gi].members[m].status == Status::Out;
+                let out = self.groups[gi].members[m].state.status == Status::Out;
                 let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
                 let limit = if capital.is_positive() { capital.to_f64() } else { equity * 5.0 };
                 let per_series = limit / series_count.max(1) as f64;
@@ -259,7 +259,7 @@ impl World {
             let band = self.groups[gi].config.level_size;
             let first = self.groups[gi].first_account;
             for m in 0..self.groups[gi].members.len() {
-                if self.groups[gi].members[m].status == Status::Out {
+                if self.groups[gi].members[m].state.status == Status::Out {
                     continue;
                 }
                 let a = AccountId(first + m as u32);
@@ -275,48 +275,6 @@ impl World {
             }
         }
         Ok(())
-    }
-
-    /// An option writer's or buyer's wake; returns its next wake.
-    pub(super) fn wake_option_trader(
-        &mut self,
-        gi: usize,
-        m: usize,
-        a: AccountId,
-        rng: &mut RngStream,
-    ) -> Result<Option<SimTime>> {
-        let config = self.groups[gi].config.clone();
-        let member = self.groups[gi].members[m];
-        let writer = config.kind == AgentKind::OptionWriter;
-        let holds = !self.exchange.holdings(a).is_empty();
-        let next = self.now.plus(config.wake);
-        match member.status {
-            Status::Waiting => {
-                let opened = if writer {
-                    self.write_options(a, f64::from(member.leverage), member.deposit, rng)?
-                } else {
-                    self.buy_options(a, config.long_fraction, member.deposit, rng)?
-                };
-                if opened {
-                    self.groups[gi].members[m].status = Status::Open;
-                }
-                Ok(Some(next))
-            }
-            Status::Open if !holds => {
-                self.groups[gi].members[m].status = Status::Waiting;
-                Ok(Some(self.now.plus(config.reentry)))
-            }
-            Status::Open => {
-                let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
-                let deposit = member.deposit.to_f64();
-                let loss = (deposit - equity) / deposit;
-                if writer && config.stop_loss.is_some_and(|s| loss >= s) {
-                    self.buy_back(a)?;
-                }
-                Ok(Some(next))
-            }
-            Status::Out => Ok(None),
-        }
     }
 
     /// Live series of kind `kind` expiring at `expiry` with the strike nearest `target`.
@@ -351,17 +309,17 @@ impl World {
         Some(expiries[rng.random_range(0..expiries.len())])
     }
 
-    fn write_options(
+    pub(super) fn write_options(
         &mut self,
         a: AccountId,
         leverage: f64,
-        deposit: Money,
+        deposit: f64,
+        strangle: bool,
         rng: &mut RngStream,
     ) -> Result<bool> {
         let Some(expiry) = self.pick_expiry(rng) else { return Ok(false) };
         let spec = self.cfg.spec;
         let forward = spec.price_to_f64(self.mark_ticks);
-        let strangle = rng.random::<f64>() < 0.5;
         let mut legs = Vec::with_capacity(2);
         if let Some(s) = self.nearest_series(OptionKind::Put, expiry, 0.9 * forward) {
             legs.push(s);
@@ -373,8 +331,7 @@ impl World {
             return Ok(false);
         }
         let lot = spec.qty_to_f64(Qty::from_lots(1));
-        let mut lots =
-            (deposit.to_f64() * leverage / legs.len() as f64 / forward / lot).floor() as i64;
+        let mut lots = (deposit * leverage / legs.len() as f64 / forward / lot).floor() as i64;
         let equity = self.exchange.equity(a, self.mark_ticks)?;
         while lots > 0 {
             let extra: Vec<(u16, i64)> = legs.iter().map(|&s| (s as u16, -lots)).collect();
@@ -397,17 +354,16 @@ impl World {
         Ok(sold > 0)
     }
 
-    fn buy_options(
+    pub(super) fn buy_options(
         &mut self,
         a: AccountId,
-        call_fraction: f64,
-        deposit: Money,
+        call: bool,
+        deposit: f64,
         rng: &mut RngStream,
     ) -> Result<bool> {
         let Some(expiry) = self.pick_expiry(rng) else { return Ok(false) };
         let spec = self.cfg.spec;
         let forward = spec.price_to_f64(self.mark_ticks);
-        let call = rng.random::<f64>() < call_fraction;
         let (kind, target) = if call {
             (OptionKind::Call, 1.05 * forward)
         } else {
@@ -420,7 +376,7 @@ impl World {
         }
         let price = spec.price_to_f64(mark) * 1.3;
         let lot = spec.qty_to_f64(Qty::from_lots(1));
-        let budget = deposit.to_f64() / 3.0;
+        let budget = deposit / 3.0;
         let lots = (budget / price / lot).floor() as i64;
         if lots <= 0 {
             return Ok(false);
@@ -430,7 +386,7 @@ impl World {
     }
 
     /// A writer's stop: buys back every short option at market (up to twice its mark).
-    fn buy_back(&mut self, a: AccountId) -> Result<()> {
+    pub(super) fn buy_back(&mut self, a: AccountId) -> Result<()> {
         let holdings: Vec<_> = self.exchange.holdings(a).to_vec();
         for h in holdings {
             if h.qty >= 0 {

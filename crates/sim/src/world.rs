@@ -33,6 +33,7 @@ use crate::options::Desk;
 use crate::outcome::{
     LEVERAGE_BAND_EDGES, LeverageBand, LiquidationRow, Outcome, ShockKind, ShockWindow,
 };
+use liqsim_agents::behaviour::{Action, Next, State, Status, View, behaviour};
 use liqsim_agents::{AgentGroup, AgentKind, Sampler};
 use liqsim_book::{BookConfig, Fill, NewOrder, OrderBook, OrderKind, OwnerId, Side, StpMode};
 use liqsim_core::{
@@ -72,26 +73,18 @@ enum Event {
     Expiry {
         series: u16,
     },
+    /// An agent's order reaching the exchange after its latency.
+    Order {
+        slot: u32,
+    },
     Funding,
     Sample,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Waiting,
-    Open,
-    Out,
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Member {
-    deposit: Money,
-    leverage: f32,
-    long: bool,
-    status: Status,
+    state: State,
     wakes: u32,
-    /// The trader has decided, once, whether to add margin on this position's warning.
-    warned: bool,
     /// Ever held a position / was liquidated (the leverage bands of the outcome).
     opened: bool,
     liquidated: bool,
@@ -113,6 +106,15 @@ struct Group {
     quoted: Vec<Option<(f64, i64, f64, f64)>>,
     /// Option market makers: the same per (member, series), member-major.
     option_quoted: Vec<Option<(f64, i64, f64, f64)>>,
+    latency: Sampler,
+}
+
+/// An agent's decision on its way to the exchange.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    group: usize,
+    member: usize,
+    action: Action,
 }
 
 #[derive(Debug)]
@@ -158,6 +160,9 @@ pub struct World {
     woken: Vec<AccountId>,
     margin_totals: Option<(Money, Money, u64)>,
     accounts_checked: u64,
+    /// Agents' orders on their way, and the free slots of that list.
+    in_flight: Vec<Option<InFlight>>,
+    free_slots: Vec<u32>,
 }
 
 /// No level to watch on that side.
@@ -217,12 +222,14 @@ impl World {
                 let long = rng.random::<f64>() < g.long_fraction;
                 exchange.open_account(amount)?;
                 members.push(Member {
-                    deposit: amount,
-                    leverage: lev,
-                    long,
-                    status: Status::Waiting,
+                    state: State {
+                        deposit: amount.to_f64(),
+                        leverage: f64::from(lev),
+                        long,
+                        status: Status::Waiting,
+                        warned: false,
+                    },
                     wakes: 0,
-                    warned: false,
                     opened: false,
                     liquidated: false,
                     effective_leverage: 0.0,
@@ -239,6 +246,7 @@ impl World {
                 Vec::new()
             };
             groups.push(Group {
+                latency: Sampler::new(&g.latency)?,
                 config: g.clone(),
                 first_account,
                 members,
@@ -304,6 +312,8 @@ impl World {
             woken: Vec::new(),
             margin_totals: None,
             accounts_checked: 0,
+            in_flight: Vec::new(),
+            free_slots: Vec::new(),
             cfg,
         };
         world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
@@ -386,6 +396,12 @@ impl World {
                 }
             }
             Event::Expiry { series } => self.expire(usize::from(series))?,
+            Event::Order { slot } => {
+                if let Some(order) = self.in_flight[slot as usize].take() {
+                    self.free_slots.push(slot);
+                    self.arrive(order)?;
+                }
+            }
             Event::Funding => self.funding()?,
             Event::Sample => {
                 self.sample()?;
@@ -745,7 +761,7 @@ impl World {
     fn notify_deleveraged(&mut self, c: AccountId) {
         let Some((gi, m)) = self.member_of(c) else { return };
         if self.groups[gi].config.kind == AgentKind::LeveragedTrader
-            && self.groups[gi].members[m].status == Status::Open
+            && self.groups[gi].members[m].state.status == Status::Open
         {
             self.unwatch(c);
             self.schedule_wake(gi, m, self.now);
@@ -758,7 +774,7 @@ impl World {
         for g in &mut self.groups {
             let first = g.first_account;
             if a.0 >= first && a.0 < first + g.members.len() as u32 {
-                g.members[(a.0 - first) as usize].status = Status::Out;
+                g.members[(a.0 - first) as usize].state.status = Status::Out;
                 g.members[(a.0 - first) as usize].liquidated = true;
             }
         }
@@ -811,7 +827,8 @@ impl World {
                 }
                 self.book.cancel_all(OwnerId(a.0));
                 self.groups[gi].quoted[m] = None;
-                if pulled || position == 0 && self.groups[gi].members[m].status == Status::Out {
+                if pulled || position == 0 && self.groups[gi].members[m].state.status == Status::Out
+                {
                     continue;
                 }
                 self.groups[gi].quoted[m] = Some(state);
@@ -918,7 +935,7 @@ impl World {
         let member = self.groups[gi].members[m];
         let v = self.cfg.spec.tick_lot_value().micros() as f64;
         let cash = self.exchange.cash(a).micros() as f64;
-        let deposit = member.deposit.micros() as f64;
+        let deposit = member.state.deposit * 1e6;
         let qv = q as f64 * v;
         let mut act_down: Vec<f64> = Vec::new();
         let mut act_up: Vec<f64> = Vec::new();
@@ -937,7 +954,7 @@ impl World {
         if let Some(t) = config.take_profit {
             level((deposit * (1.0 + t) - cash) / qv, false);
         }
-        if !member.warned && config.add_margin_probability > 0.0 {
+        if !member.state.warned && config.add_margin_probability > 0.0 {
             let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
             let maintenance = self.exchange.requirement(a, self.mark_ticks, true)?.to_f64();
             let rate = if notional > 0.0 { maintenance / notional } else { 0.0 };
@@ -961,120 +978,156 @@ impl World {
         Ok(())
     }
 
+    /// An agent looks at the market and its account and decides (liqsim-agents); its
+    /// orders leave now and reach the exchange after its latency.
     fn wake(&mut self, gi: usize, m: usize) -> Result<()> {
         let a = AccountId(self.groups[gi].first_account + m as u32);
         let member = self.groups[gi].members[m];
-        if member.status == Status::Out {
+        if member.state.status == Status::Out {
             return Ok(());
         }
-        let config = self.groups[gi].config.clone();
+        let kind = self.groups[gi].config.kind;
+        let Some(agent) = behaviour(kind) else { return Ok(()) };
         let mut rng = self.member_rng(gi, m, member.wakes);
         self.groups[gi].members[m].wakes += 1;
         let spec = self.cfg.spec;
-        let mark = spec.price_to_f64(self.mark_ticks);
-        let position = self.exchange.position(a).lots();
-        let target_lots = |leverage: f64, deposit: Money| -> i64 {
-            (deposit.to_f64() * leverage / mark / spec.qty_to_f64(Qty::from_lots(1))).floor() as i64
+        let lookback = self.groups[gi].config.lookback;
+        let maintenance = if self.exchange.holdings(a).is_empty() {
+            self.exchange.requirement(a, self.mark_ticks, true)?
+        } else {
+            Money::ZERO
         };
-        let mut next = Some(self.now.plus(SimDuration::from_nanos(
-            ((-(1.0 - rng.random::<f64>()).ln()) * config.wake.nanos() as f64) as u64 + 1,
-        )));
-        match config.kind {
-            AgentKind::LeveragedTrader => match member.status {
-                Status::Waiting => {
-                    let lots = target_lots(f64::from(member.leverage), member.deposit);
-                    if self.open(a, member.long, lots)? > 0 {
-                        self.groups[gi].members[m].status = Status::Open;
-                        self.groups[gi].members[m].warned = false;
-                        self.groups[gi].members[m].opened = true;
-                        // The leverage the venue let it take (its target may be cut down
-                        // to what initial margin allows).
-                        let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
-                        let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
-                        if equity > 0.0 {
-                            self.groups[gi].members[m].effective_leverage =
-                                (notional / equity) as f32;
-                        }
-                        self.watch(gi, m, a)?;
-                        next = None;
-                    } else {
-                        // Nothing filled (no liquidity, or no margin): try again later.
-                        next = Some(self.now.plus(config.reentry.max(config.wake)));
-                    }
-                }
-                Status::Open if position != 0 => {
-                    let equity = self.exchange.equity(a, self.mark_ticks)?;
-                    let deposit = member.deposit.to_f64();
-                    let loss = (deposit - equity.to_f64()) / deposit;
-                    let stop = config.stop_loss.is_some_and(|s| loss >= s);
-                    let profit = config.take_profit.is_some_and(|t| -loss >= t);
-                    if stop || profit {
-                        self.close(a)?;
-                        self.groups[gi].members[m].status = Status::Waiting;
-                        next = Some(self.now.plus(config.reentry));
-                    } else {
-                        let maintenance = self.exchange.requirement(a, self.mark_ticks, true)?;
-                        let warned = equity.to_f64() < 1.5 * maintenance.to_f64();
-                        if warned && !member.warned {
-                            self.groups[gi].members[m].warned = true;
-                            if rng.random::<f64>() < config.add_margin_probability {
-                                let top_up = Money::round_from_f64(deposit * 0.5)?;
-                                self.exchange.deposit(a, top_up)?;
-                                self.digest.tag(4);
-                                self.digest.u64(u64::from(a.0));
-                                self.digest.i64(top_up.micros());
-                            }
-                        }
-                        self.watch(gi, m, a)?;
-                        next = None;
-                    }
-                }
-                Status::Open => {
-                    // Closed by auto-deleveraging: out of the market until it re-enters.
-                    self.groups[gi].members[m].status = Status::Waiting;
-                    next = Some(self.now.plus(config.reentry.max(config.wake)));
-                }
-                Status::Out => {}
-            },
-            AgentKind::Momentum => {
-                let lookback = config.lookback;
-                let past = self.index_at(self.now.nanos().saturating_sub(lookback.nanos()));
-                let r = (self.index_value / past).ln();
-                let lots = target_lots(f64::from(member.leverage), member.deposit);
-                if r < -config.threshold && position >= 0 {
-                    self.close(a)?;
-                    self.open(a, false, lots)?;
-                } else if r > config.threshold && position <= 0 {
-                    self.close(a)?;
-                    self.open(a, true, lots)?;
-                } else if r.abs() < config.threshold / 2.0 && position != 0 {
-                    self.close(a)?;
-                }
-                next = Some(
-                    self.now
-                        .plus(SimDuration::from_nanos((lookback.nanos() / 5).max(1_000_000_000))),
-                );
+        let view = View {
+            mark: spec.price_to_f64(self.mark_ticks),
+            index: self.index_value,
+            index_then: self.index_at(self.now.nanos().saturating_sub(lookback.nanos())),
+            lot: spec.qty_to_f64(Qty::from_lots(1)),
+            position: self.exchange.position(a).lots(),
+            holds_options: !self.exchange.holdings(a).is_empty(),
+            equity: self.exchange.equity(a, self.mark_ticks)?.to_f64(),
+            maintenance: maintenance.to_f64(),
+        };
+        let mut state = member.state;
+        let decision = agent.decide(&self.groups[gi].config, &mut state, &view, &mut rng);
+        self.groups[gi].members[m].state = state;
+        match decision.action {
+            Action::Nothing => {}
+            Action::TopUp { amount } => {
+                let top_up = Money::round_from_f64(amount)?;
+                self.exchange.deposit(a, top_up)?;
+                self.digest.tag(4);
+                self.digest.u64(u64::from(a.0));
+                self.digest.i64(top_up.micros());
             }
-            AgentKind::Arbitrageur => {
-                let basis = mark / self.index_value - 1.0;
-                let lots = target_lots(2.0, member.deposit);
-                if basis > 0.0005 && position >= 0 {
-                    self.close(a)?;
-                    self.open(a, false, lots)?;
-                } else if basis < -0.0005 && position <= 0 {
-                    self.close(a)?;
-                    self.open(a, true, lots)?;
-                } else if basis.abs() < 0.0001 && position != 0 {
-                    self.close(a)?;
+            action => {
+                if matches!(
+                    action,
+                    Action::Open { .. } | Action::WriteOptions { .. } | Action::BuyOption { .. }
+                ) || kind == AgentKind::LeveragedTrader
+                {
+                    self.groups[gi].members[m].state.status = Status::Sending;
                 }
-            }
-            AgentKind::MarketMaker | AgentKind::OptionMarketMaker => next = None,
-            AgentKind::OptionWriter | AgentKind::OptionBuyer => {
-                next = self.wake_option_trader(gi, m, a, &mut rng)?;
+                let delay = self.latency(gi, &mut rng);
+                let order = InFlight { group: gi, member: m, action };
+                if delay == SimDuration::ZERO {
+                    self.arrive(order)?;
+                } else {
+                    let slot = match self.free_slots.pop() {
+                        Some(k) => {
+                            self.in_flight[k as usize] = Some(order);
+                            k
+                        }
+                        None => {
+                            self.in_flight.push(Some(order));
+                            (self.in_flight.len() - 1) as u32
+                        }
+                    };
+                    self.queue.push(self.now.plus(delay), PHASE_AGENTS, Event::Order { slot });
+                }
             }
         }
-        if let Some(t) = next {
-            self.schedule_wake(gi, m, t);
+        match decision.next {
+            Next::After(dt) => self.schedule_wake(gi, m, self.now.plus(dt)),
+            Next::OnPriceLevels => self.watch(gi, m, a)?,
+            Next::Never => {}
+        }
+        Ok(())
+    }
+
+    /// One draw of the group's latency, widened while realized volatility runs above the
+    /// process's own (at most 60 s).
+    fn latency(&mut self, gi: usize, rng: &mut RngStream) -> SimDuration {
+        let base = self.groups[gi].latency.sample(rng).max(0.0);
+        if base == 0.0 {
+            return SimDuration::ZERO;
+        }
+        let normal = self.process.volatility().max(1e-9);
+        let ratio = self.realized_variance.max(0.0).sqrt() / normal;
+        let widen = 1.0 + self.groups[gi].config.latency_stress * (ratio - 1.0).max(0.0);
+        SimDuration::from_nanos(((base * widen).min(60.0) * 1e9) as u64)
+    }
+
+    /// An agent's order reaches the exchange: it is checked and submitted now, against the
+    /// book as it is now, and the agent learns what happened.
+    fn arrive(&mut self, order: InFlight) -> Result<()> {
+        let InFlight { group: gi, member: m, action } = order;
+        let a = AccountId(self.groups[gi].first_account + m as u32);
+        if self.groups[gi].members[m].state.status == Status::Out {
+            return Ok(()); // liquidated while the order was on its way
+        }
+        let config = &self.groups[gi].config;
+        let (kind, reentry, wake) = (config.kind, config.reentry, config.wake);
+        match action {
+            Action::Open { long, lots } => {
+                if self.open(a, long, lots)? > 0 {
+                    let member = &mut self.groups[gi].members[m];
+                    member.state.status = Status::Open;
+                    member.state.warned = false;
+                    member.opened = true;
+                    // The leverage the venue let it take (its target may be cut down to
+                    // what initial margin allows).
+                    let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
+                    let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
+                    if equity > 0.0 {
+                        self.groups[gi].members[m].effective_leverage = (notional / equity) as f32;
+                    }
+                    self.watch(gi, m, a)?;
+                } else {
+                    // Nothing filled (no liquidity, or no margin): try again later.
+                    self.groups[gi].members[m].state.status = Status::Waiting;
+                    self.schedule_wake(gi, m, self.now.plus(reentry.max(wake)));
+                }
+            }
+            Action::Close => {
+                self.close(a)?;
+                if kind == AgentKind::LeveragedTrader {
+                    self.groups[gi].members[m].state.status = Status::Waiting;
+                    self.schedule_wake(gi, m, self.now.plus(reentry));
+                }
+            }
+            Action::Reverse { long, lots } => {
+                self.close(a)?;
+                self.open(a, long, lots)?;
+            }
+            Action::WriteOptions { strangle } => {
+                let wakes = self.groups[gi].members[m].wakes;
+                let mut rng = self.member_rng(gi, m, wakes | 1 << 31);
+                let state = self.groups[gi].members[m].state;
+                let opened =
+                    self.write_options(a, state.leverage, state.deposit, strangle, &mut rng)?;
+                self.groups[gi].members[m].state.status =
+                    if opened { Status::Open } else { Status::Waiting };
+            }
+            Action::BuyOption { call } => {
+                let wakes = self.groups[gi].members[m].wakes;
+                let mut rng = self.member_rng(gi, m, wakes | 1 << 31);
+                let deposit = self.groups[gi].members[m].state.deposit;
+                let opened = self.buy_options(a, call, deposit, &mut rng)?;
+                self.groups[gi].members[m].state.status =
+                    if opened { Status::Open } else { Status::Waiting };
+            }
+            Action::BuyBack => self.buy_back(a)?,
+            Action::Nothing | Action::TopUp { .. } => {}
         }
         Ok(())
     }
@@ -1378,7 +1431,7 @@ impl World {
             let lev = f64::from(member.effective_leverage);
             let k = bands.iter().position(|b| lev < b.to).unwrap_or(bands.len() - 1);
             let b = &mut bands[k];
-            if member.long {
+            if member.state.long {
                 b.long_opened += 1;
                 b.long_liquidated += u64::from(member.liquidated);
             } else {

@@ -1,0 +1,369 @@
+//! How agents decide: one [`Agent`] trait; each kind reads a [`View`] of the market and
+//! of its own account when it wakes and returns a [`Decision`]: an [`Action`] (which the
+//! kernel turns into orders that reach the exchange after the agent's latency) and when
+//! to look again (after a delay, when the price reaches the agent's own levels, or never).
+//!
+//! Decisions are pure functions of (configuration, state, view, the agent's random
+//! stream), so they are tested here without a market. Market makers are not wake-driven:
+//! they requote on every price step, in the kernel, from the same configuration.
+
+use crate::config::{AgentGroup, AgentKind};
+use liqsim_core::{RngStream, SimDuration};
+use rand::RngExt;
+
+/// What an agent sees when it wakes. Prices in quote units per base unit, money in quote
+/// units, `lot` in base units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct View {
+    pub mark: f64,
+    pub index: f64,
+    /// The index one `lookback` ago.
+    pub index_then: f64,
+    pub lot: f64,
+    /// Perpetual position in lots (signed).
+    pub position: i64,
+    pub holds_options: bool,
+    pub equity: f64,
+    pub maintenance: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// No position; the next wake may open one.
+    Waiting,
+    /// An order is on its way to the exchange.
+    Sending,
+    Open,
+    /// Liquidated: the account is spent.
+    Out,
+}
+
+/// An agent's own state between wakes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct State {
+    pub deposit: f64,
+    /// Target leverage (the venue may allow less).
+    pub leverage: f64,
+    pub long: bool,
+    pub status: Status,
+    /// It has decided, once, whether to add margin on this position's warning.
+    pub warned: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    Nothing,
+    /// A market order for up to `lots` (cut to what initial margin allows).
+    Open {
+        long: bool,
+        lots: i64,
+    },
+    /// Close the perpetual position at market (reduce-only).
+    Close,
+    /// Close, then open the other way.
+    Reverse {
+        long: bool,
+        lots: i64,
+    },
+    /// Deposit more margin (instant: a transfer, not an order).
+    TopUp {
+        amount: f64,
+    },
+    /// Sell an out-of-the-money put, and a call too for a strangle.
+    WriteOptions {
+        strangle: bool,
+    },
+    /// Buy a near-the-money call or put.
+    BuyOption {
+        call: bool,
+    },
+    /// Buy back every short option.
+    BuyBack,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Next {
+    After(SimDuration),
+    /// When the mark reaches one of the agent's levels (stop, target, margin warning).
+    OnPriceLevels,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    pub action: Action,
+    pub next: Next,
+}
+
+pub trait Agent {
+    fn decide(
+        &self,
+        config: &AgentGroup,
+        state: &mut State,
+        view: &View,
+        rng: &mut RngStream,
+    ) -> Decision;
+}
+
+/// The behaviour of a wake-driven kind (`None` for market makers).
+pub fn behaviour(kind: AgentKind) -> Option<&'static dyn Agent> {
+    match kind {
+        AgentKind::LeveragedTrader => Some(&LeveragedTrader),
+        AgentKind::Momentum => Some(&Momentum),
+        AgentKind::Arbitrageur => Some(&Arbitrageur),
+        AgentKind::OptionWriter => Some(&OptionWriter),
+        AgentKind::OptionBuyer => Some(&OptionBuyer),
+        AgentKind::MarketMaker | AgentKind::OptionMarketMaker => None,
+    }
+}
+
+/// Exponentially distributed delay with mean `mean` (at least 1 ns).
+pub fn exponential(mean: SimDuration, rng: &mut RngStream) -> SimDuration {
+    let u: f64 = rng.random();
+    SimDuration::from_nanos(((-(1.0 - u).ln()) * mean.nanos() as f64) as u64 + 1)
+}
+
+fn lots_for(notional: f64, view: &View) -> i64 {
+    (notional / view.mark / view.lot).floor() as i64
+}
+
+/// Opens at its target leverage, then waits for its price levels: a stop-loss or a
+/// take-profit closes it (re-entry after `reentry`); the first margin warning (equity
+/// under 1.5 x maintenance) adds half the deposit with `add_margin_probability`.
+#[derive(Debug)]
+pub struct LeveragedTrader;
+
+impl Agent for LeveragedTrader {
+    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let poll = exponential(c.wake, rng);
+        match s.status {
+            Status::Waiting => Decision {
+                action: Action::Open { long: s.long, lots: lots_for(s.deposit * s.leverage, v) },
+                next: Next::Never,
+            },
+            Status::Open if v.position != 0 => {
+                let loss = (s.deposit - v.equity) / s.deposit;
+                let stop = c.stop_loss.is_some_and(|x| loss >= x);
+                let profit = c.take_profit.is_some_and(|x| -loss >= x);
+                if stop || profit {
+                    return Decision { action: Action::Close, next: Next::Never };
+                }
+                let warned = v.equity < 1.5 * v.maintenance;
+                let mut action = Action::Nothing;
+                if warned && !s.warned {
+                    s.warned = true;
+                    if rng.random::<f64>() < c.add_margin_probability {
+                        action = Action::TopUp { amount: s.deposit * 0.5 };
+                    }
+                }
+                Decision { action, next: Next::OnPriceLevels }
+            }
+            // Closed by auto-deleveraging: out of the market until it re-enters.
+            Status::Open => {
+                s.status = Status::Waiting;
+                Decision { action: Action::Nothing, next: Next::After(c.reentry.max(c.wake)) }
+            }
+            Status::Sending => Decision { action: Action::Nothing, next: Next::After(poll) },
+            Status::Out => Decision { action: Action::Nothing, next: Next::Never },
+        }
+    }
+}
+
+/// Trend follower: short after the index fell more than `threshold` over `lookback`,
+/// long after it rose as much, flat when the move is under half the threshold; looks
+/// again every fifth of the lookback (at least a second).
+#[derive(Debug)]
+pub struct Momentum;
+
+impl Agent for Momentum {
+    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, _rng: &mut RngStream) -> Decision {
+        let r = (v.index / v.index_then).ln();
+        let lots = lots_for(s.deposit * s.leverage, v);
+        let action = if r < -c.threshold && v.position >= 0 {
+            Action::Reverse { long: false, lots }
+        } else if r > c.threshold && v.position <= 0 {
+            Action::Reverse { long: true, lots }
+        } else if r.abs() < c.threshold / 2.0 && v.position != 0 {
+            Action::Close
+        } else {
+            Action::Nothing
+        };
+        let next = SimDuration::from_nanos((c.lookback.nanos() / 5).max(1_000_000_000));
+        Decision { action, next: Next::After(next) }
+    }
+}
+
+/// Basis arbitrageur at 2x: sells the perpetual 5 bp or more above the index, buys it as
+/// far below, flattens inside 1 bp.
+#[derive(Debug)]
+pub struct Arbitrageur;
+
+impl Agent for Arbitrageur {
+    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let basis = v.mark / v.index - 1.0;
+        let lots = lots_for(s.deposit * 2.0, v);
+        let action = if basis > 0.0005 && v.position >= 0 {
+            Action::Reverse { long: false, lots }
+        } else if basis < -0.0005 && v.position <= 0 {
+            Action::Reverse { long: true, lots }
+        } else if basis.abs() < 0.0001 && v.position != 0 {
+            Action::Close
+        } else {
+            Action::Nothing
+        };
+        Decision { action, next: Next::After(exponential(c.wake, rng)) }
+    }
+}
+
+/// Sells a put (or, half the time, a strangle) sized to deposit x leverage of underlying
+/// notional; buys back at market when the loss reaches `stop_loss`; writes again
+/// `reentry` after its options are gone.
+#[derive(Debug)]
+pub struct OptionWriter;
+
+impl Agent for OptionWriter {
+    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let next = Next::After(c.wake);
+        match s.status {
+            Status::Waiting => Decision {
+                action: Action::WriteOptions { strangle: rng.random::<f64>() < 0.5 },
+                next,
+            },
+            Status::Open if !v.holds_options => {
+                s.status = Status::Waiting;
+                Decision { action: Action::Nothing, next: Next::After(c.reentry) }
+            }
+            Status::Open => {
+                let loss = (s.deposit - v.equity) / s.deposit;
+                let action = if c.stop_loss.is_some_and(|x| loss >= x) {
+                    Action::BuyBack
+                } else {
+                    Action::Nothing
+                };
+                Decision { action, next }
+            }
+            Status::Sending => Decision { action: Action::Nothing, next },
+            Status::Out => Decision { action: Action::Nothing, next: Next::Never },
+        }
+    }
+}
+
+/// Spends a third of its deposit on a put or, with probability `long_fraction`, a call,
+/// near the money; buys again `reentry` after expiry.
+#[derive(Debug)]
+pub struct OptionBuyer;
+
+impl Agent for OptionBuyer {
+    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let next = Next::After(c.wake);
+        match s.status {
+            Status::Waiting => Decision {
+                action: Action::BuyOption { call: rng.random::<f64>() < c.long_fraction },
+                next,
+            },
+            Status::Open if !v.holds_options => {
+                s.status = Status::Waiting;
+                Decision { action: Action::Nothing, next: Next::After(c.reentry) }
+            }
+            Status::Out => Decision { action: Action::Nothing, next: Next::Never },
+            _ => Decision { action: Action::Nothing, next },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Distribution;
+    use liqsim_core::StreamId;
+
+    fn group(kind: AgentKind) -> AgentGroup {
+        AgentGroup {
+            kind,
+            count: 1,
+            deposit: Distribution::Constant(1000.0),
+            leverage: Distribution::Constant(10.0),
+            long_fraction: 0.5,
+            stop_loss: Some(0.5),
+            take_profit: Some(1.0),
+            add_margin_probability: 1.0,
+            reentry: SimDuration::from_secs(3600),
+            wake: SimDuration::from_secs(300),
+            latency: Distribution::Constant(0.05),
+            latency_stress: 0.5,
+            spread: 0.0005,
+            levels: 10,
+            level_size: 1.0,
+            capital: liqsim_core::Money::ZERO,
+            pull_vol: 5.0,
+            calm: SimDuration::from_secs(900),
+            lookback: SimDuration::from_secs(300),
+            threshold: 0.01,
+        }
+    }
+
+    fn view(equity: f64, position: i64) -> View {
+        View {
+            mark: 50_000.0,
+            index: 50_000.0,
+            index_then: 50_000.0,
+            lot: 0.001,
+            position,
+            holds_options: false,
+            equity,
+            maintenance: 50.0,
+        }
+    }
+
+    fn state(status: Status) -> State {
+        State { deposit: 1000.0, leverage: 10.0, long: true, status, warned: false }
+    }
+
+    #[test]
+    fn a_waiting_trader_opens_at_its_target_leverage() {
+        let mut rng = StreamId::named("t").rng(1);
+        let mut s = state(Status::Waiting);
+        let d = LeveragedTrader.decide(
+            &group(AgentKind::LeveragedTrader),
+            &mut s,
+            &view(1000.0, 0),
+            &mut rng,
+        );
+        // 1,000 x 10 / 50,000 = 0.2 BTC = 200 lots of 0.001.
+        assert_eq!(d.action, Action::Open { long: true, lots: 200 });
+    }
+
+    #[test]
+    fn a_trader_stops_out_at_half_its_deposit_and_is_warned_once() {
+        let c = group(AgentKind::LeveragedTrader);
+        let mut rng = StreamId::named("t").rng(1);
+        let mut s = state(Status::Open);
+        let d = LeveragedTrader.decide(&c, &mut s, &view(500.0, 200), &mut rng);
+        assert_eq!(d.action, Action::Close);
+        let mut s = state(Status::Open);
+        let d = LeveragedTrader.decide(&c, &mut s, &view(60.0 + 600.0, 200), &mut rng);
+        assert_eq!(d.action, Action::Nothing, "not yet warned at 660 equity, 50 maintenance");
+        let d = LeveragedTrader.decide(&c, &mut s, &view(70.0, 200), &mut rng);
+        assert_eq!(d.action, Action::Close, "70 is a loss of 93%");
+        let c = AgentGroup { stop_loss: None, ..c };
+        let d = LeveragedTrader.decide(&c, &mut s, &view(70.0, 200), &mut rng);
+        assert_eq!(d.action, Action::TopUp { amount: 500.0 });
+        assert!(s.warned);
+        let d = LeveragedTrader.decide(&c, &mut s, &view(70.0, 200), &mut rng);
+        assert_eq!(d.action, Action::Nothing, "one decision per warning");
+        assert_eq!(d.next, Next::OnPriceLevels);
+    }
+
+    #[test]
+    fn momentum_sells_into_a_fall_and_arbitrage_leans_against_the_basis() {
+        let c = group(AgentKind::Momentum);
+        let mut rng = StreamId::named("t").rng(1);
+        let mut s = state(Status::Open);
+        let v = View { index_then: 52_000.0, ..view(1000.0, 0) };
+        let d = Momentum.decide(&c, &mut s, &v, &mut rng);
+        assert_eq!(d.action, Action::Reverse { long: false, lots: 200 });
+        let v = View { mark: 50_100.0, ..view(1000.0, 0) };
+        let d = Arbitrageur.decide(&c, &mut s, &v, &mut rng);
+        assert!(matches!(d.action, Action::Reverse { long: false, .. }));
+    }
+}
