@@ -94,7 +94,11 @@ impl Money {
         if !scaled.is_finite() || scaled.abs() >= 9.0e18 {
             return Err(Error::overflow("rate"));
         }
-        let product = i128::from(self.0) * scaled as i128;
+        let scaled = scaled as i64;
+        if let Some(m) = mul_scaled_unsigned(self.0, scaled, up) {
+            return Ok(Money(m));
+        }
+        let product = i128::from(self.0) * i128::from(scaled);
         let quotient = product.div_euclid(SCALE);
         let rounded = if up && product.rem_euclid(SCALE) != 0 { quotient + 1 } else { quotient };
         i64::try_from(rounded).map(Money).map_err(|_| Error::overflow("money times rate"))
@@ -476,6 +480,28 @@ pub fn format_scaled(value: i64, decimals: u32) -> String {
     format!("{sign}{whole}.{}", fraction.trim_end_matches('0'))
 }
 
+/// `money x scaled / 10^12` rounded up (or down) for non-negative operands, in u64 limbs
+/// of 10^6 so that every division is by a constant (a multiplication), not a 128-bit
+/// division: margin and fee rates are applied millions of times per run. `None` when an
+/// operand is negative or a partial product would overflow (the caller's i128 path).
+fn mul_scaled_unsigned(money: i64, scaled: i64, up: bool) -> Option<i64> {
+    const M: u64 = 1_000_000;
+    if money < 0 || scaled < 0 {
+        return None;
+    }
+    let (m, s) = (money as u64, scaled as u64);
+    let (mh, ml, sh, sl) = (m / M, m % M, s / M, s % M);
+    // m x s = mh sh 10^12 + (mh sl + ml sh) 10^6 + ml sl
+    let high = mh.checked_mul(sh)?;
+    let cross = mh.checked_mul(sl)?.checked_add(ml.checked_mul(sh)?)?;
+    let low = ml * sl;
+    let rest = (cross % M) * M + low; // < 2 x 10^12
+    let quotient = high.checked_add(cross / M)?.checked_add(rest / (M * M))?;
+    let exact = rest % (M * M) == 0;
+    let rounded = if up && !exact { quotient.checked_add(1)? } else { quotient };
+    i64::try_from(rounded).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,6 +614,23 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn rate_products_match_the_128_bit_reference(
+            micros in prop_oneof![0i64..1_000_000_000_000, any::<i64>()],
+            rate in prop_oneof![0.0f64..1.0, -1.0f64..1.0, 0.0f64..100.0],
+            up in any::<bool>(),
+        ) {
+            let m = Money::from_micros(micros);
+            let fast = if up { m.mul_rate_ceil(rate) } else { m.mul_rate_floor(rate) };
+            let exact = i128::from(micros) * (rate * 1e12).round() as i128;
+            let q = exact.div_euclid(1_000_000_000_000)
+                + i128::from(up && exact.rem_euclid(1_000_000_000_000) != 0);
+            match fast {
+                Ok(v) => prop_assert_eq!(i128::from(v.micros()), q),
+                Err(_) => prop_assert!(i64::try_from(q).is_err()),
+            }
+        }
+
         #[test]
         fn money_text_round_trips(micros in any::<i64>()) {
             let m = Money::from_micros(micros);
