@@ -116,3 +116,22 @@ fn october_2025_deleverages_winners_with_a_small_fund() {
     );
     assert_eq!(v["conservation_error"], 0);
 }
+
+#[test]
+fn october_2025_without_liquidation_fees_exhausts_the_fund_in_the_cascade() {
+    let out = liqsim(&[
+        "run",
+        "scenarios/oct-2025-deleveraging.toml",
+        "--set",
+        "liquidation.fee=0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let exhausted = v["fund_exhausted_s"].as_f64().expect("the fund runs out");
+    // The replay starts at 16:00Z; the cascade ran from 20:50Z to 21:25Z.
+    assert!((4.0 * 3600.0..5.5 * 3600.0).contains(&exhausted), "exhausted at {exhausted} s");
+    assert_eq!(v["insurance_fund"]["min"], 0);
+    assert_eq!(v["conservation_error"], 0);
+}

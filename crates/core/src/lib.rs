@@ -20,4 +20,4 @@ pub use error::{Error, InputError, Result};
 pub use queue::{EventKey, EventQueue};
 pub use rng::{RngStream, StreamId};
 pub use time::{SimDuration, SimTime};
-pub use units::{ContractSpec, Money, Price, Qty};
+pub use units::{ContractSpec, Money, Price, Qty, rate_e12};

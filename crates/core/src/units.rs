@@ -89,12 +89,14 @@ impl Money {
     }
 
     fn mul_rate(self, rate: f64, up: bool) -> Result<Money> {
+        self.mul_rate_e12(rate_e12(rate)?, up)
+    }
+
+    /// `self x scaled / 10^12`, rounded up or down: the form of [`Money::mul_rate_ceil`]
+    /// for a rate already taken to 12 decimals with [`rate_e12`] (a loop over many
+    /// accounts converts the rate once).
+    pub fn mul_rate_e12(self, scaled: i64, up: bool) -> Result<Money> {
         const SCALE: i128 = 1_000_000_000_000;
-        let scaled = (rate * SCALE as f64).round();
-        if !scaled.is_finite() || scaled.abs() >= 9.0e18 {
-            return Err(Error::overflow("rate"));
-        }
-        let scaled = scaled as i64;
         if let Some(m) = mul_scaled_unsigned(self.0, scaled, up) {
             return Ok(Money(m));
         }
@@ -478,6 +480,15 @@ pub fn format_scaled(value: i64, decimals: u32) -> String {
     }
     let fraction = format!("{fraction:0width$}", width = decimals as usize);
     format!("{sign}{whole}.{}", fraction.trim_end_matches('0'))
+}
+
+/// A rate as an integer number of 10^-12 (the exact form money is multiplied by).
+pub fn rate_e12(rate: f64) -> Result<i64> {
+    let scaled = (rate * 1e12).round();
+    if !scaled.is_finite() || scaled.abs() >= 9.0e18 {
+        return Err(Error::overflow("rate"));
+    }
+    Ok(scaled as i64)
 }
 
 /// `money x scaled / 10^12` rounded up (or down) for non-negative operands, in u64 limbs

@@ -30,7 +30,7 @@
 //! loss rank by perpetual P&L only, by a scan of the opposing side (ADL events are rare).
 
 use crate::ledger::{Ledger, Party, SystemAccount};
-use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result};
+use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -707,6 +707,45 @@ impl Exchange {
             }
         }
         Ok(residual)
+    }
+
+    /// Over accounts holding a perpetual and no option: (initial required, equity held
+    /// above zero, accounts below maintenance) at `mark`, exactly as [`Exchange::requirement`]
+    /// and [`Exchange::equity`] give them one by one, with a flat schedule's rates
+    /// converted once instead of per account.
+    pub fn perpetual_margin_totals(&self, mark: Price) -> Result<(Money, Money, u64)> {
+        let (mut required, mut held, mut below) = (Money::ZERO, Money::ZERO, 0u64);
+        let flat = match &self.schedule {
+            MarginSchedule::Flat { long, short } => Some([
+                (rate_e12(long.initial)?, rate_e12(long.maintenance)?),
+                (rate_e12(short.initial)?, rate_e12(short.maintenance)?),
+            ]),
+            MarginSchedule::Brackets(_) => None,
+        };
+        for i in 0..self.qty.len() {
+            let q = self.qty[i];
+            if q == 0 || !self.holdings[i].is_empty() {
+                continue;
+            }
+            let a = AccountId(i as u32);
+            let notional = self.config.spec.notional(mark, Qty::from_lots(q.abs()))?;
+            let (initial, maintenance) = match flat {
+                Some(rates) => {
+                    let (ri, rm) = rates[usize::from(q < 0)];
+                    (notional.mul_rate_e12(ri, true)?, notional.mul_rate_e12(rm, true)?)
+                }
+                None => (
+                    self.schedule.requirement(notional, q > 0, false)?,
+                    self.schedule.requirement(notional, q > 0, true)?,
+                ),
+            };
+            let value = self.config.spec.notional(mark, Qty::from_lots(q))?;
+            let equity = self.cash(a).checked_add(value)?;
+            required = required.checked_add(initial)?;
+            held = held.checked_add(equity.max(Money::ZERO))?;
+            below += u64::from(equity < maintenance);
+        }
+        Ok((required, held, below))
     }
 
     /// Every invariant, from scratch: money conserved, open interest balanced, the

@@ -84,10 +84,18 @@ impl Recorder {
 
     /// Records a liquidation and returns its index (the id later liquidations name as
     /// their cause). Its `depth` is computed here from `caused_by`; the value passed in
-    /// is ignored.
+    /// is ignored. A liquidation that continues the same account's earlier one (its own
+    /// fills moved the mark) takes that one's cause: an account is not its own cascade.
     pub fn on_liquidation(&mut self, l: LiquidationRow) -> Result<u32> {
         let index =
             u32::try_from(self.log.len()).map_err(|_| Error::overflow("liquidation count"))?;
+        let mut l = l;
+        while let Some(parent) = l.caused_by.and_then(|p| self.log.get(p as usize)) {
+            if parent.account != l.account {
+                break;
+            }
+            l.caused_by = parent.caused_by;
+        }
         let depth = match l.caused_by {
             None => 0,
             Some(parent) => {
@@ -293,7 +301,7 @@ mod tests {
     ) -> LiquidationRow {
         LiquidationRow {
             time: t(time),
-            account: 1,
+            account: time as u32,
             side,
             quantity: 0.1,
             notional: m(notional),
@@ -374,6 +382,26 @@ mod tests {
         assert_eq!(o.margin.peak_initial, m(400));
         assert_eq!(o.margin.pre_stress_initial, m(100));
         assert_eq!(o.liquidation_log.iter().map(|l| l.depth).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn an_account_continuing_its_own_liquidation_is_not_a_cascade() {
+        let mut r = Recorder::new(RecorderConfig {
+            start_fund: m(1),
+            first_shock: None,
+            cascade: CascadeConfig::default(),
+        });
+        let a = r.on_liquidation(liq(5, Side::Long, 100, None, 0)).unwrap();
+        let b = r.on_liquidation(liq(6, Side::Long, 100, Some(a), 0)).unwrap();
+        // Account 6 again, after its own fills: it keeps account 5's liquidation as cause.
+        let again = LiquidationRow { time: t(6), ..liq(6, Side::Long, 50, Some(b), 0) };
+        r.on_liquidation(again).unwrap();
+        let first_again =
+            LiquidationRow { time: t(7), account: 5, ..liq(7, Side::Long, 10, Some(a), 0) };
+        r.on_liquidation(first_again).unwrap();
+        let o = r.finish(facts()).unwrap();
+        let causes: Vec<_> = o.liquidation_log.iter().map(|l| (l.caused_by, l.depth)).collect();
+        assert_eq!(causes, [(None, 0), (Some(0), 1), (Some(0), 1), (None, 0)]);
     }
 
     #[test]

@@ -1300,27 +1300,16 @@ impl World {
 
     /// (initial required, equity held, accounts below maintenance) over every account.
     fn margin_totals(&mut self, mark: Price) -> Result<(Money, Money, u64)> {
-        let mut required = Money::ZERO;
-        let mut held = Money::ZERO;
-        let mut below = 0u64;
-        for i in 0..self.exchange.accounts() {
-            let a = AccountId(i as u32);
-            if self.exchange.is_flat(a) {
-                continue;
-            }
-            let (initial, maintenance) = if self.exchange.holdings(a).is_empty() {
-                (
-                    self.exchange.requirement(a, mark, false)?,
-                    self.exchange.requirement(a, mark, true)?,
-                )
-            } else {
-                self.desk.last_requirement(&self.exchange, a, mark, self.now)?
-            };
-            let equity = self.exchange.equity(a, mark)?;
-            required = required.checked_add(initial)?;
-            held = held.checked_add(equity.max(Money::ZERO))?;
-            if equity < maintenance {
-                below += 1;
+        let (mut required, mut held, mut below) = self.exchange.perpetual_margin_totals(mark)?;
+        if !self.desk.is_empty() {
+            let holders: Vec<AccountId> = self.exchange.option_holders().collect();
+            for a in holders {
+                let (initial, maintenance) =
+                    self.desk.last_requirement(&self.exchange, a, mark, self.now)?;
+                let equity = self.exchange.equity(a, mark)?;
+                required = required.checked_add(initial)?;
+                held = held.checked_add(equity.max(Money::ZERO))?;
+                below += u64::from(equity < maintenance);
             }
         }
         Ok((required, held, below))
