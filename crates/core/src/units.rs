@@ -508,7 +508,7 @@ fn mul_scaled_unsigned(money: i64, scaled: i64, up: bool) -> Option<i64> {
     let low = ml * sl;
     let rest = (cross % M) * M + low; // < 2 x 10^12
     let quotient = high.checked_add(cross / M)?.checked_add(rest / (M * M))?;
-    let exact = rest % (M * M) == 0;
+    let exact = rest.is_multiple_of(M * M);
     let rounded = if up && !exact { quotient.checked_add(1)? } else { quotient };
     i64::try_from(rounded).ok()
 }
