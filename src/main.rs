@@ -127,6 +127,7 @@ mod tests_support {
             liquidation_log: vec![],
             shocks: vec![],
             leverage_bands: vec![],
+            options: Default::default(),
         }
     }
 

@@ -73,7 +73,7 @@ fn seconds(t: Option<liqsim_core::SimTime>) -> String {
 pub fn render_table(o: &liqsim_sim::Outcome) -> String {
     let amplification =
         o.cascade.amplification.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into());
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("scenario", o.scenario.clone()),
         ("seed", o.seed.to_string()),
         ("policy", o.policy.clone()),
@@ -115,6 +115,16 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         ("solvent", if o.solvent { "yes".into() } else { "no".into() }),
         ("conservation error", o.conservation_error.to_string()),
     ];
+    if o.options.series > 0 {
+        let x = &o.options;
+        rows.push((
+            "options",
+            format!(
+                "{} series, premium traded {}, settled {}, open interest {:.3}",
+                x.series, x.premium_volume, x.settled, x.open_interest
+            ),
+        ));
+    }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
 }

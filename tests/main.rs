@@ -9,6 +9,7 @@ mod backtest;
 mod bad_input;
 mod compare;
 mod history;
+mod options;
 mod price;
 mod risk;
 mod run;

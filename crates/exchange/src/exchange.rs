@@ -846,6 +846,39 @@ mod tests {
     }
 
     #[test]
+    fn an_option_trade_and_its_expiry_settle_exactly() {
+        let mut x = exchange();
+        let put = x.add_series(Price::ZERO).unwrap();
+        let a = x.open_account(m("1000")).unwrap();
+        let b = x.open_account(m("1000")).unwrap();
+        // A buys 0.01 BTC of the put at 1000 from maker B: premium 10, taker fee 0.05% =
+        // 0.005, maker fee 0.02% = 0.002.
+        let (fa, fb) =
+            x.apply_option_fill(a, b, put, price("1000"), Qty::from_lots(10), true).unwrap();
+        assert_eq!((fa, fb), (m("0.005"), m("0.002")));
+        assert_eq!((x.cash(a), x.cash(b)), (m("989.995"), m("1009.998")));
+        assert_eq!((x.option_position(a, put), x.option_position(b, put)), (10, -10));
+        assert_eq!(x.option_open_interest(put), 10);
+        // The holder of options leaves the bankruptcy-price index.
+        let mut out = Vec::new();
+        x.candidates(price("1"), &mut out);
+        assert!(out.is_empty());
+        // Marked at 1500: A's equity 989.995 + 15, B's 1009.998 - 15.
+        x.set_option_mark(put, price("1500"));
+        assert_eq!(x.equity(a, price("60000")).unwrap(), m("1004.995"));
+        assert_eq!(x.equity(b, price("60000")).unwrap(), m("994.998"));
+        x.check().unwrap();
+        // Expiry 2500 in the money: B pays 25, A receives 25, the series closes.
+        let holders = x.expire(put, price("2500")).unwrap();
+        assert_eq!(holders, vec![a, b]);
+        assert_eq!((x.cash(a), x.cash(b)), (m("1014.995"), m("984.998")));
+        assert!(x.is_flat(a) && x.is_flat(b));
+        assert_eq!(x.option_open_interest(put), 0);
+        assert_eq!(x.option_holder_count(), 0);
+        x.check().unwrap();
+    }
+
+    #[test]
     fn trigger_index_visits_only_accounts_near_their_price() {
         let mut x = exchange();
         let maker = x.open_account(m("100000000")).unwrap();

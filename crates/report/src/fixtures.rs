@@ -334,6 +334,7 @@ pub fn crash_outcome() -> Outcome {
                 kind: ShockKind::Drought,
             },
         ],
+        options: Default::default(),
         leverage_bands: vec![
             LeverageBand {
                 from: 1.0,

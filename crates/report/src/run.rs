@@ -36,7 +36,8 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 /// `conservation_error`, `margin { mean_initial, peak_initial, pre_stress_initial,
 /// procyclicality }`, `first_liquidation_s`, `first_adl_s`, `fund_exhausted_s`,
 /// `series_rows`, `liquidation_rows`, `leverage_bands: [{ from, to, long_opened,
-/// long_liquidated, short_opened, short_liquidated }]` (`to` null for the open band).
+/// long_liquidated, short_opened, short_liquidated }]` (`to` null for the open band),
+/// `options { series, premium_volume, settled, open_interest }`.
 pub fn summary_json(o: &Outcome) -> String {
     let l = &o.liquidations;
     let c = &o.cascade;
@@ -121,6 +122,14 @@ pub fn summary_json(o: &Outcome) -> String {
                     })
                     .collect(),
             ),
+        )
+        .with(
+            "options",
+            Json::obj()
+                .with("series", Json::int(o.options.series))
+                .with("premium_volume", Json::money(o.options.premium_volume))
+                .with("settled", Json::money(o.options.settled))
+                .with("open_interest", Json::fixed(o.options.open_interest, 6)),
         )
         .render()
 }

@@ -259,6 +259,7 @@ impl Recorder {
             liquidation_log: self.log,
             shocks: run.shocks,
             leverage_bands: run.leverage_bands,
+            options: run.options,
         })
     }
 }
@@ -278,6 +279,7 @@ pub struct RunFacts {
     pub unpaid_loss: Money,
     pub shocks: Vec<ShockWindow>,
     pub leverage_bands: Vec<crate::outcome::LeverageBand>,
+    pub options: crate::outcome::OptionFigures,
 }
 
 #[cfg(test)]
@@ -335,6 +337,7 @@ mod tests {
             unpaid_loss: Money::ZERO,
             shocks: vec![],
             leverage_bands: vec![],
+            options: Default::default(),
         }
     }
 

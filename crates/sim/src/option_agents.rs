@@ -51,7 +51,9 @@ impl World {
             )?;
             self.desk.dirty.push(buyer);
             self.desk.dirty.push(seller);
-            self.recorder.on_trade(spec.notional(f.price, f.qty)?)?;
+            let premium = spec.notional(f.price, f.qty)?;
+            self.recorder.on_trade(premium)?;
+            self.option_premium_volume = self.option_premium_volume.checked_add(premium)?;
             self.digest.tag(6);
             self.digest.u64(s as u64);
             self.digest.u64(u64::from(buyer.0));
@@ -138,6 +140,9 @@ impl World {
             capacity: 0,
         });
         self.exchange.set_option_mark(s as u16, intrinsic);
+        let long_lots = self.exchange.option_open_interest(s as u16);
+        let paid = spec.notional(intrinsic, Qty::from_lots(long_lots))?;
+        self.option_settled = self.option_settled.checked_add(paid)?;
         let holders = self.exchange.expire(s as u16, intrinsic)?;
         self.digest.tag(7);
         self.digest.u64(s as u64);

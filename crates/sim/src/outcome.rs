@@ -47,6 +47,19 @@ pub struct Outcome {
     /// opened, which initial margin may have cut below their target): how many opened a
     /// position and how many of those were liquidated, per side.
     pub leverage_bands: Vec<LeverageBand>,
+    pub options: OptionFigures,
+}
+
+/// What the option chain did (all zero without one).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OptionFigures {
+    pub series: u64,
+    /// Premium notional traded in the option books.
+    pub premium_volume: Money,
+    /// Intrinsic value paid from shorts to longs at expiries.
+    pub settled: Money,
+    /// Long open interest over all series at the end, in base units.
+    pub open_interest: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -31,7 +31,8 @@ use crate::digest::Digest;
 use crate::metrics::{Recorder, RecorderConfig, RunFacts, Snapshot};
 use crate::options::Desk;
 use crate::outcome::{
-    LEVERAGE_BAND_EDGES, LeverageBand, LiquidationRow, Outcome, ShockKind, ShockWindow,
+    LEVERAGE_BAND_EDGES, LeverageBand, LiquidationRow, OptionFigures, Outcome, ShockKind,
+    ShockWindow,
 };
 use liqsim_agents::behaviour::{Action, Next, State, Status, View, behaviour};
 use liqsim_agents::{AgentGroup, AgentKind, Sampler};
@@ -163,6 +164,8 @@ pub struct World {
     /// Agents' orders on their way, and the free slots of that list.
     in_flight: Vec<Option<InFlight>>,
     free_slots: Vec<u32>,
+    option_premium_volume: Money,
+    option_settled: Money,
 }
 
 /// No level to watch on that side.
@@ -314,6 +317,8 @@ impl World {
             accounts_checked: 0,
             in_flight: Vec::new(),
             free_slots: Vec::new(),
+            option_premium_volume: Money::ZERO,
+            option_settled: Money::ZERO,
             cfg,
         };
         world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
@@ -1390,6 +1395,15 @@ impl World {
         let conservation_error = self.exchange.ledger().conservation_error()?;
         self.exchange.check()?;
         let leverage_bands = self.leverage_bands();
+        let spec = self.cfg.spec;
+        let option_lots: i64 =
+            (0..self.exchange.series()).map(|s| self.exchange.option_open_interest(s as u16)).sum();
+        let options = OptionFigures {
+            series: self.exchange.series() as u64,
+            premium_volume: self.option_premium_volume,
+            settled: self.option_settled,
+            open_interest: spec.qty_to_f64(Qty::from_lots(option_lots)),
+        };
         self.recorder.finish(RunFacts {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
@@ -1402,6 +1416,7 @@ impl World {
             unpaid_loss: self.unpaid_loss,
             shocks,
             leverage_bands,
+            options,
         })
     }
 }
