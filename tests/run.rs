@@ -213,3 +213,36 @@ fn ten_times_more_safe_accounts_add_no_margin_work_per_tick() {
         checked(&large)
     );
 }
+
+/// Largest open interest of the time series of a quickstart run.
+fn peak_open_interest(extra: &[&str]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "run",
+        "scenarios/quickstart.toml",
+        "--set",
+        "agents[1].count=1000",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = liqsim(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let series = std::fs::read_to_string(dir.path().join("timeseries.csv")).unwrap();
+    let header: Vec<&str> = series.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "open_interest").unwrap();
+    series
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(column).unwrap().parse::<f64>().unwrap())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn the_position_limit_caps_every_trader() {
+    let free = peak_open_interest(&[]);
+    let capped = peak_open_interest(&["--set", "instruments[0].max_position=0.005"]);
+    // 1,000 traders at most 0.005 BTC each (the makers take the other side).
+    assert!(capped <= 5.0 + 1e-9, "open interest {capped} with the limit");
+    assert!(free > 4.0 * capped, "open interest {free} without the limit, {capped} with");
+}

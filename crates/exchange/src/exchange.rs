@@ -131,6 +131,8 @@ pub struct ExchangeConfig {
     pub taker_fee: f64,
     pub liquidation_fee: f64,
     pub max_leverage: f64,
+    /// Largest |position| of one account, in lots.
+    pub max_position: Option<i64>,
     pub adl_ranking: AdlRanking,
 }
 
@@ -430,13 +432,17 @@ impl Exchange {
         Ok(self.equity(a, mark)? < self.requirement(a, mark, true)?)
     }
 
-    /// Whether `a` may hold `new_qty` at `mark`: equity covers the initial requirement
-    /// and leverage stays under the venue cap. Reducing a position is always allowed.
+    /// Whether `a` may hold `new_qty` at `mark`: within the position limit, equity covers
+    /// the initial requirement and leverage stays under the venue cap. Reducing a position
+    /// is always allowed.
     pub fn allows(&self, a: AccountId, new_qty: Qty, mark: Price) -> Result<bool> {
         let old = self.qty[a.0 as usize];
         let new = new_qty.lots();
         if new.abs() <= old.abs() && new.signum() * old.signum() >= 0 {
             return Ok(true);
+        }
+        if self.config.max_position.is_some_and(|max| new.abs() > max) {
+            return Ok(false);
         }
         let equity = self.equity(a, mark)?;
         let notional = self.config.spec.notional(mark, Qty::from_lots(new.abs()))?;
@@ -814,6 +820,7 @@ mod tests {
             taker_fee: 0.0005,
             liquidation_fee: 0.005,
             max_leverage: 100.0,
+            max_position: None,
             adl_ranking: AdlRanking::PnlTimesLeverage,
         };
         let rates = Rates { initial: 0.01, maintenance: 0.005 };

@@ -173,6 +173,10 @@ pub struct VenueConfig {
     pub backstop: Option<AccountId>,
     pub adl_ranking: AdlRanking,
     pub digest: bool,
+    /// Largest |position| in lots any account may hold in one instrument.
+    pub max_position: Option<i64>,
+    /// Largest gross notional at mark / equity an order may leave an account at.
+    pub max_leverage: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,8 +468,9 @@ impl Venue {
         model.requirement(&self.view(a))
     }
 
-    /// Exchange-level check before an order reaches the book: reduce-only, and initial
-    /// margin at mark after the order fills in full at `price`. Reducing always passes.
+    /// Exchange-level check before an order reaches the book: reduce-only, the position
+    /// and leverage limits, and initial margin at mark after the order fills in full.
+    /// Reducing always passes.
     pub fn check_order(
         &self,
         a: AccountId,
@@ -482,7 +487,7 @@ impl Venue {
         if reduces {
             return Ok(true);
         }
-        if reduce_only {
+        if reduce_only || self.config.max_position.is_some_and(|max| new.abs() > max) {
             return Ok(false);
         }
         let mut hypothetical: Vec<Position> = self.positions(a).to_vec();
@@ -495,7 +500,20 @@ impl Venue {
             instruments: &self.instruments,
             marks: &self.marks,
         };
-        Ok(self.equity(a)? >= model.requirement(&view)?.initial)
+        let equity = self.equity(a)?;
+        if let Some(max) = self.config.max_leverage {
+            let mut gross = Money::ZERO;
+            for p in &hypothetical {
+                let k = p.instrument.0 as usize;
+                let n = self.instruments[k].spec.notional(self.marks[k], Qty::from_lots(p.qty))?;
+                gross = gross.checked_add(n.abs()?)?;
+            }
+            // gross <= max x equity, in integers: max taken to 12 decimals.
+            if !equity.is_positive() || gross > equity.mul_rate_floor(max)? {
+                return Ok(false);
+            }
+        }
+        Ok(equity >= model.requirement(&view)?.initial)
     }
 
     /// Moves `delta` lots of `i` at `price` into account `a`'s position; pays realized

@@ -33,6 +33,8 @@ fn config() -> VenueConfig {
         backstop: None,
         adl_ranking: AdlRanking::PnlTimesLeverage,
         digest: true,
+        max_position: None,
+        max_leverage: None,
     }
 }
 
@@ -117,6 +119,30 @@ fn order_checks_reduce_only_and_initial_margin() {
     assert!(!v.check_order(a, perp, Side::Sell, Qty::from_lots(6), true, &MODEL).unwrap());
     assert!(v.withdraw(a, m("60"), &MODEL).is_err());
     v.withdraw(a, m("40"), &MODEL).unwrap();
+    ok(&v);
+}
+
+#[test]
+fn order_checks_position_and_leverage_limits() {
+    let (mut v, perp) = venue();
+    v.config.max_position = Some(8);
+    v.config.max_leverage = Some(5.0);
+    let a = v.open_account(m("200")).unwrap();
+    let b = v.open_account(m("10000")).unwrap();
+    // Initial margin (10%) would allow 20 lots at 100; the position limit allows 8.
+    assert!(v.check_order(a, perp, Side::Buy, Qty::from_lots(8), false, &MODEL).unwrap());
+    assert!(!v.check_order(a, perp, Side::Buy, Qty::from_lots(9), false, &MODEL).unwrap());
+    // 5x leverage on 200 of equity: at most 1000 of notional, 10 lots; with the limit
+    // lifted, 10 passes and 11 does not, though initial margin would allow 20.
+    v.config.max_position = None;
+    assert!(v.check_order(a, perp, Side::Sell, Qty::from_lots(10), false, &MODEL).unwrap());
+    assert!(!v.check_order(a, perp, Side::Sell, Qty::from_lots(11), false, &MODEL).unwrap());
+    // A reduction passes whatever the limits: hold 10 then tighten the limits.
+    v.apply_fill(b, a, perp, p("100"), Qty::from_lots(10), Side::Buy).unwrap();
+    v.config.max_position = Some(2);
+    v.config.max_leverage = Some(1.0);
+    assert!(v.check_order(a, perp, Side::Sell, Qty::from_lots(4), false, &MODEL).unwrap());
+    assert!(!v.check_order(a, perp, Side::Buy, Qty::from_lots(1), false, &MODEL).unwrap());
     ok(&v);
 }
 

@@ -92,13 +92,11 @@ pub enum Instrument {
     Perpetual {
         symbol: String,
         max_leverage: f64,
+        /// Largest |position| of one account, base units.
+        max_position: Option<f64>,
     },
     /// Calls and puts at every (expiry, strike); strikes as fractions of the initial price.
-    OptionChain {
-        symbol: String,
-        expiries: Vec<SimDuration>,
-        strikes: Vec<f64>,
-    },
+    OptionChain { symbol: String, expiries: Vec<SimDuration>, strikes: Vec<f64> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -108,6 +108,7 @@ pub struct RawInstrument {
     pub kind: String,
     pub symbol: String,
     pub max_leverage: Option<f64>,
+    pub max_position: Option<f64>,
     #[serde(default)]
     pub expiries: Vec<String>,
     #[serde(default)]

@@ -197,6 +197,10 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         maker_fee: s.fees.maker,
         taker_fee: s.fees.taker,
         max_leverage,
+        max_position: s.instruments.iter().find_map(|i| match i {
+            Instrument::Perpetual { max_position, .. } => *max_position,
+            Instrument::OptionChain { .. } => None,
+        }),
         insurance_fund: s.insurance_fund_initial,
         agents: s.agents.clone(),
         options,

@@ -563,7 +563,11 @@ fn shock(raw: &RawShock, path: &str, run: SimDuration) -> Result<Shock> {
 
 fn instruments(raw: Vec<RawInstrument>) -> Result<Vec<Instrument>> {
     if raw.is_empty() {
-        return Ok(vec![Instrument::Perpetual { symbol: "PERP".into(), max_leverage: 100.0 }]);
+        return Ok(vec![Instrument::Perpetual {
+            symbol: "PERP".into(),
+            max_leverage: 100.0,
+            max_position: None,
+        }]);
     }
     let mut symbols: Vec<String> = Vec::new();
     let mut out = Vec::new();
@@ -583,7 +587,7 @@ fn instruments(raw: Vec<RawInstrument>) -> Result<Vec<Instrument>> {
             &[("perpetual", false), ("option_chain", true)],
         )?;
         if kind {
-            if r.max_leverage.is_some() {
+            if r.max_leverage.is_some() || r.max_position.is_some() {
                 return Err(err(
                     &format!("{path}.max_leverage"),
                     "an option chain has no leverage cap; margin policy decides",
@@ -622,7 +626,7 @@ fn instruments(raw: Vec<RawInstrument>) -> Result<Vec<Instrument>> {
                 return Err(err(
                     &format!("{path}.expiries"),
                     "a perpetual has no expiries or strikes",
-                    "keys of perpetual: kind, symbol, max_leverage",
+                    "keys of perpetual: kind, symbol, max_leverage, max_position",
                 ));
             }
             let max_leverage = real_or(
@@ -631,7 +635,11 @@ fn instruments(raw: Vec<RawInstrument>) -> Result<Vec<Instrument>> {
                 &format!("{path}.max_leverage"),
                 Range::closed(1.0, 1000.0),
             )?;
-            out.push(Instrument::Perpetual { symbol: r.symbol, max_leverage });
+            let max_position = r
+                .max_position
+                .map(|x| real(x, &format!("{path}.max_position"), Range::positive_up_to(1e9)))
+                .transpose()?;
+            out.push(Instrument::Perpetual { symbol: r.symbol, max_leverage, max_position });
         }
     }
     if !out.iter().any(|i| matches!(i, Instrument::Perpetual { .. })) {

@@ -35,6 +35,8 @@ pub struct SimConfig {
     pub maker_fee: f64,
     pub taker_fee: f64,
     pub max_leverage: f64,
+    /// Largest |position| of one account in the perpetual, base units.
+    pub max_position: Option<f64>,
     pub insurance_fund: Money,
     pub agents: Vec<AgentGroup>,
     /// Calls and puts at every (expiry, strike), if the scenario lists an option chain.

@@ -201,6 +201,9 @@ impl World {
             taker_fee: cfg.taker_fee,
             liquidation_fee: cfg.liquidation.fee,
             max_leverage: cfg.max_leverage,
+            max_position: cfg
+                .max_position
+                .map(|x| (x / cfg.spec.qty_to_f64(Qty::from_lots(1))).floor() as i64),
             adl_ranking: cfg.liquidation.adl_ranking,
         };
         let placeholder = Rates { initial: 1.0, maintenance: 0.5 };
