@@ -97,6 +97,10 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
             ),
         ),
         ("ADL", format!("{} closes, notional {}", o.adl.count, o.adl.notional)),
+        (
+            "closed at mark",
+            format!("{} closes, notional {}", o.adl.mark_count, o.adl.mark_notional),
+        ),
         ("socialized loss", o.socialized_loss.to_string()),
         (
             "cascade",

@@ -471,15 +471,41 @@ impl Exchange {
         qty: Qty,
         buyer_is_taker: bool,
     ) -> Result<(Money, Money)> {
+        self.fill(buyer, seller, price, qty, buyer_is_taker, self.config.taker_fee)
+    }
+
+    /// A fill of a liquidation order: the liquidated taker pays no trading fee (it pays
+    /// the liquidation fee), so a fill at the bankruptcy price leaves it at zero, not
+    /// below; the maker pays its fee as usual.
+    pub fn apply_liquidation_fill(
+        &mut self,
+        buyer: AccountId,
+        seller: AccountId,
+        price: Price,
+        qty: Qty,
+        buyer_is_taker: bool,
+    ) -> Result<(Money, Money)> {
+        self.fill(buyer, seller, price, qty, buyer_is_taker, 0.0)
+    }
+
+    fn fill(
+        &mut self,
+        buyer: AccountId,
+        seller: AccountId,
+        price: Price,
+        qty: Qty,
+        buyer_is_taker: bool,
+        taker_fee: f64,
+    ) -> Result<(Money, Money)> {
         let notional = self.config.spec.notional(price, qty)?;
         self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
         // Rounding up favours the exchange both ways: a fee rounds up, a rebate (a
         // negative fee) rounds toward zero.
         let fee = |rate: f64| notional.mul_rate_ceil(rate);
         let (buyer_rate, seller_rate) = if buyer_is_taker {
-            (self.config.taker_fee, self.config.maker_fee)
+            (taker_fee, self.config.maker_fee)
         } else {
-            (self.config.maker_fee, self.config.taker_fee)
+            (self.config.maker_fee, taker_fee)
         };
         let (bf, sf) = (fee(buyer_rate)?, fee(seller_rate)?);
         let income = Party::System(SystemAccount::FeeIncome);

@@ -300,7 +300,12 @@ pub fn crash_outcome() -> Outcome {
         },
         bad_debt: bad_cum,
         insurance_fund: FundFigures { start: fund_start, end: fund, min: fund_min },
-        adl: AdlTotals { count: adl_count, notional: adl_cum },
+        adl: AdlTotals {
+            count: adl_count,
+            notional: adl_cum,
+            mark_count: 3,
+            mark_notional: Money::from_units(41_250).unwrap_or(Money::ZERO),
+        },
         socialized_loss: social_cum,
         cascade: CascadeSummary {
             max_depth: report.as_ref().map_or(0, |r| r.max_depth),

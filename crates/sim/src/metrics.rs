@@ -143,6 +143,19 @@ impl Recorder {
         Ok(())
     }
 
+    /// The fund could not pay a loss (auto-deleveraging takes over): it is exhausted for
+    /// the purpose of the waterfall even if a few micro-units remain.
+    pub fn on_fund_insufficient(&mut self, time: SimTime) {
+        self.fund_exhausted.get_or_insert(time);
+    }
+
+    /// A close against an opposing position at the mark (the fund pays the loss).
+    pub fn on_mark_close(&mut self, notional: Money) -> Result<()> {
+        self.adl.mark_count += 1;
+        self.adl.mark_notional = self.adl.mark_notional.checked_add(notional)?;
+        Ok(())
+    }
+
     pub fn on_adl(&mut self, time: SimTime, notional: Money) -> Result<()> {
         self.first_adl.get_or_insert(time);
         self.adl.count += 1;
@@ -183,6 +196,10 @@ impl Recorder {
         row.depth_1pct = s.depth_1pct;
         row.open_interest = s.open_interest;
         row.insurance_fund = s.insurance_fund;
+        // Fees flow into the fund between the kernel's on_fund calls: the end balance
+        // and the minimum must see them too.
+        self.fund_last = s.insurance_fund;
+        self.fund_min = self.fund_min.min(s.insurance_fund);
         row.bad_debt = self.bad_debt;
         row.adl_notional = self.adl.notional;
         row.socialized_loss = self.socialized;
@@ -375,7 +392,8 @@ mod tests {
         assert_eq!(o.cascade.max_depth, 3);
         assert_eq!(o.cascade.amplification, Some(700.0 / 300.0));
         assert_eq!(o.cascade.size_counts, vec![(4, 1)]);
-        assert_eq!(o.insurance_fund, FundFigures { start: m(1000), end: m(-5), min: m(-5) });
+        // The fund paid out to -5 at 71 s and earned back to 20 by the last sample.
+        assert_eq!(o.insurance_fund, FundFigures { start: m(1000), end: m(20), min: m(-5) });
         assert_eq!(o.fund_exhausted, Some(t(71)));
         assert_eq!(o.first_liquidation, Some(t(70)));
         assert_eq!(o.first_adl, Some(t(75)));

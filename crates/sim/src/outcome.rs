@@ -36,6 +36,7 @@ pub struct Outcome {
     pub margin: MarginFigures,
     pub first_liquidation: Option<SimTime>,
     pub first_adl: Option<SimTime>,
+    /// First time the fund was empty, or could not pay a loss and ADL took over.
     pub fund_exhausted: Option<SimTime>,
     /// One row per metrics interval.
     pub series: Vec<SeriesRow>,
@@ -95,8 +96,14 @@ pub struct FundFigures {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AdlTotals {
+    /// Closes of profitable opposing positions at the bankruptcy price (the fund could
+    /// not pay): the winners give up profit.
     pub count: u64,
     pub notional: Money,
+    /// Closes against opposing positions at the mark when the book could not absorb a
+    /// liquidation and the fund could pay its loss: nobody gives up profit.
+    pub mark_count: u64,
+    pub mark_notional: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -21,9 +21,17 @@
 //! for a sale), the rest of each option at the mark against the backstop or, without one,
 //! against opposing holders by account id; then its perpetual as any other.
 //!
-//! Known limitations (this version): one perpetual; orders arrive without latency;
-//! partial liquidation closes `step_fraction` chunks until the account is above
-//! maintenance, with no cooldown.
+//! Agents' orders arrive after their latency (`arrive`); market makers' quotes do not.
+//! The waterfall of a liquidation: its IOC orders in the book bounded at the bankruptcy
+//! price (partial: `step_fraction` chunks until initial margin is restored); the rest to
+//! the backstop if configured; then fills beyond bankruptcy within 10% of the mark when
+//! the fund has money; then, if the fund can pay the account's loss at the mark, the rest
+//! is closed against opposing positions at the mark and the fund pays; otherwise ADL at
+//! the bankruptcy price; a flat account below zero is covered by the fund, then
+//! socialized, then recorded as an unpaid claim.
+//!
+//! Known limitations (this version): one perpetual; no cooldown between partial
+//! liquidations; isolated margin is not modelled in the kernel.
 
 use crate::cascade::{CascadeConfig, Side as LiqSide};
 use crate::config::*;
@@ -166,6 +174,8 @@ pub struct World {
     free_slots: Vec<u32>,
     option_premium_volume: Money,
     option_settled: Money,
+    /// The order being submitted is a liquidation's (its taker pays no trading fee).
+    liquidation_taker: bool,
 }
 
 /// No level to watch on that side.
@@ -322,6 +332,7 @@ impl World {
             free_slots: Vec::new(),
             option_premium_volume: Money::ZERO,
             option_settled: Money::ZERO,
+            liquidation_taker: false,
             cfg,
         };
         world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
@@ -573,7 +584,23 @@ impl World {
             let maker = AccountId(f.maker_owner.0);
             let (buyer, seller) =
                 if f.aggressor == Side::Buy { (taker, maker) } else { (maker, taker) };
-            self.exchange.apply_fill(buyer, seller, f.price, f.qty, f.aggressor == Side::Buy)?;
+            if self.liquidation_taker {
+                self.exchange.apply_liquidation_fill(
+                    buyer,
+                    seller,
+                    f.price,
+                    f.qty,
+                    f.aggressor == Side::Buy,
+                )?;
+            } else {
+                self.exchange.apply_fill(
+                    buyer,
+                    seller,
+                    f.price,
+                    f.qty,
+                    f.aggressor == Side::Buy,
+                )?;
+            }
             for x in [buyer, seller] {
                 if !self.exchange.holdings(x).is_empty() {
                     self.desk.dirty.push(x);
@@ -646,7 +673,10 @@ impl World {
             let bound =
                 Price::from_ticks(if long { (b.ceil() as i64).max(1) } else { b.floor() as i64 });
             let side = to_side(!long);
-            let r = self.submit(market(a, side, chunk, bound, None))?;
+            self.liquidation_taker = true;
+            let r = self.submit(market(a, side, chunk, bound, None));
+            self.liquidation_taker = false;
+            let r = r?;
             let mut left = r.returned.lots();
             let mut done = r.filled.lots();
             if left > 0
@@ -662,19 +692,42 @@ impl World {
             if left > 0
                 && (self.exchange.insurance_fund().is_positive() || !self.cfg.liquidation.adl)
             {
-                // Fills beyond bankruptcy stay within a 10% band of the mark.
+                // Fills beyond bankruptcy stay within a 10% band of the mark, and go no
+                // further than the fund can pay: past that price, ADL decides.
                 let band =
                     spec.price_from_f64(spec.price_to_f64(mark) * if long { 0.9 } else { 1.1 })?;
-                let r = self.submit(market(a, side, left, band, None))?;
+                let band = match self.fund_bound(a) {
+                    Some(limit) if long => band.max(limit),
+                    Some(limit) => band.min(limit),
+                    None => band,
+                };
+                self.liquidation_taker = true;
+                let r = self.submit(market(a, side, left, band, None));
+                self.liquidation_taker = false;
+                let r = r?;
                 done += r.filled.lots();
                 left = r.returned.lots();
             }
-            if left > 0 && self.cfg.liquidation.adl {
-                done += self.auto_deleverage(a, long, bound, left)?;
+            if left > 0 {
+                // The book cannot take the rest. If the fund can pay the account's loss at
+                // the mark, the rest is closed against opposing positions at the mark and
+                // the fund pays (DESIGN step 5); only when it cannot do winners give up
+                // profit, at the bankruptcy price (step 6).
+                let deficit = self.exchange.equity(a, self.mark_ticks)?.checked_neg()?;
+                if self.exchange.insurance_fund() >= deficit.max(Money::ZERO) {
+                    done += self.close_against_opposing(a, long, self.mark_ticks, left, false)?;
+                } else if self.cfg.liquidation.adl {
+                    self.recorder.on_fund_insufficient(self.now);
+                    done += self.close_against_opposing(a, long, bound, left, true)?;
+                }
             }
             notional = notional.checked_add(spec.notional(mark, Qty::from_lots(done))?)?;
             closed += done;
-            if done == 0 || !self.exchange.is_liquidatable(a, self.mark_ticks)? {
+            // A partial liquidation goes on until initial margin is restored (DESIGN step
+            // 2): stopping at maintenance would leave the account to be liquidated again
+            // at the next tick.
+            let equity = self.exchange.equity(a, self.mark_ticks)?;
+            if done == 0 || equity >= self.exchange.requirement(a, self.mark_ticks, false)? {
                 break;
             }
         }
@@ -682,6 +735,7 @@ impl World {
             return Ok(None);
         }
         self.exchange.charge_liquidation_fee(a, notional, self.mark_ticks)?;
+        self.recorder.on_fund(self.now, self.exchange.insurance_fund());
         let bad_debt = self.settle_flat_debt(a)?;
         self.mark_out(a);
         let row = LiquidationRow {
@@ -705,6 +759,23 @@ impl World {
         self.recorder.on_liquidation(row).map(Some)
     }
 
+    /// The price (in ticks) at which closing `a`'s perpetual position would leave a loss
+    /// equal to the fund: cash + options + q P v = -fund, rounded toward the mark.
+    fn fund_bound(&self, a: AccountId) -> Option<Price> {
+        let q = self.exchange.position(a).lots();
+        if q == 0 {
+            return None;
+        }
+        let v = self.cfg.spec.tick_lot_value().micros() as f64;
+        let cash = self.exchange.cash(a).micros() as f64;
+        let options = self.exchange.option_value(a).map_or(0.0, |m| m.micros() as f64);
+        let fund = self.exchange.insurance_fund().micros().max(0) as f64;
+        let p = -(cash + options + fund) / (q as f64 * v);
+        // One tick toward the mark, so that float rounding never lets a loss past the fund.
+        let ticks = if q > 0 { p.ceil() + 1.0 } else { p.floor() - 1.0 };
+        (ticks.is_finite() && ticks >= 1.0).then(|| Price::from_ticks(ticks as i64))
+    }
+
     /// A flat account below zero: the fund pays what it can, the rest is socialized, and
     /// what nobody pays is the unpaid claim. Returns the account's debt.
     fn settle_flat_debt(&mut self, a: AccountId) -> Result<Money> {
@@ -725,9 +796,17 @@ impl World {
         Ok(debt)
     }
 
-    /// Closes `qty` of a bankrupt position against opposing accounts in ADL rank order at
-    /// the bankruptcy bound; returns the lots closed.
-    fn auto_deleverage(&mut self, a: AccountId, long: bool, bound: Price, qty: i64) -> Result<i64> {
+    /// Closes `qty` of `a`'s position against opposing accounts in ADL rank order at
+    /// `bound`: the bankruptcy price when `adl` (winners give up profit), the mark when the
+    /// fund pays the loss instead. Returns the lots closed.
+    fn close_against_opposing(
+        &mut self,
+        a: AccountId,
+        long: bool,
+        bound: Price,
+        qty: i64,
+        adl: bool,
+    ) -> Result<i64> {
         let fresh =
             !matches!(&self.adl_cache, Some((t, side, _, _)) if *t == self.now && *side == long);
         if fresh {
@@ -750,8 +829,13 @@ impl World {
             let (buyer, seller) = if long { (c, a) } else { (a, c) };
             self.exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
             let notional = self.cfg.spec.notional(bound, Qty::from_lots(take))?;
-            self.recorder.on_adl(self.now, notional)?;
-            self.digest.tag(3);
+            if adl {
+                self.recorder.on_adl(self.now, notional)?;
+                self.digest.tag(3);
+            } else {
+                self.recorder.on_mark_close(notional)?;
+                self.digest.tag(9);
+            }
             self.digest.u64(u64::from(c.0));
             self.digest.i64(take);
             self.notify_deleveraged(c);
@@ -1350,6 +1434,7 @@ impl World {
     }
 
     fn finish(mut self) -> Result<Outcome> {
+        self.recorder.on_fund(self.now, self.exchange.insurance_fund());
         // The final state enters the digest, so two runs that end differently differ.
         for i in 0..self.exchange.accounts() {
             let a = AccountId(i as u32);
