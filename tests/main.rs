@@ -7,6 +7,7 @@
 mod architecture;
 mod backtest;
 mod bad_input;
+mod cascade;
 mod compare;
 mod history;
 mod options;
@@ -14,4 +15,5 @@ mod price;
 mod risk;
 mod run;
 mod scenarios;
+mod stylized;
 mod support;
