@@ -65,8 +65,11 @@ pull_vol = 100.0
     text
 }
 
-/// (account, caused_by, depth, notional) of each liquidation, and the summary.
-fn run(impact: f64, seed: &str) -> (Vec<(u32, Option<u32>, u32, f64)>, serde_json::Value) {
+/// (account, caused_by, depth, notional) of one liquidation.
+type Row = (u32, Option<u32>, u32, f64);
+
+/// The liquidations of a ladder run, and its summary.
+fn run(impact: f64, seed: &str) -> (Vec<Row>, serde_json::Value) {
     let scratch = Scratch::new();
     let path = scratch.write("ladder.toml", ladder(impact));
     let out_dir = tempfile::tempdir().unwrap();
