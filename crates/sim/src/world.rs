@@ -176,6 +176,8 @@ pub struct World {
     option_settled: Money,
     /// The order being submitted is a liquidation's (its taker pays no trading fee).
     liquidation_taker: bool,
+    /// Filtered historical margin: horizon returns at unit volatility, last EWMA sigma.
+    filtered_unit: Option<(Vec<f64>, f64)>,
 }
 
 /// No level to watch on that side.
@@ -333,6 +335,7 @@ impl World {
             option_premium_volume: Money::ZERO,
             option_settled: Money::ZERO,
             liquidation_taker: false,
+            filtered_unit: None,
             cfg,
         };
         world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
@@ -1339,22 +1342,31 @@ impl World {
             MarginKind::Risk { measure, confidence, maintenance_fraction, source } => {
                 let returns: Vec<f64> = match source {
                     RiskSource::Filtered { returns, lambda, horizon_periods, period } => {
+                        // The history's horizon returns at unit volatility and its last EWMA
+                        // level do not change during a run: computed once, then rescaled.
+                        if self.filtered_unit.is_none() {
+                            let unit = liqsim_risk::scenarios::filtered(
+                                returns,
+                                *lambda,
+                                1.0,
+                                *horizon_periods,
+                            );
+                            let sigma = liqsim_risk::scenarios::ewma_last(returns, *lambda).sqrt();
+                            self.filtered_unit = Some((unit, sigma));
+                        }
+                        let Some((unit, history_sigma)) = &self.filtered_unit else {
+                            return Err(Error::Internal("filtered history missing".into()));
+                        };
                         // Current volatility: the run's realized volatility once it has a
                         // few hours of history, else the history's last EWMA level.
-                        let history_sigma =
-                            liqsim_risk::scenarios::ewma_last(returns, *lambda).sqrt();
                         let realized = (self.realized_variance * period.as_years_f64()).sqrt();
                         let sigma_now = if self.now.as_seconds_f64() > 4.0 * 3600.0 {
                             realized
                         } else {
-                            history_sigma
+                            *history_sigma
                         };
-                        liqsim_risk::scenarios::filtered(
-                            returns,
-                            *lambda,
-                            sigma_now * vol_scale,
-                            *horizon_periods,
-                        )
+                        let scale = sigma_now * vol_scale;
+                        unit.iter().map(|z| z * scale).collect()
                     }
                     _ => self.risk_returns.iter().map(|r| r * vol_scale).collect(),
                 };
