@@ -177,7 +177,9 @@ pub struct World {
     /// The order being submitted is a liquidation's (its taker pays no trading fee).
     liquidation_taker: bool,
     /// Filtered historical margin: horizon returns at unit volatility, last EWMA sigma.
-    filtered_unit: Option<(Vec<f64>, f64)>,
+    filtered_unit: Option<(Vec<f64>, f64, SimDuration)>,
+    /// Annualized variance of the index over the filtered history's period (EWMA).
+    margin_variance: f64,
 }
 
 /// No level to watch on that side.
@@ -336,6 +338,7 @@ impl World {
             option_settled: Money::ZERO,
             liquidation_taker: false,
             filtered_unit: None,
+            margin_variance: 0.0,
             cfg,
         };
         world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
@@ -467,6 +470,14 @@ impl World {
         let lambda = (-step.as_seconds_f64() / REALIZED_VOL_WINDOW_S).exp();
         self.realized_variance = lambda * self.realized_variance
             + (1.0 - lambda) * index_return * index_return / step.as_years_f64();
+        // Filtered historical margin scales its history to volatility measured over the
+        // history's own period (a day for daily closes): one jump moves it by its share
+        // of that period, not as if it repeated every second for a whole horizon.
+        if let Some((_, _, period)) = &self.filtered_unit {
+            let lambda = (-step.as_seconds_f64() / period.as_seconds_f64().max(1.0)).exp();
+            self.margin_variance = lambda * self.margin_variance
+                + (1.0 - lambda) * index_return * index_return / step.as_years_f64();
+        }
         self.index_history.push_back((self.now, self.index_value));
         while self.index_history.len() > 200_000 {
             self.index_history.pop_front();
@@ -1351,20 +1362,16 @@ impl World {
                                 1.0,
                                 *horizon_periods,
                             );
+                            // The run's volatility starts at the history's last EWMA level
+                            // (per period) and follows the run from there.
                             let sigma = liqsim_risk::scenarios::ewma_last(returns, *lambda).sqrt();
-                            self.filtered_unit = Some((unit, sigma));
+                            self.margin_variance = sigma * sigma / period.as_years_f64();
+                            self.filtered_unit = Some((unit, sigma, *period));
                         }
-                        let Some((unit, history_sigma)) = &self.filtered_unit else {
+                        let Some((unit, _, _)) = &self.filtered_unit else {
                             return Err(Error::Internal("filtered history missing".into()));
                         };
-                        // Current volatility: the run's realized volatility once it has a
-                        // few hours of history, else the history's last EWMA level.
-                        let realized = (self.realized_variance * period.as_years_f64()).sqrt();
-                        let sigma_now = if self.now.as_seconds_f64() > 4.0 * 3600.0 {
-                            realized
-                        } else {
-                            *history_sigma
-                        };
+                        let sigma_now = (self.margin_variance * period.as_years_f64()).sqrt();
                         let scale = sigma_now * vol_scale;
                         unit.iter().map(|z| z * scale).collect()
                     }
