@@ -19,6 +19,11 @@ fn runs(c: &mut Criterion) {
         ("quickstart.toml", &[][..]),
         ("calm-baseline.toml", &[][..]),
         ("jump-crash.toml", &["agents[2].count=10000"][..]),
+        ("liquidity-drought.toml", &[][..]),
+        (
+            "options-gamma-squeeze.toml",
+            &["agents[2].count=500", "agents[3].count=250", "agents[4].count=1000"][..],
+        ),
     ] {
         let config = scenario(name, overrides);
         let outcome = liqsim_sim::run(config.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -348,6 +348,11 @@ impl World {
         Ok(world)
     }
 
+    /// Simulated time of the last event processed.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
     /// Runs the invariant checks of the book and the exchange after every event.
     pub fn check_every_event(&mut self, on: bool) {
         self.check_every_event = on;
