@@ -246,3 +246,49 @@ fn the_position_limit_caps_every_trader() {
     assert!(capped <= 5.0 + 1e-9, "open interest {capped} with the limit");
     assert!(free > 4.0 * capped, "open interest {free} without the limit, {capped} with");
 }
+
+fn quickstart_json(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["run", "scenarios/quickstart.toml", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = liqsim(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn opened(v: &serde_json::Value) -> u64 {
+    v["leverage_bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["long_opened"].as_u64().unwrap() + b["short_opened"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn limit_entries_rest_in_the_book_and_fill_under_every_check() {
+    let limits = quickstart_json(&[
+        "--set",
+        "agents[1].count=500",
+        "--set",
+        "agents[1].limit_fraction=1.0",
+        "--check",
+    ]);
+    let market = quickstart_json(&["--set", "agents[1].count=500"]);
+    assert_eq!(limits["conservation_error"], 0);
+    // Limit entries wait for a seller (or give way to a market order at the next wake):
+    // many fill, not all, and the run differs from the market-order one.
+    assert!(opened(&limits) > 150, "{} of 500 opened", opened(&limits));
+    assert!(opened(&limits) < opened(&market), "{} vs {}", opened(&limits), opened(&market));
+    assert_ne!(limits["digest"], market["digest"]);
+}
+
+#[test]
+fn market_makers_that_stop_on_losses_leave_more_to_the_fund() {
+    let stay = quickstart_json(&[]);
+    let stop = quickstart_json(&["--set", "agents[0].stop_loss=0.02"]);
+    let closed_at_mark = |v: &serde_json::Value| v["adl"]["mark_notional"].as_f64().unwrap();
+    // Makers that pull after losing 2% of their capital leave more of the crash to be
+    // closed at the mark, and the fund pays more for it.
+    assert!(closed_at_mark(&stop) > closed_at_mark(&stay));
+    assert!(stop["bad_debt"].as_f64().unwrap() > stay["bad_debt"].as_f64().unwrap());
+}

@@ -33,6 +33,8 @@ pub enum Status {
     Waiting,
     /// An order is on its way to the exchange.
     Sending,
+    /// A limit entry rests in the book.
+    Resting,
     Open,
     /// Liquidated: the account is spent.
     Out,
@@ -58,6 +60,14 @@ pub enum Action {
         long: bool,
         lots: i64,
     },
+    /// A post-only limit order for `lots`, `offset` (fraction of the price) inside the mark.
+    OpenLimit {
+        long: bool,
+        lots: i64,
+        offset: f64,
+    },
+    /// A resting limit entry has (partly) filled: cancel the rest and hold the position.
+    Adopt,
     /// Close the perpetual position at market (reduce-only).
     Close,
     /// Close, then open the other way.
@@ -137,7 +147,19 @@ impl Agent for LeveragedTrader {
     fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
         let poll = exponential(c.wake, rng);
         match s.status {
-            Status::Waiting => Decision {
+            Status::Waiting => {
+                let lots = lots_for(s.deposit * s.leverage, v);
+                if rng.random::<f64>() < c.limit_fraction {
+                    let action = Action::OpenLimit { long: s.long, lots, offset: c.limit_offset };
+                    return Decision { action, next: Next::Never };
+                }
+                Decision { action: Action::Open { long: s.long, lots }, next: Next::Never }
+            }
+            Status::Resting if v.position != 0 => {
+                Decision { action: Action::Adopt, next: Next::OnPriceLevels }
+            }
+            // Nobody took the limit entry by now: cancel it and go at market.
+            Status::Resting => Decision {
                 action: Action::Open { long: s.long, lots: lots_for(s.deposit * s.leverage, v) },
                 next: Next::Never,
             },
@@ -242,7 +264,7 @@ impl Agent for OptionWriter {
                 };
                 Decision { action, next }
             }
-            Status::Sending => Decision { action: Action::Nothing, next },
+            Status::Sending | Status::Resting => Decision { action: Action::Nothing, next },
             Status::Out => Decision { action: Action::Nothing, next: Next::Never },
         }
     }
@@ -288,6 +310,8 @@ mod tests {
             take_profit: Some(1.0),
             add_margin_probability: 1.0,
             reentry: SimDuration::from_secs(3600),
+            limit_fraction: 0.0,
+            limit_offset: 0.002,
             wake: SimDuration::from_secs(300),
             latency: Distribution::Constant(0.05),
             latency_stress: 0.5,
@@ -352,6 +376,20 @@ mod tests {
         let d = LeveragedTrader.decide(&c, &mut s, &view(70.0, 200), &mut rng);
         assert_eq!(d.action, Action::Nothing, "one decision per warning");
         assert_eq!(d.next, Next::OnPriceLevels);
+    }
+
+    #[test]
+    fn a_limit_entry_is_adopted_when_filled_and_replaced_at_market_when_not() {
+        let c = AgentGroup { limit_fraction: 1.0, ..group(AgentKind::LeveragedTrader) };
+        let mut rng = StreamId::named("t").rng(1);
+        let mut s = state(Status::Waiting);
+        let d = LeveragedTrader.decide(&c, &mut s, &view(1000.0, 0), &mut rng);
+        assert_eq!(d.action, Action::OpenLimit { long: true, lots: 200, offset: 0.002 });
+        let mut s = state(Status::Resting);
+        let d = LeveragedTrader.decide(&c, &mut s, &view(1000.0, 120), &mut rng);
+        assert_eq!((d.action, d.next), (Action::Adopt, Next::OnPriceLevels));
+        let d = LeveragedTrader.decide(&c, &mut s, &view(1000.0, 0), &mut rng);
+        assert_eq!(d.action, Action::Open { long: true, lots: 200 });
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct AgentGroup {
     pub take_profit: Option<f64>,
     pub add_margin_probability: f64,
     pub reentry: SimDuration,
+    /// Leveraged traders: share of entries placed as post-only limit orders
+    /// `limit_offset` inside the mark (the rest are market orders).
+    pub limit_fraction: f64,
+    pub limit_offset: f64,
     pub wake: SimDuration,
     /// Order latency in seconds.
     pub latency: Distribution,

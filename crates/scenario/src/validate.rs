@@ -1047,6 +1047,18 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             &p("add_margin_probability"),
             Range::closed(0.0, 1.0),
         )?,
+        limit_fraction: real_or(
+            raw.limit_fraction,
+            0.0,
+            &p("limit_fraction"),
+            Range::closed(0.0, 1.0),
+        )?,
+        limit_offset: real_or(
+            raw.limit_offset,
+            0.002,
+            &p("limit_offset"),
+            Range::closed(0.0, 0.5),
+        )?,
         reentry: duration_or(
             raw.reentry.as_deref(),
             "1h",

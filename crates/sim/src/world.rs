@@ -176,6 +176,8 @@ pub struct World {
     option_settled: Money,
     /// The order being submitted is a liquidation's (its taker pays no trading fee).
     liquidation_taker: bool,
+    /// Some traders enter with limit orders (their fills wake them).
+    limit_entries: bool,
     /// Filtered historical margin: horizon returns at unit volatility, last EWMA sigma.
     filtered_unit: Option<(Vec<f64>, f64, SimDuration)>,
     /// Annualized variance of the index over the filtered history's period (EWMA).
@@ -338,10 +340,12 @@ impl World {
             option_settled: Money::ZERO,
             liquidation_taker: false,
             filtered_unit: None,
+            limit_entries: false,
             margin_variance: 0.0,
             cfg,
         };
         world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
+        world.limit_entries = world.cfg.agents.iter().any(|g| g.limit_fraction > 0.0);
         world.risk_returns = world.initial_risk_returns()?;
         world.refresh_margin()?;
         world.schedule_start()?;
@@ -624,6 +628,13 @@ impl World {
                 if !self.exchange.holdings(x).is_empty() {
                     self.desk.dirty.push(x);
                 }
+            }
+            // A trader whose limit entry was hit looks at it now.
+            if self.limit_entries
+                && let Some((gi, m)) = self.member_of(maker)
+                && self.groups[gi].members[m].state.status == Status::Resting
+            {
+                self.schedule_wake(gi, m, self.now);
             }
             let notional = spec.notional(f.price, f.qty)?;
             notional_total = notional_total.checked_add(notional)?;
@@ -915,11 +926,26 @@ impl World {
             if vol > pull_vol {
                 self.groups[gi].pulled_until = self.now.plus(calm);
             }
-            let pulled = self.now < self.groups[gi].pulled_until;
+            let group_pulled = self.now < self.groups[gi].pulled_until;
             let widen = (vol / 0.5).max(1.0);
+            let loss_limit = self.groups[gi].config.stop_loss;
             for m in 0..count {
                 let a = AccountId(first + m as u32);
                 let position = self.exchange.position(a).lots();
+                // A maker whose equity fell `stop_loss` below its deposit stops quoting
+                // for the calm period, then tries again.
+                if let Some(limit) = loss_limit {
+                    let deposit = self.groups[gi].members[m].state.deposit;
+                    let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
+                    if equity < deposit * (1.0 - limit)
+                        && self.groups[gi].members[m].pending_wake.is_none_or(|t| t <= self.now)
+                    {
+                        // A maker has no wakes: its pending slot holds the end of its pull.
+                        self.groups[gi].members[m].pending_wake = Some(self.now.plus(calm));
+                    }
+                }
+                let pulled = group_pulled
+                    || self.groups[gi].members[m].pending_wake.is_some_and(|t| self.now < t);
                 // A standing ladder is kept while the fair price has moved less than a
                 // quarter of the half-spread and nothing else changed: requoting every
                 // step would cancel and re-add the same orders.
@@ -1130,6 +1156,10 @@ impl World {
                 self.digest.u64(u64::from(a.0));
                 self.digest.i64(top_up.micros());
             }
+            Action::Adopt => {
+                self.book.cancel_all(OwnerId(a.0));
+                self.became_open(gi, m, a)?;
+            }
             action => {
                 if matches!(
                     action,
@@ -1165,6 +1195,22 @@ impl World {
         Ok(())
     }
 
+    /// A trader's entry filled: it holds a position now.
+    fn became_open(&mut self, gi: usize, m: usize, a: AccountId) -> Result<()> {
+        let member = &mut self.groups[gi].members[m];
+        member.state.status = Status::Open;
+        member.state.warned = false;
+        member.opened = true;
+        // The leverage the venue let it take (its target may be cut down to what initial
+        // margin allows).
+        let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
+        let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
+        if equity > 0.0 {
+            self.groups[gi].members[m].effective_leverage = (notional / equity) as f32;
+        }
+        Ok(())
+    }
+
     /// One draw of the group's latency, widened while realized volatility runs above the
     /// process's own (at most 60 s).
     fn latency(&mut self, gi: usize, rng: &mut RngStream) -> SimDuration {
@@ -1189,19 +1235,45 @@ impl World {
         let config = &self.groups[gi].config;
         let (kind, reentry, wake) = (config.kind, config.reentry, config.wake);
         match action {
+            Action::OpenLimit { long, lots, offset } => {
+                let spec = self.cfg.spec;
+                let mark = spec.price_to_f64(self.mark_ticks);
+                let current = self.exchange.position(a).lots();
+                let new = current + if long { lots } else { -lots };
+                let allowed =
+                    lots > 0 && self.exchange.allows(a, Qty::from_lots(new), self.mark_ticks)?;
+                let price = mark * if long { 1.0 - offset } else { 1.0 + offset };
+                let tick = spec.tick_size().to_f64();
+                let ticks =
+                    if long { (price / tick).floor() } else { (price / tick).ceil() } as i64;
+                let rests = allowed
+                    && ticks > 0
+                    && self
+                        .submit(NewOrder {
+                            owner: OwnerId(a.0),
+                            side: to_side(long),
+                            kind: OrderKind::PostOnly,
+                            price: Price::from_ticks(ticks),
+                            qty: Qty::from_lots(lots),
+                            protection: None,
+                            max_qty: None,
+                        })?
+                        .resting
+                        .lots()
+                        > 0;
+                if rests {
+                    self.groups[gi].members[m].state.status = Status::Resting;
+                    self.schedule_wake(gi, m, self.now.plus(wake));
+                } else {
+                    self.groups[gi].members[m].state.status = Status::Waiting;
+                    self.schedule_wake(gi, m, self.now.plus(reentry.max(wake)));
+                }
+            }
             Action::Open { long, lots } => {
+                // A limit entry still resting gives way to this market order.
+                self.book.cancel_all(OwnerId(a.0));
                 if self.open(a, long, lots)? > 0 {
-                    let member = &mut self.groups[gi].members[m];
-                    member.state.status = Status::Open;
-                    member.state.warned = false;
-                    member.opened = true;
-                    // The leverage the venue let it take (its target may be cut down to
-                    // what initial margin allows).
-                    let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
-                    let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
-                    if equity > 0.0 {
-                        self.groups[gi].members[m].effective_leverage = (notional / equity) as f32;
-                    }
+                    self.became_open(gi, m, a)?;
                     self.watch(gi, m, a)?;
                 } else {
                     // Nothing filled (no liquidity, or no margin): try again later.
@@ -1238,7 +1310,7 @@ impl World {
                     if opened { Status::Open } else { Status::Waiting };
             }
             Action::BuyBack => self.buy_back(a)?,
-            Action::Nothing | Action::TopUp { .. } => {}
+            Action::Nothing | Action::TopUp { .. } | Action::Adopt => {}
         }
         Ok(())
     }
