@@ -29,7 +29,7 @@
 //! Known limitations: one perpetual; isolated margin is not modelled; ADL and socialized
 //! loss rank by perpetual P&L only, by a scan of the opposing side (ADL events are rare).
 
-use crate::ledger::{Ledger, Party, SystemAccount};
+use crate::journal::{Book, Journal, Reason};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
 use std::collections::BTreeSet;
 
@@ -139,7 +139,7 @@ pub struct ExchangeConfig {
 #[derive(Debug, Clone)]
 pub struct Exchange {
     config: ExchangeConfig,
-    ledger: Ledger,
+    ledger: Journal,
     qty: Vec<i64>,
     cost: Vec<Money>,
     schedule: MarginSchedule,
@@ -164,7 +164,7 @@ impl Exchange {
     pub fn new(config: ExchangeConfig, schedule: MarginSchedule) -> Exchange {
         Exchange {
             config,
-            ledger: Ledger::new(0),
+            ledger: Journal::new(true),
             qty: Vec::new(),
             cost: Vec::new(),
             schedule,
@@ -248,7 +248,7 @@ impl Exchange {
         buyer_is_taker: bool,
     ) -> Result<(Money, Money)> {
         let notional = self.config.spec.notional(price, qty)?;
-        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        self.ledger.transfer(Book::Trader(buyer), Book::Trader(seller), notional, Reason::Trade)?;
         let fee = |rate: f64| notional.mul_rate_ceil(rate);
         let (buyer_rate, seller_rate) = if buyer_is_taker {
             (self.config.taker_fee, self.config.maker_fee)
@@ -256,9 +256,9 @@ impl Exchange {
             (self.config.maker_fee, self.config.taker_fee)
         };
         let (bf, sf) = (fee(buyer_rate)?, fee(seller_rate)?);
-        let income = Party::System(SystemAccount::FeeIncome);
-        self.ledger.transfer(Party::Trader(buyer.0), income, bf)?;
-        self.ledger.transfer(Party::Trader(seller.0), income, sf)?;
+        let income = Book::FeeIncome;
+        self.ledger.transfer(Book::Trader(buyer), income, bf, Reason::Fee)?;
+        self.ledger.transfer(Book::Trader(seller), income, sf, Reason::Fee)?;
         self.trade_option(buyer, series, qty.lots())?;
         self.trade_option(seller, series, -qty.lots())?;
         Ok((bf, sf))
@@ -274,7 +274,7 @@ impl Exchange {
         qty: Qty,
     ) -> Result<()> {
         let notional = self.config.spec.notional(price, qty)?;
-        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        self.ledger.transfer(Book::Trader(buyer), Book::Trader(seller), notional, Reason::Trade)?;
         self.trade_option(buyer, series, qty.lots())?;
         self.trade_option(seller, series, -qty.lots())
     }
@@ -315,7 +315,7 @@ impl Exchange {
             .map(|&a| AccountId(a))
             .filter(|&a| self.option_position(a, series) != 0)
             .collect();
-        let pool = Party::System(SystemAccount::FundingPool);
+        let pool = Book::Settlement;
         for payer_pass in [true, false] {
             for &a in &holders {
                 let q = self.option_position(a, series);
@@ -324,9 +324,9 @@ impl Exchange {
                 }
                 let amount = self.config.spec.notional(intrinsic, Qty::from_lots(q.abs()))?;
                 if payer_pass {
-                    self.ledger.transfer(Party::Trader(a.0), pool, amount)?;
+                    self.ledger.transfer(Book::Trader(a), pool, amount, Reason::Settlement)?;
                 } else {
-                    self.ledger.transfer(pool, Party::Trader(a.0), amount)?;
+                    self.ledger.transfer(pool, Book::Trader(a), amount, Reason::Settlement)?;
                 }
             }
         }
@@ -350,7 +350,7 @@ impl Exchange {
         &self.config
     }
 
-    pub fn ledger(&self) -> &Ledger {
+    pub fn ledger(&self) -> &Journal {
         &self.ledger
     }
 
@@ -363,30 +363,30 @@ impl Exchange {
     }
 
     pub fn open_account(&mut self, deposit: Money) -> Result<AccountId> {
-        let id = self.ledger.add_trader();
+        let id = self.ledger.add_trader()?;
         self.qty.push(0);
         self.cost.push(Money::ZERO);
         self.key.push(None);
         self.holdings.push(Vec::new());
-        self.ledger.deposit(Party::Trader(id), deposit)?;
-        Ok(AccountId(id))
+        self.ledger.deposit(Book::Trader(id), deposit)?;
+        Ok(id)
     }
 
     pub fn deposit(&mut self, a: AccountId, amount: Money) -> Result<()> {
-        self.ledger.deposit(Party::Trader(a.0), amount)?;
+        self.ledger.deposit(Book::Trader(a), amount)?;
         self.rekey(a)
     }
 
     pub fn fund_deposit(&mut self, amount: Money) -> Result<()> {
-        self.ledger.deposit(Party::System(SystemAccount::InsuranceFund), amount)
+        self.ledger.deposit(Book::InsuranceFund, amount)
     }
 
     pub fn insurance_fund(&self) -> Money {
-        self.ledger.balance(Party::System(SystemAccount::InsuranceFund))
+        self.ledger.balance(Book::InsuranceFund)
     }
 
     pub fn cash(&self, a: AccountId) -> Money {
-        self.ledger.balance(Party::Trader(a.0))
+        self.ledger.balance(Book::Trader(a))
     }
 
     pub fn position(&self, a: AccountId) -> Qty {
@@ -498,7 +498,7 @@ impl Exchange {
         taker_fee: f64,
     ) -> Result<(Money, Money)> {
         let notional = self.config.spec.notional(price, qty)?;
-        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        self.ledger.transfer(Book::Trader(buyer), Book::Trader(seller), notional, Reason::Trade)?;
         // Rounding up favours the exchange both ways: a fee rounds up, a rebate (a
         // negative fee) rounds toward zero.
         let fee = |rate: f64| notional.mul_rate_ceil(rate);
@@ -508,9 +508,9 @@ impl Exchange {
             (self.config.maker_fee, taker_fee)
         };
         let (bf, sf) = (fee(buyer_rate)?, fee(seller_rate)?);
-        let income = Party::System(SystemAccount::FeeIncome);
-        self.ledger.transfer(Party::Trader(buyer.0), income, bf)?;
-        self.ledger.transfer(Party::Trader(seller.0), income, sf)?;
+        let income = Book::FeeIncome;
+        self.ledger.transfer(Book::Trader(buyer), income, bf, Reason::Fee)?;
+        self.ledger.transfer(Book::Trader(seller), income, sf, Reason::Fee)?;
         self.trade_position(buyer, qty.lots(), notional)?;
         self.trade_position(seller, -qty.lots(), notional.checked_neg()?)?;
         Ok((bf, sf))
@@ -525,7 +525,7 @@ impl Exchange {
         qty: Qty,
     ) -> Result<()> {
         let notional = self.config.spec.notional(price, qty)?;
-        self.ledger.transfer(Party::Trader(buyer.0), Party::Trader(seller.0), notional)?;
+        self.ledger.transfer(Book::Trader(buyer), Book::Trader(seller), notional, Reason::Trade)?;
         self.trade_position(buyer, qty.lots(), notional)?;
         self.trade_position(seller, -qty.lots(), notional.checked_neg()?)
     }
@@ -598,11 +598,7 @@ impl Exchange {
             return Ok((Money::ZERO, Money::ZERO));
         }
         let paid = debt.min(self.insurance_fund().max(Money::ZERO));
-        self.ledger.transfer(
-            Party::System(SystemAccount::InsuranceFund),
-            Party::Trader(a.0),
-            paid,
-        )?;
+        self.ledger.transfer(Book::InsuranceFund, Book::Trader(a), paid, Reason::BadDebtCover)?;
         self.rekey(a)?;
         Ok((paid, debt.checked_sub(paid)?))
     }
@@ -618,11 +614,7 @@ impl Exchange {
         let fee = notional.mul_rate_ceil(self.config.liquidation_fee)?;
         let room = self.equity(a, mark)?.max(Money::ZERO);
         let fee = fee.min(room);
-        self.ledger.transfer(
-            Party::Trader(a.0),
-            Party::System(SystemAccount::InsuranceFund),
-            fee,
-        )?;
+        self.ledger.transfer(Book::Trader(a), Book::InsuranceFund, fee, Reason::LiquidationFee)?;
         self.rekey(a)?;
         Ok(fee)
     }
@@ -687,7 +679,12 @@ impl Exchange {
         let mut largest: Option<(Money, u32)> = None;
         for &(base, w) in &winners {
             let share = covered.mul_div_floor(base.micros(), total.micros())?;
-            self.ledger.transfer(Party::Trader(w), Party::Trader(a.0), share)?;
+            self.ledger.transfer(
+                Book::Trader(AccountId(w)),
+                Book::Trader(a),
+                share,
+                Reason::SocializedLoss,
+            )?;
             taken = taken.checked_add(share)?;
             if largest.is_none_or(|(b, _)| base > b) {
                 largest = Some((base, w));
@@ -695,13 +692,14 @@ impl Exchange {
         }
         if let Some((_, w)) = largest {
             self.ledger.transfer(
-                Party::Trader(w),
-                Party::Trader(a.0),
+                Book::Trader(AccountId(w)),
+                Book::Trader(a),
                 covered.checked_sub(taken)?,
+                Reason::SocializedLoss,
             )?;
         }
         let unpaid = amount.checked_sub(covered)?;
-        self.ledger.transfer(Party::System(SystemAccount::BadDebt), Party::Trader(a.0), unpaid)?;
+        self.ledger.transfer(Book::BadDebt, Book::Trader(a), unpaid, Reason::UnpaidClaim)?;
         for &(_, w) in &winners {
             self.rekey(AccountId(w))?;
         }
@@ -712,7 +710,7 @@ impl Exchange {
     /// Pays funding at `rate` (positive: longs pay shorts) on notional at `mark`. Payers
     /// pay rounded up, receivers get rounded down; the residual goes to fee income.
     pub fn pay_funding(&mut self, rate: f64, mark: Price) -> Result<Money> {
-        let pool = Party::System(SystemAccount::FundingPool);
+        let pool = Book::Settlement;
         // Payers first, so the pool never goes negative.
         for payer_pass in [true, false] {
             for i in 0..self.qty.len() {
@@ -723,16 +721,26 @@ impl Exchange {
                 let notional = self.config.spec.notional(mark, Qty::from_lots(q))?;
                 let owed = notional.mul_rate_ceil(rate)?;
                 if payer_pass && owed.is_positive() {
-                    self.ledger.transfer(Party::Trader(i as u32), pool, owed)?;
+                    self.ledger.transfer(
+                        Book::Trader(AccountId(i as u32)),
+                        pool,
+                        owed,
+                        Reason::Funding,
+                    )?;
                 } else if !payer_pass && owed.is_negative() {
                     // A receiver's share rounded down: -ceil(-x) = floor(x) for x < 0.
                     let due = notional.checked_neg()?.mul_rate_floor(rate)?;
-                    self.ledger.transfer(pool, Party::Trader(i as u32), due)?;
+                    self.ledger.transfer(
+                        pool,
+                        Book::Trader(AccountId(i as u32)),
+                        due,
+                        Reason::Funding,
+                    )?;
                 }
             }
         }
         let residual = self.ledger.balance(pool);
-        self.ledger.transfer(pool, Party::System(SystemAccount::FeeIncome), residual)?;
+        self.ledger.transfer(pool, Book::FeeIncome, residual, Reason::Funding)?;
         for i in 0..self.qty.len() {
             if self.qty[i] != 0 {
                 self.rekey(AccountId(i as u32))?;
@@ -821,7 +829,7 @@ impl Exchange {
         if self.longs.len() + self.shorts.len() != with_position {
             return Err(Error::Internal("trigger index out of step with positions".into()));
         }
-        if self.ledger.balance(Party::System(SystemAccount::FundingPool)) != Money::ZERO {
+        if self.ledger.balance(Book::Settlement) != Money::ZERO {
             return Err(Error::Internal("funding pool not emptied".into()));
         }
         Ok(())

@@ -39,6 +39,8 @@ pub enum Book {
 /// Why money moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
+    /// The cash leg of a fill or of a position transfer (the kernel's cash model).
+    Trade,
     Deposit,
     Withdrawal,
     Fee,

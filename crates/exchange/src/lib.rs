@@ -1,9 +1,9 @@
 //! liqsim-exchange: the exchange whose solvency liqsim stresses.
 //!
-//! - [`ledger`], [`exchange`]: the single-perpetual cash-model exchange the kernel
-//!   (liqsim-sim) drives today: fills move full notional, triggers from bankruptcy prices.
-//! - [`journal`]: the reason-tagged ledger with named accounts, exact conservation and a
-//!   digest over the sequence of transfers.
+//! - [`exchange`]: the cash-model exchange the kernel (liqsim-sim) drives: one perpetual
+//!   and option series, fills move full notional, triggers from bankruptcy prices.
+//! - [`journal`]: the one ledger: every money movement a transfer between named accounts
+//!   with a reason, exact conservation, and a digest over the sequence of transfers.
 //! - [`venue`]: multi-instrument cross-margin accounts (perpetuals and European options)
 //!   on a cost basis with realized P&L, fees, funding, option settlement, a pluggable
 //!   [`venue::MarginModel`], liquidation orders bounded at the bankruptcy price and the
@@ -16,11 +16,10 @@
 
 pub mod exchange;
 pub mod journal;
-pub mod ledger;
 pub mod prices;
 pub mod trigger;
 pub mod venue;
 
 pub use exchange::*;
-pub use ledger::{Ledger, SystemAccount};
+pub use journal::{Book, Journal, Reason};
 pub use prices::{FundingConfig, FundingSchedule, IndexPrice, MarkPrice, MarkRule};

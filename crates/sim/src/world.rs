@@ -1538,6 +1538,10 @@ impl World {
             self.digest.i64(self.exchange.position(a).lots());
         }
         self.digest.i64(self.exchange.insurance_fund().micros());
+        // Every money movement, in order, through the journal's own running hash.
+        if let Some(journal) = self.exchange.ledger().digest() {
+            self.digest.u64(journal);
+        }
         if !self.desk.is_empty() {
             for i in 0..self.exchange.accounts() {
                 for h in self.exchange.holdings(AccountId(i as u32)) {
