@@ -292,3 +292,27 @@ fn market_makers_that_stop_on_losses_leave_more_to_the_fund() {
     assert!(closed_at_mark(&stop) > closed_at_mark(&stay));
     assert!(stop["bad_debt"].as_f64().unwrap() > stay["bad_debt"].as_f64().unwrap());
 }
+
+#[test]
+fn a_cooldown_spaces_partial_liquidations_and_costs_bad_debt() {
+    let run = |cooldown: &str| {
+        let out = liqsim(&[
+            "run",
+            "scenarios/black-thursday-2020.toml",
+            "--set",
+            &format!("liquidation.cooldown={cooldown}"),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["conservation_error"], 0);
+        (v["liquidations"]["count"].as_u64().unwrap(), v["bad_debt"].as_f64().unwrap())
+    };
+    let (count_now, debt_now) = run("0s");
+    let (count_later, debt_later) = run("5m");
+    // Accounts left alone for five minutes after a partial liquidation are liquidated
+    // fewer times, and some of them fall past bankruptcy in the meantime.
+    assert!(count_later * 4 < count_now * 3, "{count_later} vs {count_now} liquidations");
+    assert!(debt_later > debt_now, "bad debt {debt_later} vs {debt_now}");
+}

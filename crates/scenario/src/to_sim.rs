@@ -189,6 +189,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         liquidation: LiquidationConfig {
             partial: l.partial,
             step_fraction: l.step_fraction,
+            cooldown: l.cooldown,
             fee: l.fee,
             backstop: l.backstop,
             adl: l.adl,

@@ -105,6 +105,9 @@ pub enum RiskSource {
 pub struct LiquidationConfig {
     pub partial: bool,
     pub step_fraction: f64,
+    /// After a partial liquidation, the account is left alone this long unless it is
+    /// bankrupt (equity below zero).
+    pub cooldown: SimDuration,
     pub fee: f64,
     pub backstop: bool,
     pub adl: bool,

@@ -23,15 +23,16 @@
 //!
 //! Agents' orders arrive after their latency (`arrive`); market makers' quotes do not.
 //! The waterfall of a liquidation: its IOC orders in the book bounded at the bankruptcy
-//! price (partial: `step_fraction` chunks until initial margin is restored); the rest to
+//! price (partial: `step_fraction` chunks until initial margin is restored, then the
+//! account is left alone for `cooldown` unless it goes bankrupt); the rest to
 //! the backstop if configured; then fills beyond bankruptcy within 10% of the mark when
 //! the fund has money; then, if the fund can pay the account's loss at the mark, the rest
 //! is closed against opposing positions at the mark and the fund pays; otherwise ADL at
 //! the bankruptcy price; a flat account below zero is covered by the fund, then
 //! socialized, then recorded as an unpaid claim.
 //!
-//! Known limitations (this version): one perpetual; no cooldown between partial
-//! liquidations; isolated margin is not modelled in the kernel.
+//! Known limitations (this version): one perpetual; isolated margin is not modelled in
+//! the kernel.
 
 use crate::cascade::{CascadeConfig, Side as LiqSide};
 use crate::config::*;
@@ -178,6 +179,8 @@ pub struct World {
     liquidation_taker: bool,
     /// Some traders enter with limit orders (their fills wake them).
     limit_entries: bool,
+    /// When each account still holding a position was last partially liquidated.
+    partially_liquidated: std::collections::BTreeMap<u32, SimTime>,
     /// Filtered historical margin: horizon returns at unit volatility, last EWMA sigma.
     filtered_unit: Option<(Vec<f64>, f64, SimDuration)>,
     /// Annualized variance of the index over the filtered history's period (EWMA).
@@ -341,6 +344,7 @@ impl World {
             liquidation_taker: false,
             filtered_unit: None,
             limit_entries: false,
+            partially_liquidated: std::collections::BTreeMap::new(),
             margin_variance: 0.0,
             cfg,
         };
@@ -572,7 +576,14 @@ impl World {
                 if Some(a) == self.backstop {
                     continue;
                 }
-                let liquidatable = if self.exchange.holdings(a).is_empty() {
+                let cooling = self
+                    .partially_liquidated
+                    .get(&a.0)
+                    .is_some_and(|t| self.now < t.plus(self.cfg.liquidation.cooldown))
+                    && !self.exchange.equity(a, self.mark_ticks)?.is_negative();
+                let liquidatable = if cooling {
+                    false
+                } else if self.exchange.holdings(a).is_empty() {
                     self.exchange.is_liquidatable(a, self.mark_ticks)?
                 } else {
                     self.desk.evaluate(&self.exchange, a, self.mark_ticks, self.now)?
@@ -765,6 +776,13 @@ impl World {
             return Ok(None);
         }
         self.exchange.charge_liquidation_fee(a, notional, self.mark_ticks)?;
+        if self.cfg.liquidation.cooldown > SimDuration::ZERO {
+            if self.exchange.is_flat(a) {
+                self.partially_liquidated.remove(&a.0);
+            } else {
+                self.partially_liquidated.insert(a.0, self.now);
+            }
+        }
         self.recorder.on_fund(self.now, self.exchange.insurance_fund());
         let bad_debt = self.settle_flat_debt(a)?;
         self.mark_out(a);
