@@ -6,6 +6,27 @@ use liqsim_exchange::{FundingConfig, MarginSchedule, Rates};
 use liqsim_risk::linear::Measure;
 use liqsim_sim::config::*;
 
+/// Anti-procyclicality for `es`/`var`: the stressed rates from the most volatile year
+/// (250 periods, or the whole history when shorter) of the margin history.
+fn apc(s: &Scenario, kind: &MarginKind) -> Option<ApcConfig> {
+    let m = &s.margin;
+    let MarginKind::Risk { measure, confidence, .. } = kind else { return None };
+    if !m.apc_floor && m.apc_buffer == 0.0 {
+        return None;
+    }
+    let stressed = m.history.as_ref().filter(|_| m.apc_floor).and_then(|bars| {
+        let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+        let window = 250.min(closes.len());
+        let start = liqsim_risk::scenarios::stressed_window(&closes, window)?;
+        let returns = liqsim_risk::scenarios::log_returns(&closes[start..start + window]);
+        let period = bars.get(1).map_or(1, |b| b.time_ns - bars[0].time_ns).max(1);
+        let periods = ((m.horizon.nanos() as f64 / period as f64).round() as usize).max(1);
+        let horizon = liqsim_risk::scenarios::aggregate(&returns, periods);
+        (!horizon.is_empty()).then(|| liqsim_risk::linear::rates(&horizon, *confidence, *measure))
+    });
+    Some(ApcConfig { buffer: m.apc_buffer, stressed })
+}
+
 pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
     let options = s.instruments.iter().find_map(|i| match i {
         Instrument::OptionChain { expiries, strikes, .. } => {
@@ -157,6 +178,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             }
         }
     };
+    let apc = apc(s, &kind);
     let l = &s.liquidation;
     Ok(SimConfig {
         name: s.name.clone(),
@@ -185,6 +207,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             kind,
             refresh: m.refresh,
             options: option_margin,
+            apc,
         },
         liquidation: LiquidationConfig {
             partial: l.partial,

@@ -81,6 +81,18 @@ pub struct MarginConfig {
     pub kind: MarginKind,
     pub refresh: SimDuration,
     pub options: OptionMarginConfig,
+    /// Anti-procyclicality of `es`/`var` rates, if asked for.
+    pub apc: Option<ApcConfig>,
+}
+
+/// Rates floored at the history's stressed-period rates (if `stressed` is given) and
+/// raised by `buffer` in calm, the buffer released as realized volatility rises to twice
+/// the process's own.
+#[derive(Debug, Clone, Copy)]
+pub struct ApcConfig {
+    pub buffer: f64,
+    /// (long, short) initial rates of the history's most volatile stretch.
+    pub stressed: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone)]

@@ -1472,7 +1472,26 @@ impl World {
                     }
                     _ => self.risk_returns.iter().map(|r| r * vol_scale).collect(),
                 };
-                let (l, s) = liqsim_risk::linear::rates(&returns, *confidence, *measure);
+                let (mut l, mut s) = liqsim_risk::linear::rates(&returns, *confidence, *measure);
+                if let Some(apc) = self.cfg.margin.apc {
+                    // Stress releases the buffer: realized volatility at twice the
+                    // process's own releases all of it.
+                    let variance = if self.filtered_unit.is_some() {
+                        self.margin_variance
+                    } else {
+                        self.realized_variance
+                    };
+                    let normal = self.process.volatility().max(1e-9);
+                    let released = (variance.max(0.0).sqrt() / normal - 1.0).clamp(0.0, 1.0);
+                    let (floor, (ls, ss)) = match apc.stressed {
+                        Some(rates) => (1.0, rates),
+                        None => (0.0, (0.0, 0.0)),
+                    };
+                    let rule =
+                        liqsim_risk::scenarios::Apc { floor_fraction: floor, buffer: apc.buffer };
+                    l = rule.apply(l, ls, released);
+                    s = rule.apply(s, ss, released);
+                }
                 if !self.desk.is_empty() {
                     self.desk.set_scenario_returns(&returns);
                 }
