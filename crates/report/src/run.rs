@@ -219,7 +219,8 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// Columns of `liquidations.csv`, one row per liquidation in event order: `index` (the
 /// row's number, which `caused_by` refers to), `time_s`, `account`, `side` (`long` or
 /// `short`: the position liquidated), `quantity` (base units), `notional` (quote units),
-/// `mark` (when triggered), `bankruptcy_price`, `cause` (`exogenous` or `cascade`),
+/// `mark` (when triggered), `bankruptcy_price` (empty for an account holding only
+/// options), `cause` (`exogenous` or `cascade`),
 /// `caused_by` (index of the causing liquidation, empty when exogenous), `depth` (0 for
 /// exogenous, else one more than its cause), `bad_debt` (loss beyond the account's equity).
 pub const LIQUIDATIONS_HEADER: [&str; 12] = [

@@ -172,6 +172,7 @@ pub struct LiquidationRow {
     pub notional: Money,
     /// Mark price when triggered.
     pub mark: f64,
+    /// Of the perpetual position when triggered; NaN for an account holding only options.
     pub bankruptcy_price: f64,
     /// `None` for an exogenous trigger, else the index of the causing liquidation.
     pub caused_by: Option<u32>,

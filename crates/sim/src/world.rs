@@ -116,6 +116,8 @@ struct Group {
     quoted: Vec<Option<(f64, i64, f64, f64)>>,
     /// Option market makers: the same per (member, series), member-major.
     option_quoted: Vec<Option<(f64, i64, f64, f64)>>,
+    /// Market makers: each member quotes again at this time after a loss pull.
+    loss_pulls: Vec<SimTime>,
     latency: Sampler,
 }
 
@@ -270,7 +272,13 @@ impl World {
             } else {
                 Vec::new()
             };
+            let loss_pulls = if g.kind == AgentKind::MarketMaker {
+                vec![SimTime::START; members.len()]
+            } else {
+                Vec::new()
+            };
             groups.push(Group {
+                loss_pulls,
                 latency: Sampler::new(&g.latency)?,
                 config: g.clone(),
                 first_account,
@@ -695,7 +703,9 @@ impl World {
                 self.desk.remove(a);
             }
         }
-        let mut bankruptcy_at_trigger = self.exchange.bankruptcy_price(a).unwrap_or(0.0);
+        // An account holding only options has no perpetual bankruptcy price: NaN, which
+        // the CSV writes as an empty field.
+        let mut bankruptcy_at_trigger = self.exchange.bankruptcy_price(a).unwrap_or(f64::NAN);
         loop {
             let q = self.exchange.position(a).lots();
             if q == 0 {
@@ -955,15 +965,12 @@ impl World {
                 if let Some(limit) = loss_limit {
                     let deposit = self.groups[gi].members[m].state.deposit;
                     let equity = self.exchange.equity(a, self.mark_ticks)?.to_f64();
-                    if equity < deposit * (1.0 - limit)
-                        && self.groups[gi].members[m].pending_wake.is_none_or(|t| t <= self.now)
+                    if equity < deposit * (1.0 - limit) && self.now >= self.groups[gi].loss_pulls[m]
                     {
-                        // A maker has no wakes: its pending slot holds the end of its pull.
-                        self.groups[gi].members[m].pending_wake = Some(self.now.plus(calm));
+                        self.groups[gi].loss_pulls[m] = self.now.plus(calm);
                     }
                 }
-                let pulled = group_pulled
-                    || self.groups[gi].members[m].pending_wake.is_some_and(|t| self.now < t);
+                let pulled = group_pulled || self.now < self.groups[gi].loss_pulls[m];
                 // A standing ladder is kept while the fair price has moved less than a
                 // quarter of the half-spread and nothing else changed: requoting every
                 // step would cancel and re-add the same orders.
