@@ -17,3 +17,4 @@ mod run;
 mod scenarios;
 mod stylized;
 mod support;
+mod world;
