@@ -248,20 +248,11 @@ impl Exchange {
         buyer_is_taker: bool,
     ) -> Result<(Money, Money)> {
         let notional = self.config.spec.notional(price, qty)?;
-        self.ledger.transfer(Book::Trader(buyer), Book::Trader(seller), notional, Reason::Trade)?;
-        let fee = |rate: f64| notional.mul_rate_ceil(rate);
-        let (buyer_rate, seller_rate) = if buyer_is_taker {
-            (self.config.taker_fee, self.config.maker_fee)
-        } else {
-            (self.config.maker_fee, self.config.taker_fee)
-        };
-        let (bf, sf) = (fee(buyer_rate)?, fee(seller_rate)?);
-        let income = Book::FeeIncome;
-        self.ledger.transfer(Book::Trader(buyer), income, bf, Reason::Fee)?;
-        self.ledger.transfer(Book::Trader(seller), income, sf, Reason::Fee)?;
+        let fees =
+            self.pay_trade(buyer, seller, notional, buyer_is_taker, self.config.taker_fee)?;
         self.trade_option(buyer, series, qty.lots())?;
         self.trade_option(seller, series, -qty.lots())?;
-        Ok((bf, sf))
+        Ok(fees)
     }
 
     /// A transfer of an option position at `price` with no fee (liquidation remainder).
@@ -498,6 +489,23 @@ impl Exchange {
         taker_fee: f64,
     ) -> Result<(Money, Money)> {
         let notional = self.config.spec.notional(price, qty)?;
+        let fees = self.pay_trade(buyer, seller, notional, buyer_is_taker, taker_fee)?;
+        self.trade_position(buyer, qty.lots(), notional)?;
+        self.trade_position(seller, -qty.lots(), notional.checked_neg()?)?;
+        Ok(fees)
+    }
+
+    /// The money of a trade, perpetual or option: the buyer pays `notional` to the seller,
+    /// the taker pays `taker_fee` and the maker the maker fee into fee income. Returns
+    /// (buyer fee, seller fee).
+    fn pay_trade(
+        &mut self,
+        buyer: AccountId,
+        seller: AccountId,
+        notional: Money,
+        buyer_is_taker: bool,
+        taker_fee: f64,
+    ) -> Result<(Money, Money)> {
         self.ledger.transfer(Book::Trader(buyer), Book::Trader(seller), notional, Reason::Trade)?;
         // Rounding up favours the exchange both ways: a fee rounds up, a rebate (a
         // negative fee) rounds toward zero.
@@ -508,11 +516,8 @@ impl Exchange {
             (self.config.maker_fee, taker_fee)
         };
         let (bf, sf) = (fee(buyer_rate)?, fee(seller_rate)?);
-        let income = Book::FeeIncome;
-        self.ledger.transfer(Book::Trader(buyer), income, bf, Reason::Fee)?;
-        self.ledger.transfer(Book::Trader(seller), income, sf, Reason::Fee)?;
-        self.trade_position(buyer, qty.lots(), notional)?;
-        self.trade_position(seller, -qty.lots(), notional.checked_neg()?)?;
+        self.ledger.transfer(Book::Trader(buyer), Book::FeeIncome, bf, Reason::Fee)?;
+        self.ledger.transfer(Book::Trader(seller), Book::FeeIncome, sf, Reason::Fee)?;
         Ok((bf, sf))
     }
 
