@@ -153,6 +153,15 @@ pub struct Exchange {
     option_holders: BTreeSet<u32>,
 }
 
+/// A flat account's debt and who paid it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DebtSettlement {
+    pub debt: Money,
+    pub fund_paid: Money,
+    pub socialized: Money,
+    pub unpaid: Money,
+}
+
 /// A position in one option series, in lots (positive long).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OptionHolding {
@@ -593,6 +602,40 @@ impl Exchange {
         let short_to = (p * (1.0 + m)).ceil() as i64;
         out.extend(self.longs.range((long_from, 0)..).rev().map(|&(_, a)| AccountId(a)));
         out.extend(self.shorts.range(..=(short_to, u32::MAX)).map(|&(_, a)| AccountId(a)));
+    }
+
+    /// The price at which closing `a`'s perpetual position would leave a loss equal to
+    /// the fund: cash + options + q P v = -fund, one tick toward the mark so that float
+    /// rounding never lets a loss past the fund.
+    pub fn fund_bound(&self, a: AccountId) -> Option<Price> {
+        let q = self.qty[a.0 as usize];
+        if q == 0 {
+            return None;
+        }
+        let v = self.config.spec.tick_lot_value().micros() as f64;
+        let cash = self.cash(a).micros() as f64;
+        let options = self.option_value(a).map_or(0.0, |m| m.micros() as f64);
+        let fund = self.insurance_fund().micros().max(0) as f64;
+        let p = -(cash + options + fund) / (q as f64 * v);
+        let ticks = if q > 0 { p.ceil() + 1.0 } else { p.floor() - 1.0 };
+        (ticks.is_finite() && ticks >= 1.0).then(|| Price::from_ticks(ticks as i64))
+    }
+
+    /// A flat account below zero is bad debt: the fund pays what it can, the rest is
+    /// socialized over accounts in profit, and what nobody pays is the unpaid claim.
+    /// Nothing happens to an account with a position or above zero.
+    pub fn settle_debt(&mut self, a: AccountId, mark: Price) -> Result<DebtSettlement> {
+        let mut s = DebtSettlement::default();
+        if !self.is_flat(a) {
+            return Ok(s);
+        }
+        s.debt = self.cash(a).checked_neg()?.max(Money::ZERO);
+        if s.debt.is_positive() {
+            let (paid, unpaid) = self.cover_from_fund(a)?;
+            let (socialized, unpaid) = self.socialize(a, unpaid, mark)?;
+            (s.fund_paid, s.socialized, s.unpaid) = (paid, socialized, unpaid);
+        }
+        Ok(s)
     }
 
     /// Pays a closed account's negative cash from the insurance fund as far as it goes;

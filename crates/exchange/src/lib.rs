@@ -16,10 +16,12 @@
 
 pub mod exchange;
 pub mod journal;
+pub mod liquidation;
 pub mod prices;
 pub mod trigger;
 pub mod venue;
 
 pub use exchange::*;
 pub use journal::{Book, Journal, Reason};
+pub use liquidation::{Host, Liquidated, LiquidationRules, Liquidator};
 pub use prices::{FundingConfig, FundingSchedule, IndexPrice, MarkPrice, MarkRule};

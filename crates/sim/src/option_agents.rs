@@ -153,7 +153,8 @@ impl World {
                 self.desk.dirty.push(a);
             }
             if self.exchange.is_flat(a) && self.exchange.cash(a).is_negative() {
-                self.settle_flat_debt(a)?;
+                let debt = self.exchange.settle_debt(a, self.mark_ticks)?;
+                self.record_debt(debt)?;
             }
         }
         self.liquidation_loop()

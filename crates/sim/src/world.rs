@@ -51,7 +51,8 @@ use liqsim_core::{
 };
 use liqsim_exchange::prices::PremiumIndex;
 use liqsim_exchange::{
-    AccountId, Exchange, ExchangeConfig, IndexPrice, MarginSchedule, MarkPrice, Rates,
+    AccountId, DebtSettlement, Exchange, ExchangeConfig, Host, IndexPrice, LiquidationRules,
+    Liquidator, MarginSchedule, MarkPrice, Rates,
 };
 use liqsim_models::{PriceProcess, Shock, Shocks};
 use rand::RngExt;
@@ -159,9 +160,9 @@ pub struct World {
     risk_returns: Vec<f64>,
     unpaid_loss: Money,
     check_every_event: bool,
-    /// ADL ranking of one instant and side, with a cursor: ranking every account is a
-    /// scan, done once per instant rather than once per bankrupt account.
-    adl_cache: Option<(SimTime, bool, Vec<AccountId>, usize)>,
+    /// The exchange's liquidation engine and waterfall (its ADL ranking is cached per
+    /// instant, its cooldowns per account).
+    liquidator: Liquidator,
     desk: Desk,
     /// Open leveraged traders by the price at which they next act (stop, take-profit or
     /// margin warning): woken when the mark falls to a `watch_below` key or rises to a
@@ -181,8 +182,6 @@ pub struct World {
     liquidation_taker: bool,
     /// Some traders enter with limit orders (their fills wake them).
     limit_entries: bool,
-    /// When each account still holding a position was last partially liquidated.
-    partially_liquidated: std::collections::BTreeMap<u32, SimTime>,
     /// Filtered historical margin: horizon returns at unit volatility, last EWMA sigma.
     filtered_unit: Option<(Vec<f64>, f64, SimDuration)>,
     /// Annualized variance of the index over the filtered history's period (EWMA).
@@ -337,7 +336,14 @@ impl World {
             risk_returns: Vec::new(),
             unpaid_loss: Money::ZERO,
             check_every_event: false,
-            adl_cache: None,
+            liquidator: Liquidator::new(LiquidationRules {
+                partial: cfg.liquidation.partial,
+                step_fraction: cfg.liquidation.step_fraction,
+                cooldown: cfg.liquidation.cooldown,
+                backstop,
+                adl: cfg.liquidation.adl,
+                band: 0.1,
+            }),
             desk,
             watch_below: BTreeSet::new(),
             watch_above: BTreeSet::new(),
@@ -352,7 +358,6 @@ impl World {
             liquidation_taker: false,
             filtered_unit: None,
             limit_entries: false,
-            partially_liquidated: std::collections::BTreeMap::new(),
             margin_variance: 0.0,
             cfg,
         };
@@ -584,11 +589,8 @@ impl World {
                 if Some(a) == self.backstop {
                     continue;
                 }
-                let cooling = self
-                    .partially_liquidated
-                    .get(&a.0)
-                    .is_some_and(|t| self.now < t.plus(self.cfg.liquidation.cooldown))
-                    && !self.exchange.equity(a, self.mark_ticks)?.is_negative();
+                let cooling =
+                    self.liquidator.cooling(&self.exchange, a, self.mark_ticks, self.now)?;
                 let liquidatable = if cooling {
                     false
                 } else if self.exchange.holdings(a).is_empty() {
@@ -680,230 +682,50 @@ impl World {
         Ok(result)
     }
 
-    /// Closes (part of) an underwater account and runs the waterfall; returns the
-    /// liquidation's record index, or `None` when nothing could be closed (no liquidity,
-    /// no backstop and no ADL: the account is tried again at the next price step).
+    /// Closes (part of) an underwater account through the exchange's waterfall; returns
+    /// the liquidation's record index, or `None` when nothing could be closed (no
+    /// liquidity, no backstop and no ADL: the account is tried again at the next price
+    /// step).
     fn liquidate(&mut self, a: AccountId, cause: Option<u32>) -> Result<Option<u32>> {
         let mark = self.mark_ticks;
         let spec = self.cfg.spec;
-        self.book.cancel_all(OwnerId(a.0));
-        let start_qty = self.exchange.position(a).lots();
-        let mut long = start_qty > 0;
-        let mut closed = 0i64;
-        let mut notional = Money::ZERO;
-        if !self.desk.is_empty() {
-            for s in 0..self.desk.series.len() {
-                self.desk.series[s].book.cancel_all(OwnerId(a.0));
-            }
-            if !self.exchange.holdings(a).is_empty() {
-                long = self.desk.net_delta(&self.exchange, a) > 0.0;
-                let (lots, value) = self.close_options_for_liquidation(a)?;
-                closed += lots;
-                notional = notional.checked_add(value)?;
-                self.desk.remove(a);
-            }
-        }
-        // An account holding only options has no perpetual bankruptcy price: NaN, which
-        // the CSV writes as an empty field.
-        let mut bankruptcy_at_trigger = self.exchange.bankruptcy_price(a).unwrap_or(f64::NAN);
-        loop {
-            let q = self.exchange.position(a).lots();
-            if q == 0 {
-                break;
-            }
-            let chunk = if self.cfg.liquidation.partial {
-                ((q.abs() as f64 * self.cfg.liquidation.step_fraction).ceil() as i64)
-                    .clamp(1, q.abs())
-            } else {
-                q.abs()
-            };
-            let b = self.exchange.bankruptcy_price(a).unwrap_or(0.0);
-            if closed == 0 {
-                bankruptcy_at_trigger = b;
-            }
-            let bound =
-                Price::from_ticks(if long { (b.ceil() as i64).max(1) } else { b.floor() as i64 });
-            let side = to_side(!long);
-            self.liquidation_taker = true;
-            let r = self.submit(market(a, side, chunk, bound, None));
-            self.liquidation_taker = false;
-            let r = r?;
-            let mut left = r.returned.lots();
-            let mut done = r.filled.lots();
-            if left > 0
-                && let Some(backstop) = self.backstop
-            {
-                let (buyer, seller) = if long { (backstop, a) } else { (a, backstop) };
-                self.exchange.transfer_position(buyer, seller, bound, Qty::from_lots(left))?;
-                done += left;
-                left = 0;
-            }
-            // Beyond bankruptcy the loss is bad debt: taken when the fund can pay it, or
-            // when there is no ADL to close the position at the bankruptcy price instead.
-            if left > 0
-                && (self.exchange.insurance_fund().is_positive() || !self.cfg.liquidation.adl)
-            {
-                // Fills beyond bankruptcy stay within a 10% band of the mark, and go no
-                // further than the fund can pay: past that price, ADL decides.
-                let band =
-                    spec.price_from_f64(spec.price_to_f64(mark) * if long { 0.9 } else { 1.1 })?;
-                let band = match self.fund_bound(a) {
-                    Some(limit) if long => band.max(limit),
-                    Some(limit) => band.min(limit),
-                    None => band,
-                };
-                self.liquidation_taker = true;
-                let r = self.submit(market(a, side, left, band, None));
-                self.liquidation_taker = false;
-                let r = r?;
-                done += r.filled.lots();
-                left = r.returned.lots();
-            }
-            if left > 0 {
-                // The book cannot take the rest. If the fund can pay the account's loss at
-                // the mark, the rest is closed against opposing positions at the mark and
-                // the fund pays (DESIGN step 5); only when it cannot do winners give up
-                // profit, at the bankruptcy price (step 6).
-                let deficit = self.exchange.equity(a, self.mark_ticks)?.checked_neg()?;
-                if self.exchange.insurance_fund() >= deficit.max(Money::ZERO) {
-                    done += self.close_against_opposing(a, long, self.mark_ticks, left, false)?;
-                } else if self.cfg.liquidation.adl {
-                    self.recorder.on_fund_insufficient(self.now);
-                    done += self.close_against_opposing(a, long, bound, left, true)?;
-                }
-            }
-            notional = notional.checked_add(spec.notional(mark, Qty::from_lots(done))?)?;
-            closed += done;
-            // A partial liquidation goes on until initial margin is restored (DESIGN step
-            // 2): stopping at maintenance would leave the account to be liquidated again
-            // at the next tick.
-            let equity = self.exchange.equity(a, self.mark_ticks)?;
-            if done == 0 || equity >= self.exchange.requirement(a, self.mark_ticks, false)? {
-                break;
-            }
-        }
-        if closed == 0 {
-            return Ok(None);
-        }
-        self.exchange.charge_liquidation_fee(a, notional, self.mark_ticks)?;
-        if self.cfg.liquidation.cooldown > SimDuration::ZERO {
-            if self.exchange.is_flat(a) {
-                self.partially_liquidated.remove(&a.0);
-            } else {
-                self.partially_liquidated.insert(a.0, self.now);
-            }
-        }
+        let mut liquidator = std::mem::take(&mut self.liquidator);
+        let done = liquidator.liquidate(self, a, mark, self.now);
+        self.liquidator = liquidator;
+        let Some(done) = done? else { return Ok(None) };
         self.recorder.on_fund(self.now, self.exchange.insurance_fund());
-        let bad_debt = self.settle_flat_debt(a)?;
+        self.recorder.on_socialized_loss(done.socialized)?;
+        self.unpaid_loss = self.unpaid_loss.checked_add(done.unpaid)?;
         self.mark_out(a);
         let row = LiquidationRow {
             time: self.now,
             account: a.0,
-            side: if long { LiqSide::Long } else { LiqSide::Short },
-            quantity: spec.qty_to_f64(Qty::from_lots(closed)),
-            notional,
+            side: if done.long { LiqSide::Long } else { LiqSide::Short },
+            quantity: spec.qty_to_f64(Qty::from_lots(done.closed)),
+            notional: done.notional,
             mark: spec.price_to_f64(mark),
-            bankruptcy_price: bankruptcy_at_trigger * spec.tick_size().to_f64(),
+            bankruptcy_price: done.bankruptcy_price * spec.tick_size().to_f64(),
             caused_by: cause,
             depth: 0,
-            bad_debt,
+            bad_debt: done.bad_debt,
         };
         self.digest.tag(2);
         self.digest.u64(u64::from(a.0));
-        self.digest.i64(closed);
-        self.digest.i64(notional.micros());
-        self.digest.i64(bad_debt.micros());
+        self.digest.i64(done.closed);
+        self.digest.i64(done.notional.micros());
+        self.digest.i64(done.bad_debt.micros());
         self.digest.u64(cause.map_or(u64::MAX, u64::from));
         self.recorder.on_liquidation(row).map(Some)
     }
 
-    /// The price (in ticks) at which closing `a`'s perpetual position would leave a loss
-    /// equal to the fund: cash + options + q P v = -fund, rounded toward the mark.
-    fn fund_bound(&self, a: AccountId) -> Option<Price> {
-        let q = self.exchange.position(a).lots();
-        if q == 0 {
-            return None;
+    /// A flat account's bad debt settled outside a liquidation (an expiry).
+    pub(super) fn record_debt(&mut self, debt: DebtSettlement) -> Result<()> {
+        if debt.debt.is_positive() {
+            self.recorder.on_fund(self.now, self.exchange.insurance_fund());
         }
-        let v = self.cfg.spec.tick_lot_value().micros() as f64;
-        let cash = self.exchange.cash(a).micros() as f64;
-        let options = self.exchange.option_value(a).map_or(0.0, |m| m.micros() as f64);
-        let fund = self.exchange.insurance_fund().micros().max(0) as f64;
-        let p = -(cash + options + fund) / (q as f64 * v);
-        // One tick toward the mark, so that float rounding never lets a loss past the fund.
-        let ticks = if q > 0 { p.ceil() + 1.0 } else { p.floor() - 1.0 };
-        (ticks.is_finite() && ticks >= 1.0).then(|| Price::from_ticks(ticks as i64))
-    }
-
-    /// A flat account below zero: the fund pays what it can, the rest is socialized, and
-    /// what nobody pays is the unpaid claim. Returns the account's debt.
-    fn settle_flat_debt(&mut self, a: AccountId) -> Result<Money> {
-        if !self.exchange.is_flat(a) {
-            return Ok(Money::ZERO);
-        }
-        let debt = self.exchange.cash(a).checked_neg()?.max(Money::ZERO);
-        if !debt.is_positive() {
-            return Ok(Money::ZERO);
-        }
-        let (_, unpaid) = self.exchange.cover_from_fund(a)?;
-        self.recorder.on_fund(self.now, self.exchange.insurance_fund());
-        if unpaid.is_positive() {
-            let (social, claim) = self.exchange.socialize(a, unpaid, self.mark_ticks)?;
-            self.recorder.on_socialized_loss(social)?;
-            self.unpaid_loss = self.unpaid_loss.checked_add(claim)?;
-        }
-        Ok(debt)
-    }
-
-    /// Closes `qty` of `a`'s position against opposing accounts in ADL rank order at
-    /// `bound`: the bankruptcy price when `adl` (winners give up profit), the mark when the
-    /// fund pays the loss instead. Returns the lots closed.
-    fn close_against_opposing(
-        &mut self,
-        a: AccountId,
-        long: bool,
-        bound: Price,
-        qty: i64,
-        adl: bool,
-    ) -> Result<i64> {
-        let fresh =
-            !matches!(&self.adl_cache, Some((t, side, _, _)) if *t == self.now && *side == long);
-        if fresh {
-            let queue = self.exchange.adl_queue(long, self.mark_ticks)?;
-            self.adl_cache = Some((self.now, long, queue, 0));
-        }
-        let Some((time, side, queue, mut cursor)) = self.adl_cache.take() else { return Ok(0) };
-        let mut left = qty;
-        while left > 0 && cursor < queue.len() {
-            let c = queue[cursor];
-            // Earlier ADL in this instant may have closed or flipped the position.
-            let position = self.exchange.position(c).lots();
-            let opposing = if long { position < 0 } else { position > 0 };
-            if c == a || !opposing {
-                cursor += 1;
-                continue;
-            }
-            let take = left.min(position.abs());
-            self.book.cancel_all(OwnerId(c.0));
-            let (buyer, seller) = if long { (c, a) } else { (a, c) };
-            self.exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
-            let notional = self.cfg.spec.notional(bound, Qty::from_lots(take))?;
-            if adl {
-                self.recorder.on_adl(self.now, notional)?;
-                self.digest.tag(3);
-            } else {
-                self.recorder.on_mark_close(notional)?;
-                self.digest.tag(9);
-            }
-            self.digest.u64(u64::from(c.0));
-            self.digest.i64(take);
-            self.notify_deleveraged(c);
-            left -= take;
-            if take == position.abs() {
-                cursor += 1;
-            }
-        }
-        self.adl_cache = Some((time, side, queue, cursor));
-        Ok(qty - left)
+        self.recorder.on_socialized_loss(debt.socialized)?;
+        self.unpaid_loss = self.unpaid_loss.checked_add(debt.unpaid)?;
+        Ok(())
     }
 
     /// A trader whose position auto-deleveraging reduced looks at it now (its watched
@@ -1711,4 +1533,69 @@ fn flat(long: f64, short: f64, maintenance_fraction: f64, max_leverage: f64) -> 
 /// Builds and runs a world.
 pub fn run(cfg: SimConfig) -> Result<Outcome> {
     World::new(cfg)?.run()
+}
+
+/// The world around the exchange, as its waterfall sees it: the books the liquidation
+/// orders go to, and the agents and metrics that hear of every close.
+impl Host for World {
+    fn exchange(&mut self) -> &mut Exchange {
+        &mut self.exchange
+    }
+
+    fn cancel_orders(&mut self, a: AccountId) -> Result<()> {
+        self.book.cancel_all(OwnerId(a.0));
+        for s in 0..self.desk.series.len() {
+            self.desk.series[s].book.cancel_all(OwnerId(a.0));
+        }
+        Ok(())
+    }
+
+    fn close_other_positions(&mut self, a: AccountId) -> Result<Option<(i64, Money, bool)>> {
+        if self.desk.is_empty() || self.exchange.holdings(a).is_empty() {
+            return Ok(None);
+        }
+        let long = self.desk.net_delta(&self.exchange, a) > 0.0;
+        let (lots, value) = self.close_options_for_liquidation(a)?;
+        self.desk.remove(a);
+        Ok(Some((lots, value, long)))
+    }
+
+    fn liquidation_order(
+        &mut self,
+        a: AccountId,
+        sell: bool,
+        lots: i64,
+        bound: Price,
+    ) -> Result<(i64, i64)> {
+        self.liquidation_taker = true;
+        let r = self.submit(market(a, to_side(!sell), lots, bound, None));
+        self.liquidation_taker = false;
+        let r = r?;
+        Ok((r.filled.lots(), r.returned.lots()))
+    }
+
+    fn closed_against(
+        &mut self,
+        c: AccountId,
+        lots: i64,
+        notional: Money,
+        adl: bool,
+    ) -> Result<()> {
+        self.book.cancel_all(OwnerId(c.0));
+        if adl {
+            self.recorder.on_adl(self.now, notional)?;
+            self.digest.tag(3);
+        } else {
+            self.recorder.on_mark_close(notional)?;
+            self.digest.tag(9);
+        }
+        self.digest.u64(u64::from(c.0));
+        self.digest.i64(lots);
+        self.notify_deleveraged(c);
+        Ok(())
+    }
+
+    fn fund_insufficient(&mut self) {
+        self.recorder.on_fund_insufficient(self.now);
+    }
 }
