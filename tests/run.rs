@@ -336,3 +336,64 @@ fn anti_procyclicality_flattens_margin_through_a_volatility_spike() {
     assert!(ratio(&apc) < 1.1, "with APC: {}", ratio(&apc));
     assert!(pre(&apc) > pre(&plain));
 }
+
+fn liquidated(v: &serde_json::Value) -> (u64, u64) {
+    let bands = v["leverage_bands"].as_array().unwrap();
+    let count = |from: f64| {
+        bands
+            .iter()
+            .filter(|b| b["from"].as_f64().unwrap() >= from)
+            .map(|b| {
+                b["long_liquidated"].as_u64().unwrap() + b["short_liquidated"].as_u64().unwrap()
+            })
+            .sum()
+    };
+    (count(0.0), count(5.0))
+}
+
+/// Traders putting a quarter of their deposit behind each position: under cross margin
+/// the whole deposit backs it (about a quarter of the target leverage held), under
+/// isolated margin only that quarter, so the -12% jump liquidates many more of them,
+/// all at 5x or more; every invariant holds after every event either way.
+#[test]
+fn isolated_margin_liquidates_more_traders_at_higher_leverage() {
+    let run = |mode: &str| {
+        quickstart_json(&[
+            "--set",
+            "agents[1].count=1000",
+            "--set",
+            "agents[1].position_share=0.25",
+            "--set",
+            &format!("agents[1].margin_mode=\"{mode}\""),
+            "--check",
+        ])
+    };
+    let (cross, isolated) = (run("cross"), run("isolated"));
+    assert_eq!(cross["conservation_error"], 0);
+    assert_eq!(isolated["conservation_error"], 0);
+    let (cross_all, _) = liquidated(&cross);
+    let (isolated_all, isolated_high) = liquidated(&isolated);
+    assert!(isolated_all > 4 * cross_all, "{isolated_all} isolated vs {cross_all} cross");
+    assert_eq!(isolated_high, isolated_all);
+    // Cross: most traders hold under 5x of their whole deposit.
+    let bands = cross["leverage_bands"].as_array().unwrap();
+    let low =
+        bands[0]["long_opened"].as_u64().unwrap() + bands[0]["short_opened"].as_u64().unwrap();
+    assert!(low > opened(&cross) / 2, "{low} of {} opened under 5x", opened(&cross));
+}
+
+#[test]
+fn margin_mode_is_checked() {
+    let out = liqsim(&[
+        "run",
+        "scenarios/quickstart.toml",
+        "--set",
+        "agents[0].margin_mode=\"isolated\"",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("agents[0].margin_mode"), "{}", out.stderr);
+    let out =
+        liqsim(&["run", "scenarios/quickstart.toml", "--set", "agents[1].position_share=1.5"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("agents[1].position_share"), "{}", out.stderr);
+}

@@ -23,7 +23,12 @@ pub struct View {
     /// Perpetual position in lots (signed).
     pub position: i64,
     pub holds_options: bool,
+    /// Everything the agent owns at the mark (with isolated margin, the position's
+    /// account and the wallet beside it).
     pub equity: f64,
+    /// The equity behind the position, which the exchange compares with `maintenance`
+    /// (the isolated account's alone under isolated margin; `equity` otherwise).
+    pub margin_equity: f64,
     pub maintenance: f64,
 }
 
@@ -137,9 +142,11 @@ fn lots_for(notional: f64, view: &View) -> i64 {
     (notional / view.mark / view.lot).floor() as i64
 }
 
-/// Opens at its target leverage, then waits for its price levels: a stop-loss or a
-/// take-profit closes it (re-entry after `reentry`); the first margin warning (equity
-/// under 1.5 x maintenance) adds half the deposit with `add_margin_probability`.
+/// Opens at its target leverage on `position_share` of its deposit, then waits for its
+/// price levels: a stop-loss or a take-profit (on everything it owns) closes it
+/// (re-entry after `reentry`); the first margin warning (the position's equity under
+/// 1.5 x maintenance) adds half the deposit with `add_margin_probability` (from the
+/// wallet under isolated margin, as far as it goes).
 #[derive(Debug)]
 pub struct LeveragedTrader;
 
@@ -148,7 +155,7 @@ impl Agent for LeveragedTrader {
         let poll = exponential(c.wake, rng);
         match s.status {
             Status::Waiting => {
-                let lots = lots_for(s.deposit * s.leverage, v);
+                let lots = lots_for(s.deposit * c.position_share * s.leverage, v);
                 if rng.random::<f64>() < c.limit_fraction {
                     let action = Action::OpenLimit { long: s.long, lots, offset: c.limit_offset };
                     return Decision { action, next: Next::Never };
@@ -160,7 +167,10 @@ impl Agent for LeveragedTrader {
             }
             // Nobody took the limit entry by now: cancel it and go at market.
             Status::Resting => Decision {
-                action: Action::Open { long: s.long, lots: lots_for(s.deposit * s.leverage, v) },
+                action: Action::Open {
+                    long: s.long,
+                    lots: lots_for(s.deposit * c.position_share * s.leverage, v),
+                },
                 next: Next::Never,
             },
             Status::Open if v.position != 0 => {
@@ -170,7 +180,7 @@ impl Agent for LeveragedTrader {
                 if stop || profit {
                     return Decision { action: Action::Close, next: Next::Never };
                 }
-                let warned = v.equity < 1.5 * v.maintenance;
+                let warned = v.margin_equity < 1.5 * v.maintenance;
                 let mut action = Action::Nothing;
                 if warned && !s.warned {
                     s.warned = true;
@@ -309,6 +319,8 @@ mod tests {
             stop_loss: Some(0.5),
             take_profit: Some(1.0),
             add_margin_probability: 1.0,
+            isolated: false,
+            position_share: 1.0,
             reentry: SimDuration::from_secs(3600),
             limit_fraction: 0.0,
             limit_offset: 0.002,
@@ -335,6 +347,7 @@ mod tests {
             position,
             holds_options: false,
             equity,
+            margin_equity: equity,
             maintenance: 50.0,
         }
     }

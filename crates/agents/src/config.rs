@@ -66,6 +66,13 @@ pub struct AgentGroup {
     pub stop_loss: Option<f64>,
     pub take_profit: Option<f64>,
     pub add_margin_probability: f64,
+    /// Leveraged traders: each position in an isolated-margin account of its own, holding
+    /// `position_share` of the deposit (the rest stays in the trader's wallet, out of the
+    /// position's reach); cross margin puts the whole deposit behind it.
+    pub isolated: bool,
+    /// Leveraged traders: the share of the deposit a position is sized on (notional =
+    /// deposit x position_share x leverage).
+    pub position_share: f64,
     pub reentry: SimDuration,
     /// Leveraged traders: share of entries placed as post-only limit orders
     /// `limit_offset` inside the mark (the rest are market orders).

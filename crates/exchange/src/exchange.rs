@@ -26,8 +26,14 @@
 //! requirement is not linear in the price, and the kernel watches it with the margin
 //! policy's own bracket instead.
 //!
-//! Known limitations: one perpetual; isolated margin is not modelled; ADL and socialized
-//! loss rank by perpetual P&L only, by a scan of the opposing side (ADL events are rare).
+//! Isolated margin: an isolated account is an account of its own with an owner. Margin
+//! moves between the two as a journal transfer; the waterfall treats the isolated account
+//! like any other, so its liquidation takes what it holds and never the owner's money,
+//! and ADL ranks its leverage on its own margin.
+//!
+//! Known limitations: one perpetual; ADL and socialized loss rank by perpetual P&L only,
+//! by a scan of the opposing side (ADL events are rare); free margin counts the
+//! perpetual's requirement only (option holders' is the kernel's margin policy).
 
 use crate::journal::{Book, Journal, Reason};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
@@ -151,6 +157,8 @@ pub struct Exchange {
     option_long_interest: Vec<i64>,
     holdings: Vec<Vec<OptionHolding>>,
     option_holders: BTreeSet<u32>,
+    /// The owner of each isolated-margin account.
+    parents: Vec<Option<AccountId>>,
 }
 
 /// A flat account's debt and who paid it.
@@ -185,6 +193,7 @@ impl Exchange {
             option_long_interest: Vec::new(),
             holdings: Vec::new(),
             option_holders: BTreeSet::new(),
+            parents: Vec::new(),
         }
     }
 
@@ -368,8 +377,100 @@ impl Exchange {
         self.cost.push(Money::ZERO);
         self.key.push(None);
         self.holdings.push(Vec::new());
+        self.parents.push(None);
         self.ledger.deposit(Book::Trader(id), deposit)?;
         Ok(id)
+    }
+
+    /// Opens an isolated-margin account of `parent` holding `margin` moved from the
+    /// parent: a position there is margined by that money alone, so its liquidation can
+    /// take no more than it holds and the parent's other money is out of its reach (and
+    /// out of its help). Returns the new account.
+    pub fn open_isolated(&mut self, parent: AccountId, margin: Money) -> Result<AccountId> {
+        let pi = self.index(parent)?;
+        if self.parents[pi].is_some() {
+            return Err(Error::input(format!(
+                "account {} is isolated and cannot own another isolated account",
+                parent.0
+            )));
+        }
+        if margin.is_negative() || margin > self.cash(parent) {
+            return Err(Error::input(format!(
+                "isolated margin {margin} must be between 0 and account {}'s cash {}",
+                parent.0,
+                self.cash(parent)
+            )));
+        }
+        let id = self.open_account(Money::ZERO)?;
+        self.parents[id.0 as usize] = Some(parent);
+        self.ledger.transfer(
+            Book::Trader(parent),
+            Book::Trader(id),
+            margin,
+            Reason::MarginTransfer,
+        )?;
+        self.rekey(parent)?;
+        self.rekey(id)?;
+        Ok(id)
+    }
+
+    /// The owner of an isolated-margin account.
+    pub fn parent(&self, a: AccountId) -> Option<AccountId> {
+        self.parents.get(a.0 as usize).copied().flatten()
+    }
+
+    /// What `a` can give up at `mark` and still meet its initial requirement: equity
+    /// minus initial margin, never below zero.
+    pub fn free_margin(&self, a: AccountId, mark: Price) -> Result<Money> {
+        let equity = self.equity(a, mark)?;
+        Ok(equity.checked_sub(self.requirement(a, mark, false)?)?.max(Money::ZERO))
+    }
+
+    /// Moves up to `amount` between an isolated account and its owner: positive adds
+    /// from the owner (at most its free margin), negative returns to it (at most the
+    /// isolated account's free margin). Returns the amount moved, signed the same way.
+    pub fn move_isolated_margin(
+        &mut self,
+        a: AccountId,
+        amount: Money,
+        mark: Price,
+    ) -> Result<Money> {
+        let parent = self
+            .parent(a)
+            .ok_or_else(|| Error::input(format!("account {} is not isolated", a.0)))?;
+        let (from, to, want) = if amount.is_negative() {
+            (a, parent, amount.checked_neg()?)
+        } else {
+            (parent, a, amount)
+        };
+        let moved = want.min(self.free_margin(from, mark)?);
+        self.ledger.transfer(
+            Book::Trader(from),
+            Book::Trader(to),
+            moved,
+            Reason::MarginTransfer,
+        )?;
+        self.rekey(from)?;
+        self.rekey(to)?;
+        if amount.is_negative() { moved.checked_neg() } else { Ok(moved) }
+    }
+
+    /// Takes `amount` out of the exchange from `a`, refused beyond its free margin.
+    pub fn withdraw(&mut self, a: AccountId, amount: Money, mark: Price) -> Result<()> {
+        let free = self.free_margin(a, mark)?;
+        if amount.is_negative() || amount > free {
+            return Err(Error::input(format!(
+                "withdrawal {amount} from account {} must be between 0 and its free margin {free}",
+                a.0
+            )));
+        }
+        self.ledger.withdraw(Book::Trader(a), amount)?;
+        self.rekey(a)
+    }
+
+    fn index(&self, a: AccountId) -> Result<usize> {
+        let i = a.0 as usize;
+        if i < self.qty.len() { Ok(i) } else { Err(Error::input(format!("no account {}", a.0))) }
     }
 
     pub fn deposit(&mut self, a: AccountId, amount: Money) -> Result<()> {
@@ -448,6 +549,13 @@ impl Exchange {
         let notional = self.config.spec.notional(mark, Qty::from_lots(new.abs()))?;
         let required = self.schedule.requirement(notional, new > 0, false)?;
         Ok(equity >= required && notional.to_f64() <= equity.to_f64() * self.config.max_leverage)
+    }
+
+    /// The most a reduce-only order of `a` may fill: its whole position when the order
+    /// is on the closing side (a sale for a long), nothing otherwise.
+    pub fn reducible(&self, a: AccountId, sell: bool) -> Qty {
+        let q = self.qty[a.0 as usize];
+        Qty::from_lots(if (q > 0) == sell { q.abs() } else { 0 })
     }
 
     /// The price (in ticks, fractional) at which the account's equity is zero.
@@ -667,9 +775,15 @@ impl Exchange {
         Ok(fee)
     }
 
-    /// Opposing positions for ADL against a bankrupt `long` (or short) position, best
-    /// ranked first: profitable ones by the configured ranking, then the rest by size.
-    pub fn adl_queue(&self, bankrupt_is_long: bool, mark: Price) -> Result<Vec<AccountId>> {
+    /// Opposing positions against a bankrupt `long` (or short) position, best ranked
+    /// first: those in profit at `mark` by the configured ranking (auto-deleveraging
+    /// closes only these), then the rest by size. Returns the queue and how many of its
+    /// first entries are in profit.
+    pub fn adl_queue(
+        &self,
+        bankrupt_is_long: bool,
+        mark: Price,
+    ) -> Result<(Vec<AccountId>, usize)> {
         let mut ranked: Vec<(bool, f64, u32)> = Vec::new();
         for (i, &q) in self.qty.iter().enumerate() {
             if q == 0 || (q > 0) == bankrupt_is_long {
@@ -693,7 +807,8 @@ impl Exchange {
         }
         // Profitable first, then by score descending, ties by account id: a total order.
         ranked.sort_by(|x, y| y.0.cmp(&x.0).then(y.1.total_cmp(&x.1)).then(x.2.cmp(&y.2)));
-        Ok(ranked.into_iter().map(|(_, _, a)| AccountId(a)).collect())
+        let profitable = ranked.iter().take_while(|r| r.0).count();
+        Ok((ranked.into_iter().map(|(_, _, a)| AccountId(a)).collect(), profitable))
     }
 
     /// Covers `amount` owed to closed account `a` from accounts in profit at `mark`, pro
@@ -879,6 +994,13 @@ impl Exchange {
         }
         if self.ledger.balance(Book::Settlement) != Money::ZERO {
             return Err(Error::Internal("funding pool not emptied".into()));
+        }
+        for (i, parent) in self.parents.iter().enumerate() {
+            if let Some(p) = parent
+                && (p.0 as usize >= i || self.parents[p.0 as usize].is_some())
+            {
+                return Err(Error::Internal(format!("isolated account {i} has owner {}", p.0)));
+            }
         }
         Ok(())
     }

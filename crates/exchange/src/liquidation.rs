@@ -13,12 +13,18 @@
 //!    of the mark, and no further than the fund can pay;
 //! 5. what the book still cannot take is closed against opposing positions in ADL rank
 //!    order: at the mark when the fund can pay the account's loss there (the fund pays),
-//!    at the bankruptcy price when it cannot (auto-deleveraging: winners give up profit);
+//!    at the bankruptcy price when it cannot (auto-deleveraging: opposing positions in
+//!    profit give some of it up), and, once no opposing position is in profit, the rest
+//!    at the mark against any opposing position;
 //! 6. a liquidation fee of the closed notional goes to the fund, never more than the
 //!    equity left above zero;
 //! 7. a flat account below zero is bad debt: the fund pays what it can, the rest is
 //!    socialized over accounts in profit pro rata, and what nobody pays is the unpaid
 //!    claim.
+//!
+//! A position closed by ADL at the bankruptcy price may realize less than its profit at
+//! the mark, even a loss when its entry lies between the mark and that price: that is
+//! auto-deleveraging as the large venues run it.
 //!
 //! The ADL ranking scans the opposing side, so it is computed once per instant and side
 //! and walked with a cursor by every bankrupt account of that instant.
@@ -120,7 +126,10 @@ struct AdlCursor {
     at: SimTime,
     against_long: bool,
     queue: Vec<AccountId>,
-    next: usize,
+    /// The queue's first `profitable` accounts were in profit when ranked.
+    profitable: usize,
+    next_adl: usize,
+    next_any: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -244,10 +253,27 @@ impl Liquidator {
                     closed += lots;
                 } else if self.rules.adl {
                     host.fund_insufficient();
+                    // At the bankruptcy price of what is left: fills beyond the first
+                    // bound in this chunk have moved it.
+                    let b = host.exchange().bankruptcy_price(a).unwrap_or(0.0);
+                    let bound = Price::from_ticks(if long {
+                        (b.ceil() as i64).max(1)
+                    } else {
+                        b.floor() as i64
+                    });
                     let lots =
                         self.close_against_opposing(host, a, long, mark, bound, left, true, now)?;
                     done.adl_lots += lots;
                     closed += lots;
+                    // Winners are used up: the rest closes at the mark against any
+                    // opposing position, and the loss beyond the fund is socialized.
+                    if lots < left {
+                        let rest = left - lots;
+                        let lots = self
+                            .close_against_opposing(host, a, long, mark, mark, rest, false, now)?;
+                        done.mark_close_lots += lots;
+                        closed += lots;
+                    }
                 }
             }
             let exchange = host.exchange();
@@ -279,8 +305,9 @@ impl Liquidator {
         Ok(Some(done))
     }
 
-    /// Closes `lots` of `a`'s position against opposing accounts in ADL rank order (at
-    /// `mark`) at `price`. Returns the lots closed.
+    /// Closes `lots` of `a`'s position against opposing accounts in rank order (ranked at
+    /// `mark`) at `price`: by auto-deleveraging (`adl`) only accounts still in profit at
+    /// the mark, otherwise any opposing account. Returns the lots closed.
     #[allow(clippy::too_many_arguments)]
     fn close_against_opposing<H: Host>(
         &mut self,
@@ -295,30 +322,45 @@ impl Liquidator {
     ) -> Result<i64> {
         let fresh = !matches!(&self.adl, Some(c) if c.at == now && c.against_long == long);
         if fresh {
-            let queue = host.exchange().adl_queue(long, mark)?;
-            self.adl = Some(AdlCursor { at: now, against_long: long, queue, next: 0 });
+            let (queue, profitable) = host.exchange().adl_queue(long, mark)?;
+            self.adl = Some(AdlCursor {
+                at: now,
+                against_long: long,
+                queue,
+                profitable,
+                next_adl: 0,
+                next_any: 0,
+            });
         }
         let Some(mut cursor) = self.adl.take() else { return Ok(0) };
+        let end = if adl { cursor.profitable } else { cursor.queue.len() };
+        let mut next = if adl { cursor.next_adl } else { cursor.next_any };
         let mut left = lots;
-        while left > 0 && cursor.next < cursor.queue.len() {
-            let c = cursor.queue[cursor.next];
-            // Earlier closes in this instant may have closed or flipped the position.
-            let position = host.exchange().position(c).lots();
+        while left > 0 && next < end {
+            let c = cursor.queue[next];
+            // Earlier closes in this instant may have closed or flipped the position, and
+            // the mark may have moved since the ranking.
+            let exchange = host.exchange();
+            let position = exchange.position(c).lots();
             let opposing = if long { position < 0 } else { position > 0 };
-            if c == a || !opposing {
-                cursor.next += 1;
+            if c == a || !opposing || (adl && !exchange.unrealized(c, mark)?.is_positive()) {
+                next += 1;
                 continue;
             }
             let take = left.min(position.abs());
             let (buyer, seller) = if long { (c, a) } else { (a, c) };
-            let exchange = host.exchange();
             exchange.transfer_position(buyer, seller, price, Qty::from_lots(take))?;
             let notional = exchange.spec().notional(price, Qty::from_lots(take))?;
             host.closed_against(c, take, notional, adl)?;
             left -= take;
             if take == position.abs() {
-                cursor.next += 1;
+                next += 1;
             }
+        }
+        if adl {
+            cursor.next_adl = next;
+        } else {
+            cursor.next_any = next;
         }
         self.adl = Some(cursor);
         Ok(lots - left)

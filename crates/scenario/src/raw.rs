@@ -205,6 +205,8 @@ pub struct RawAgents {
     pub stop_loss: Option<f64>,
     pub take_profit: Option<f64>,
     pub add_margin_probability: Option<f64>,
+    pub margin_mode: Option<String>,
+    pub position_share: Option<f64>,
     pub limit_fraction: Option<f64>,
     pub limit_offset: Option<f64>,
     pub reentry: Option<String>,

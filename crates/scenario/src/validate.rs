@@ -1012,7 +1012,26 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
         _ => Distribution::LogNormal { median: 2_000.0, sigma: 1.2, min: 50.0, max: 5_000_000.0 },
     };
     let capital = raw.capital.unwrap_or(0.0);
+    let isolated = choice(
+        raw.margin_mode.as_deref().unwrap_or("cross"),
+        &p("margin_mode"),
+        &[("cross", false), ("isolated", true)],
+    )?;
+    if isolated && kind != AgentKind::LeveragedTrader {
+        return Err(err(
+            &p("margin_mode"),
+            format!("isolated margin is for leveraged traders, not {}", kind.name()),
+            "margin_mode = \"cross\" (or kind = \"leveraged_trader\")",
+        ));
+    }
     Ok(AgentGroup {
+        isolated,
+        position_share: real_or(
+            raw.position_share,
+            1.0,
+            &p("position_share"),
+            Range::positive_up_to(1.0),
+        )?,
         kind,
         count: count as u32,
         deposit: distribution(

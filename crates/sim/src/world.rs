@@ -109,6 +109,9 @@ struct Member {
 struct Group {
     config: AgentGroup,
     first_account: u32,
+    /// Isolated margin: member m's wallet is account `first_wallet + m`, the owner of its
+    /// isolated account `first_account + m`.
+    first_wallet: Option<u32>,
     members: Vec<Member>,
     /// Market makers: quoting resumes at this time after a pull.
     pulled_until: SimTime,
@@ -236,6 +239,22 @@ impl World {
         for (gi, g) in cfg.agents.iter().enumerate() {
             let deposit = Sampler::new(&g.deposit)?;
             let leverage = Sampler::new(&g.leverage)?;
+            // Under isolated margin the wallets come first, so that the members' own
+            // (isolated) accounts stay one contiguous range.
+            let first_wallet = g.isolated.then_some(exchange.accounts() as u32);
+            let mut margins = Vec::new();
+            if g.isolated {
+                margins.reserve(g.count as usize);
+                for m in 0..g.count {
+                    let mut rng = StreamId::named("agents")
+                        .with_index(gi as u64)
+                        .with_index(u64::from(m))
+                        .rng(seed);
+                    let amount = Money::round_from_f64(deposit.sample(&mut rng))?;
+                    exchange.open_account(amount)?;
+                    margins.push(Money::round_from_f64(amount.to_f64() * g.position_share)?);
+                }
+            }
             let first_account = exchange.accounts() as u32;
             let mut members = Vec::with_capacity(g.count as usize);
             for m in 0..g.count {
@@ -246,7 +265,14 @@ impl World {
                 let amount = Money::round_from_f64(deposit.sample(&mut rng))?;
                 let lev = leverage.sample(&mut rng).min(cfg.max_leverage) as f32;
                 let long = rng.random::<f64>() < g.long_fraction;
-                exchange.open_account(amount)?;
+                match first_wallet {
+                    Some(w) => {
+                        exchange.open_isolated(AccountId(w + m), margins[m as usize])?;
+                    }
+                    None => {
+                        exchange.open_account(amount)?;
+                    }
+                }
                 members.push(Member {
                     state: State {
                         deposit: amount.to_f64(),
@@ -281,6 +307,7 @@ impl World {
                 latency: Sampler::new(&g.latency)?,
                 config: g.clone(),
                 first_account,
+                first_wallet,
                 members,
                 pulled_until: SimTime::START,
                 quoted,
@@ -728,6 +755,13 @@ impl World {
         Ok(())
     }
 
+    /// The cash in member m's wallet beside its isolated account (zero under cross margin).
+    fn wallet_cash(&self, gi: usize, m: usize) -> Money {
+        self.groups[gi]
+            .first_wallet
+            .map_or(Money::ZERO, |w| self.exchange.cash(AccountId(w + m as u32)))
+    }
+
     /// A trader whose position auto-deleveraging reduced looks at it now (its watched
     /// levels belong to the old position).
     fn notify_deleveraged(&mut self, c: AccountId) {
@@ -932,11 +966,14 @@ impl World {
                 }
             }
         };
+        // Stop and target are on everything the trader owns (the wallet beside an
+        // isolated account too); the margin warning on the position's own equity.
+        let owned = cash + self.wallet_cash(gi, m).micros() as f64;
         if let Some(s) = config.stop_loss {
-            level((deposit * (1.0 - s) - cash) / qv, true);
+            level((deposit * (1.0 - s) - owned) / qv, true);
         }
         if let Some(t) = config.take_profit {
-            level((deposit * (1.0 + t) - cash) / qv, false);
+            level((deposit * (1.0 + t) - owned) / qv, false);
         }
         if !member.state.warned && config.add_margin_probability > 0.0 {
             let notional = self.exchange.notional(a, self.mark_ticks)?.to_f64();
@@ -981,6 +1018,8 @@ impl World {
         } else {
             Money::ZERO
         };
+        let margin_equity = self.exchange.equity(a, self.mark_ticks)?;
+        let wallet = self.wallet_cash(gi, m);
         let view = View {
             mark: spec.price_to_f64(self.mark_ticks),
             index: self.index_value,
@@ -988,7 +1027,8 @@ impl World {
             lot: spec.qty_to_f64(Qty::from_lots(1)),
             position: self.exchange.position(a).lots(),
             holds_options: !self.exchange.holdings(a).is_empty(),
-            equity: self.exchange.equity(a, self.mark_ticks)?.to_f64(),
+            equity: margin_equity.checked_add(wallet)?.to_f64(),
+            margin_equity: margin_equity.to_f64(),
             maintenance: maintenance.to_f64(),
         };
         let mut state = member.state;
@@ -997,8 +1037,12 @@ impl World {
         match decision.action {
             Action::Nothing => {}
             Action::TopUp { amount } => {
-                let top_up = Money::round_from_f64(amount)?;
-                self.exchange.deposit(a, top_up)?;
+                let mut top_up = Money::round_from_f64(amount)?;
+                if self.groups[gi].first_wallet.is_some() {
+                    top_up = self.exchange.move_isolated_margin(a, top_up, self.mark_ticks)?;
+                } else {
+                    self.exchange.deposit(a, top_up)?;
+                }
                 self.digest.tag(4);
                 self.digest.u64(u64::from(a.0));
                 self.digest.i64(top_up.micros());
@@ -1219,7 +1263,8 @@ impl World {
         let spec = self.cfg.spec;
         let mark = spec.price_to_f64(self.mark_ticks);
         let protection = spec.price_from_f64(mark * if q > 0 { 0.95 } else { 1.05 })?;
-        self.submit(market(a, to_side(q < 0), q.abs(), protection, Some(q.abs())))?;
+        let reducible = self.exchange.reducible(a, q > 0).lots();
+        self.submit(market(a, to_side(q < 0), q.abs(), protection, Some(reducible)))?;
         Ok(())
     }
 
