@@ -37,7 +37,7 @@
 
 use crate::journal::{Book, Journal, Reason};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AccountId(pub u32);
@@ -148,6 +148,8 @@ pub struct Exchange {
     ledger: Journal,
     qty: Vec<i64>,
     cost: Vec<Money>,
+    /// Perpetual P&L realized by closing trades, for reports (not a ledger balance).
+    realized: Vec<Money>,
     schedule: MarginSchedule,
     longs: BTreeSet<(i64, u32)>,
     shorts: BTreeSet<(i64, u32)>,
@@ -158,7 +160,8 @@ pub struct Exchange {
     holdings: Vec<Vec<OptionHolding>>,
     option_holders: BTreeSet<u32>,
     /// The owner of each isolated-margin account.
-    parents: Vec<Option<AccountId>>,
+    /// Few accounts are isolated: a map, not a slot per account.
+    parents: BTreeMap<u32, AccountId>,
 }
 
 /// A flat account's debt and who paid it.
@@ -184,6 +187,7 @@ impl Exchange {
             ledger: Journal::new(true),
             qty: Vec::new(),
             cost: Vec::new(),
+            realized: Vec::new(),
             schedule,
             longs: BTreeSet::new(),
             shorts: BTreeSet::new(),
@@ -193,7 +197,7 @@ impl Exchange {
             option_long_interest: Vec::new(),
             holdings: Vec::new(),
             option_holders: BTreeSet::new(),
-            parents: Vec::new(),
+            parents: BTreeMap::new(),
         }
     }
 
@@ -375,9 +379,9 @@ impl Exchange {
         let id = self.ledger.add_trader()?;
         self.qty.push(0);
         self.cost.push(Money::ZERO);
+        self.realized.push(Money::ZERO);
         self.key.push(None);
         self.holdings.push(Vec::new());
-        self.parents.push(None);
         self.ledger.deposit(Book::Trader(id), deposit)?;
         Ok(id)
     }
@@ -387,8 +391,8 @@ impl Exchange {
     /// take no more than it holds and the parent's other money is out of its reach (and
     /// out of its help). Returns the new account.
     pub fn open_isolated(&mut self, parent: AccountId, margin: Money) -> Result<AccountId> {
-        let pi = self.index(parent)?;
-        if self.parents[pi].is_some() {
+        self.index(parent)?;
+        if self.parents.contains_key(&parent.0) {
             return Err(Error::input(format!(
                 "account {} is isolated and cannot own another isolated account",
                 parent.0
@@ -402,7 +406,7 @@ impl Exchange {
             )));
         }
         let id = self.open_account(Money::ZERO)?;
-        self.parents[id.0 as usize] = Some(parent);
+        self.parents.insert(id.0, parent);
         self.ledger.transfer(
             Book::Trader(parent),
             Book::Trader(id),
@@ -416,7 +420,7 @@ impl Exchange {
 
     /// The owner of an isolated-margin account.
     pub fn parent(&self, a: AccountId) -> Option<AccountId> {
-        self.parents.get(a.0 as usize).copied().flatten()
+        self.parents.get(&a.0).copied()
     }
 
     /// What `a` can give up at `mark` and still meet its initial requirement: equity
@@ -519,6 +523,19 @@ impl Exchange {
             return Ok(Money::ZERO);
         }
         self.schedule.requirement(self.notional(a, mark)?, q > 0, maintenance)
+    }
+
+    /// Perpetual P&L realized so far by closing trades (before fees and funding).
+    pub fn realized_pnl(&self, a: AccountId) -> Money {
+        self.realized[a.0 as usize]
+    }
+
+    /// Average entry price of the open perpetual position (cost basis / size).
+    pub fn average_entry(&self, a: AccountId) -> Option<f64> {
+        let q = self.qty[a.0 as usize];
+        (q != 0).then(|| {
+            self.cost[a.0 as usize].to_f64() / self.config.spec.qty_to_f64(Qty::from_lots(q))
+        })
     }
 
     /// Unrealized P&L at `mark`: position value minus cost basis.
@@ -656,6 +673,7 @@ impl Exchange {
         let i = a.0 as usize;
         let old = self.qty[i];
         let new = old.checked_add(delta).ok_or(Error::overflow("position"))?;
+        let cost_before = self.cost[i];
         self.cost[i] = if old == 0 || old.signum() == delta.signum() {
             self.cost[i].checked_add(signed_notional)?
         } else if new.signum() == old.signum() || new == 0 {
@@ -665,6 +683,12 @@ impl Exchange {
             // Flipping: the new position's cost is the part of this trade beyond zero.
             signed_notional.mul_div_floor(new, delta)?
         };
+        // What the trade paid beyond the basis it added (zero when it only adds) is the
+        // P&L it realized.
+        let realized = self.cost[i].checked_sub(cost_before)?.checked_sub(signed_notional)?;
+        if realized != Money::ZERO {
+            self.realized[i] = self.realized[i].checked_add(realized)?;
+        }
         self.long_open_interest += new.max(0) - old.max(0);
         self.qty[i] = new;
         self.rekey(a)
@@ -995,10 +1019,8 @@ impl Exchange {
         if self.ledger.balance(Book::Settlement) != Money::ZERO {
             return Err(Error::Internal("funding pool not emptied".into()));
         }
-        for (i, parent) in self.parents.iter().enumerate() {
-            if let Some(p) = parent
-                && (p.0 as usize >= i || self.parents[p.0 as usize].is_some())
-            {
+        for (&i, p) in &self.parents {
+            if p.0 >= i || self.parents.contains_key(&p.0) {
                 return Err(Error::Internal(format!("isolated account {i} has owner {}", p.0)));
             }
         }

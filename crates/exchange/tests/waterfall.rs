@@ -193,6 +193,8 @@ fn liquidation_filled_in_the_book_above_bankruptcy_feeds_the_fund() {
     assert_eq!((done.notional, done.fee, done.bad_debt), (m("860"), m("4.3"), Money::ZERO));
     assert_eq!(done.bankruptcy_price, 8505.0);
     assert_eq!(v.x.cash(a), m("5.2"));
+    // Bought at 100, sold at 86: realized -140 (fees and the liquidation fee aside).
+    assert_eq!(v.x.realized_pnl(a), m("-140"));
     assert_eq!(v.x.insurance_fund(), m("104.3"));
     // C paid 860 and the maker fee 860 x 2 bp = 0.172.
     assert_eq!((v.x.position(c).lots(), v.x.cash(c)), (10, m("9139.828")));
@@ -305,6 +307,8 @@ fn fund_exhausted_adl_closes_winners_in_rank_order() {
     assert_eq!(v.x.position(b3).lots(), -5);
     // B1 realizes 500 - 425.25 = 74.75 instead of 100 at the mark: 100 - 0.1 + 74.75.
     assert_eq!((v.x.position(b1).lots(), v.x.cash(b1)), (0, m("174.65")));
+    assert_eq!(v.x.realized_pnl(b1), m("74.75"));
+    assert_eq!(v.x.average_entry(b3), Some(100.0));
     assert_eq!(v.x.insurance_fund(), m("10"));
 }
 
