@@ -397,3 +397,29 @@ fn margin_mode_is_checked() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("agents[1].position_share"), "{}", out.stderr);
 }
+
+/// A backstop takes at the bankruptcy price what the book cannot: with deep pockets
+/// nothing is left to close against opposing traders at the mark and the fund pays no
+/// bad debt; with little capital it fills up at its initial margin, the rest goes down
+/// the waterfall as without it. Every invariant holds after every event.
+#[test]
+fn a_backstop_takes_what_the_book_cannot_as_far_as_its_capital_goes() {
+    let count = &["--set", "agents[1].count=1000"];
+    let without = quickstart_json(count);
+    let with = |capital: &str| {
+        let mut args = count.to_vec();
+        args.extend(["--set", "liquidation.backstop=true", "--check", "--set"]);
+        let capital = format!("liquidation.backstop_capital={capital}");
+        args.push(&capital);
+        let v = quickstart_json(&args);
+        assert_eq!(v["conservation_error"], 0);
+        v
+    };
+    let (rich, poor) = (with("1e9"), with("20000"));
+    let mark_closes = |v: &serde_json::Value| v["adl"]["mark_count"].as_u64().unwrap();
+    assert!(mark_closes(&without) > 0, "the book alone cannot take the jump");
+    assert_eq!(mark_closes(&rich), 0);
+    assert_eq!(rich["bad_debt"], 0);
+    let poor_closes = mark_closes(&poor);
+    assert!(poor_closes > 0 && poor_closes < mark_closes(&without), "{poor_closes}");
+}

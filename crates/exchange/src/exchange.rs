@@ -568,6 +568,60 @@ impl Exchange {
         Ok(equity >= required && notional.to_f64() <= equity.to_f64() * self.config.max_leverage)
     }
 
+    /// The most of `lots` that `a` can take on at `price` (buying when `buy`) and still
+    /// meet its initial requirement at `mark`, within the position and leverage limits:
+    /// what a backstop can absorb. Reductions always fit.
+    pub fn capacity(
+        &self,
+        a: AccountId,
+        buy: bool,
+        lots: i64,
+        price: Price,
+        mark: Price,
+    ) -> Result<i64> {
+        let old = self.qty[a.0 as usize];
+        let spec = self.config.spec;
+        let options = if self.holdings[a.0 as usize].is_empty() {
+            Money::ZERO
+        } else {
+            self.option_value(a)?
+        };
+        let fits = |n: i64| -> Result<bool> {
+            let new = if buy { old + n } else { old - n };
+            if new.abs() <= old.abs() && new.signum() * old.signum() >= 0 {
+                return Ok(true);
+            }
+            if self.config.max_position.is_some_and(|max| new.abs() > max) {
+                return Ok(false);
+            }
+            let paid = spec.notional(price, Qty::from_lots(new - old))?;
+            let equity = self
+                .cash(a)
+                .checked_sub(paid)?
+                .checked_add(spec.notional(mark, Qty::from_lots(new))?)?
+                .checked_add(options)?;
+            let notional = spec.notional(mark, Qty::from_lots(new.abs()))?;
+            let required = self.schedule.requirement(notional, new > 0, false)?;
+            Ok(equity >= required
+                && notional.to_f64() <= equity.to_f64() * self.config.max_leverage)
+        };
+        if fits(lots)? {
+            return Ok(lots);
+        }
+        // Taking more on one side only lowers equity and raises the requirement: the
+        // lots that fit are a prefix, found by bisection.
+        let (mut fit, mut over) = (0i64, lots);
+        while over - fit > 1 {
+            let mid = fit + (over - fit) / 2;
+            if fits(mid)? {
+                fit = mid;
+            } else {
+                over = mid;
+            }
+        }
+        Ok(fit)
+    }
+
     /// The most a reduce-only order of `a` may fill: its whole position when the order
     /// is on the closing side (a sale for a long), nothing otherwise.
     pub fn reducible(&self, a: AccountId, sell: bool) -> Qty {

@@ -8,7 +8,8 @@
 //! 2. sells (or buys back) the perpetual in chunks: all of it, or, when partial, a step
 //!    of the position at a time until initial margin is restored;
 //! 3. each chunk is an IOC order bounded at the bankruptcy price; a backstop, if
-//!    configured, takes what the book returns at that price;
+//!    configured, takes what the book returns at that price, as far as its own initial
+//!    margin allows (it is an account like any other, and is liquidated like one);
 //! 4. when the fund has money (or there is no ADL), fills beyond bankruptcy within a band
 //!    of the mark, and no further than the fund can pay;
 //! 5. what the book still cannot take is closed against opposing positions in ADL rank
@@ -217,13 +218,19 @@ impl Liquidator {
             done.book_lots += filled;
             let mut closed = filled;
             if left > 0
-                && let Some(backstop) = self.rules.backstop
+                && let Some(backstop) = self.rules.backstop.filter(|&b| b != a)
             {
-                let (buyer, seller) = if long { (backstop, a) } else { (a, backstop) };
-                host.exchange().transfer_position(buyer, seller, bound, Qty::from_lots(left))?;
-                done.backstop_lots += left;
-                closed += left;
-                left = 0;
+                // The backstop is an account like any other: it takes only what its
+                // initial margin allows at the mark after paying the bankruptcy price.
+                let exchange = host.exchange();
+                let take = exchange.capacity(backstop, long, left, bound, mark)?;
+                if take > 0 {
+                    let (buyer, seller) = if long { (backstop, a) } else { (a, backstop) };
+                    exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
+                    done.backstop_lots += take;
+                    closed += take;
+                    left -= take;
+                }
             }
             // Beyond bankruptcy the loss is bad debt: taken when the fund can pay it, or
             // when there is no ADL to close the position at the bankruptcy price instead.

@@ -225,6 +225,30 @@ fn liquidation_filled_to_the_bound_rest_to_the_backstop() {
     assert_eq!(v.book.resting_qty(OwnerId(c.0)).lots(), 6);
 }
 
+/// A backstop is an account like any other: it takes only what its initial margin
+/// allows, and the rest goes on down the waterfall.
+#[test]
+fn a_backstop_takes_no_more_than_its_margin_allows() {
+    let mut v = Venue::new(config());
+    let b = v.account("100000");
+    let z = v.account("50");
+    let a = leveraged_long(&mut v, b);
+    v.x.fund_deposit(m("1000")).unwrap();
+    // Empty book, mark 86. Z buying n lots at 85.05 holds 50 - 85.05 n + 86 n of equity
+    // against 10% x 86 n: n <= 50 / 7.65 = 6.5, so 6 lots. A is left with cash
+    // -850.5 + 510.3 = -340.2 for 4 lots, equity 3.8 at 86: the fund could pay, so B
+    // takes the 4 at the mark (344), A's cash 3.8, all of it the fee (0.5% x 860 = 4.3,
+    // capped).
+    let rules = LiquidationRules { backstop: Some(z), ..LiquidationRules::default() };
+    assert_eq!(v.x.capacity(z, true, 10, p("85.05"), p("86")).unwrap(), 6);
+    let done = v.liquidate(rules, a, "86");
+    assert_eq!((done.backstop_lots, done.mark_close_lots), (6, 4));
+    assert_eq!(v.closes, vec![(b, 4, m("344"), false)]);
+    assert_eq!((done.fee, v.x.cash(a)), (m("3.8"), Money::ZERO));
+    assert_eq!(v.x.equity(z, p("86")).unwrap(), m("55.7"));
+    assert!(!v.x.is_liquidatable(z, p("86")).unwrap());
+}
+
 /// Branch 3: a gap below bankruptcy with an empty book; the fund can pay the loss at the
 /// mark, so the position closes there against the best-ranked opposing position and the
 /// fund covers the debt.

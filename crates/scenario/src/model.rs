@@ -181,6 +181,7 @@ pub struct Liquidation {
     pub cooldown: SimDuration,
     pub fee: f64,
     pub backstop: bool,
+    pub backstop_capital: Money,
     pub adl: bool,
     pub adl_ranking: AdlRanking,
 }

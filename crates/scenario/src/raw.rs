@@ -177,6 +177,7 @@ pub struct RawLiquidation {
     pub cooldown: Option<String>,
     pub fee: Option<f64>,
     pub backstop: Option<bool>,
+    pub backstop_capital: Option<f64>,
     pub adl: Option<bool>,
     pub adl_ranking: Option<String>,
 }

@@ -215,6 +215,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             cooldown: l.cooldown,
             fee: l.fee,
             backstop: l.backstop,
+            backstop_capital: l.backstop_capital,
             adl: l.adl,
             adl_ranking: l.adl_ranking,
         },

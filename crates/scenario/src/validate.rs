@@ -870,6 +870,7 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
         cooldown: None,
         fee: None,
         backstop: None,
+        backstop_capital: None,
         adl: None,
         adl_ranking: None,
     });
@@ -890,6 +891,11 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
         )?,
         fee: real_or(raw.fee, 0.005, "liquidation.fee", Range::non_negative_up_to(0.1))?,
         backstop: raw.backstop.unwrap_or(false),
+        backstop_capital: money(
+            raw.backstop_capital.unwrap_or(1e9),
+            "liquidation.backstop_capital",
+            Range::positive_up_to(1e12),
+        )?,
         adl: raw.adl.unwrap_or(true),
         adl_ranking: choice(
             raw.adl_ranking.as_deref().unwrap_or("pnl_leverage"),

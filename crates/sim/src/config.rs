@@ -122,6 +122,9 @@ pub struct LiquidationConfig {
     pub cooldown: SimDuration,
     pub fee: f64,
     pub backstop: bool,
+    /// The backstop's deposit: it takes positions only as far as its initial margin
+    /// allows, and is liquidated like any account when it runs short.
+    pub backstop_capital: Money,
     pub adl: bool,
     pub adl_ranking: AdlRanking,
 }

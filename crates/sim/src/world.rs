@@ -315,7 +315,7 @@ impl World {
             });
         }
         let backstop = if cfg.liquidation.backstop {
-            Some(exchange.open_account(Money::from_units(1_000_000_000)?)?)
+            Some(exchange.open_account(cfg.liquidation.backstop_capital)?)
         } else {
             None
         };
@@ -613,9 +613,6 @@ impl World {
             self.accounts_checked += candidates.len() as u64;
             let mut last = None;
             for &a in &candidates {
-                if Some(a) == self.backstop {
-                    continue;
-                }
                 let cooling =
                     self.liquidator.cooling(&self.exchange, a, self.mark_ticks, self.now)?;
                 let liquidatable = if cooling {
