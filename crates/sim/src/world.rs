@@ -242,14 +242,15 @@ impl World {
             // Under isolated margin the wallets come first, so that the members' own
             // (isolated) accounts stay one contiguous range.
             let first_wallet = g.isolated.then_some(exchange.accounts() as u32);
+            // A member's draws, the same for its wallet and its account.
+            let member_draws = |m: u32| {
+                StreamId::named("agents").with_index(gi as u64).with_index(u64::from(m)).rng(seed)
+            };
             let mut margins = Vec::new();
             if g.isolated {
                 margins.reserve(g.count as usize);
                 for m in 0..g.count {
-                    let mut rng = StreamId::named("agents")
-                        .with_index(gi as u64)
-                        .with_index(u64::from(m))
-                        .rng(seed);
+                    let mut rng = member_draws(m);
                     let amount = Money::round_from_f64(deposit.sample(&mut rng))?;
                     exchange.open_account(amount)?;
                     margins.push(Money::round_from_f64(amount.to_f64() * g.position_share)?);
@@ -258,10 +259,7 @@ impl World {
             let first_account = exchange.accounts() as u32;
             let mut members = Vec::with_capacity(g.count as usize);
             for m in 0..g.count {
-                let mut rng = StreamId::named("agents")
-                    .with_index(gi as u64)
-                    .with_index(u64::from(m))
-                    .rng(seed);
+                let mut rng = member_draws(m);
                 let amount = Money::round_from_f64(deposit.sample(&mut rng))?;
                 let lev = leverage.sample(&mut rng).min(cfg.max_leverage) as f32;
                 let long = rng.random::<f64>() < g.long_fraction;
