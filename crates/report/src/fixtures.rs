@@ -200,6 +200,7 @@ pub fn crash_outcome() -> Outcome {
     let mut adl_cum = Money::ZERO;
     let mut adl_count = 0u64;
     let mut social_cum = Money::ZERO;
+    let mut unpaid_cum = Money::ZERO;
     let mut fund_exhausted = None;
     let mut first_adl = None;
     let mut series = Vec::with_capacity(rows);
@@ -241,6 +242,7 @@ pub fn crash_outcome() -> Outcome {
                 adl_count += 1;
                 adl_cum = Money::from_micros(adl_cum.micros() + 2 * short);
                 social_cum = Money::from_micros(social_cum.micros() + short / 10);
+                unpaid_cum = Money::from_micros(unpaid_cum.micros() + short / 20);
             }
             next += 1;
         }
@@ -265,6 +267,7 @@ pub fn crash_outcome() -> Outcome {
         row.bad_debt = bad_cum;
         row.adl_notional = adl_cum;
         row.socialized_loss = social_cum;
+        row.unpaid_loss = unpaid_cum;
         let required = 36_000_000.0 * (1.0 + 0.8 * stress) * index / 60_000.0;
         row.margin_required = money(required.round());
         row.margin_held = money((required * (1.6 - 0.5 * stress)).round());
@@ -314,7 +317,7 @@ pub fn crash_outcome() -> Outcome {
             largest: report.as_ref().map_or(0, |r| r.largest_cascade),
             size_counts: size_counts.into_iter().collect(),
         },
-        solvent: social_cum == Money::ZERO,
+        solvent: unpaid_cum == Money::ZERO,
         conservation_error: Money::ZERO,
         margin: MarginFigures {
             mean_initial: Money::from_micros((margin_sum / rows.max(1) as i128) as i64),

@@ -147,8 +147,9 @@ fn f6(x: f64) -> String {
 /// `insurance_fund`, cumulative `bad_debt`, `adl_notional`, `socialized_loss`,
 /// `margin_required`, `margin_held`, `accounts_below_maintenance`. `spread` is empty
 /// when a side of the book is empty; `utilization` is margin required / held (empty when
-/// nothing is held).
-pub const SERIES_HEADER: [&str; 24] = [
+/// nothing is held); cumulative `unpaid_loss` is the claim nobody paid, and `solvent`
+/// (true/false) says the fund is not negative and nothing is unpaid.
+pub const SERIES_HEADER: [&str; 26] = [
     "time_s",
     "index",
     "mark",
@@ -173,6 +174,8 @@ pub const SERIES_HEADER: [&str; 24] = [
     "margin_held",
     "accounts_below_maintenance",
     "utilization",
+    "unpaid_loss",
+    "solvent",
 ];
 
 pub fn timeseries_csv(o: &Outcome) -> String {
@@ -209,6 +212,8 @@ pub fn timeseries_csv(o: &Outcome) -> String {
             r.margin_held.to_string(),
             r.accounts_below_maintenance.to_string(),
             utilization,
+            r.unpaid_loss.to_string(),
+            r.solvent().to_string(),
         ];
         text.push_str(&fields.join(","));
         text.push('\n');

@@ -163,8 +163,12 @@ fn timeseries_csv_has_a_row_per_interval_and_exact_money() {
         );
         assert_eq!(r[col("time_s")], format!("{:.6}", s.time.as_seconds_f64()));
         assert_eq!(r[col("spread")].is_empty(), s.spread.is_none());
+        assert_eq!(r[col("unpaid_loss")], s.unpaid_loss.to_string());
+        assert_eq!(r[col("solvent")], s.solvent().to_string());
     }
     assert!(o.series.iter().any(|s| s.spread.is_none()), "the fixture has gaps in the spread");
+    assert!(rows[1..].iter().any(|r| r[col("solvent")] == "false"), "the fixture goes insolvent");
+    assert!(rows[1..].iter().any(|r| r[col("solvent")] == "true"));
 }
 
 #[test]

@@ -27,6 +27,7 @@ pub struct Snapshot {
     pub margin_required: Money,
     pub margin_held: Money,
     pub accounts_below_maintenance: u64,
+    pub unpaid_loss: Money,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +207,7 @@ impl Recorder {
         row.margin_required = s.margin_required;
         row.margin_held = s.margin_held;
         row.accounts_below_maintenance = s.accounts_below_maintenance;
+        row.unpaid_loss = s.unpaid_loss;
         self.margin_sum += i128::from(s.margin_required.micros());
         self.margin_peak = self.margin_peak.max(s.margin_required);
         // Pre-stress margin: the last sample at or before the first shock, or the first

@@ -159,6 +159,15 @@ pub struct SeriesRow {
     pub margin_required: Money,
     pub margin_held: Money,
     pub accounts_below_maintenance: u64,
+    /// Cumulative loss nobody paid (neither fund, ADL nor socialization).
+    pub unpaid_loss: Money,
+}
+
+impl SeriesRow {
+    /// The exchange at the end of the interval: fund not negative and no unpaid loss.
+    pub fn solvent(&self) -> bool {
+        !self.insurance_fund.is_negative() && self.unpaid_loss == Money::ZERO
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1432,6 +1432,7 @@ impl World {
             margin_required: required,
             margin_held: held,
             accounts_below_maintenance: below,
+            unpaid_loss: self.unpaid_loss,
         })
     }
 
