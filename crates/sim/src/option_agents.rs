@@ -90,8 +90,10 @@ impl World {
             if left == 0 {
                 continue;
             }
-            // The rest at the mark: the backstop takes it, else opposing holders do.
-            let takers: Vec<AccountId> = match self.backstop {
+            // The rest at the mark: the backstop takes it (unless it is the account being
+            // liquidated), else opposing holders do.
+            let backstop = self.backstop.filter(|&b| b != a);
+            let takers: Vec<AccountId> = match backstop {
                 Some(b) => vec![b],
                 None => self
                     .exchange
@@ -104,7 +106,7 @@ impl World {
                     break;
                 }
                 let room = self.exchange.option_position(w, h.series).abs();
-                let take = if Some(w) == self.backstop { left } else { left.min(room) };
+                let take = if Some(w) == backstop { left } else { left.min(room) };
                 let (buyer, seller) = if buy { (a, w) } else { (w, a) };
                 self.exchange.transfer_option(
                     buyer,
@@ -115,7 +117,7 @@ impl World {
                 )?;
                 self.desk.dirty.push(w);
                 let value = spec.notional(mark, Qty::from_lots(take))?;
-                if Some(w) != self.backstop {
+                if Some(w) != backstop {
                     self.recorder.on_adl(self.now, value)?;
                 }
                 self.digest.tag(8);
