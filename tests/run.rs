@@ -423,3 +423,39 @@ fn a_backstop_takes_what_the_book_cannot_as_far_as_its_capital_goes() {
     let poor_closes = mark_closes(&poor);
     assert!(poor_closes > 0 && poor_closes < mark_closes(&without), "{poor_closes}");
 }
+
+/// A backstop that works its position off sells what it absorbed into the book over the
+/// following hour: more volume, and at the end less open interest than a backstop that
+/// holds; every invariant holds after every event.
+#[test]
+fn a_backstop_that_unwinds_sells_into_the_book() {
+    let run = |unwind: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let unwind = format!("liquidation.backstop_unwind=\"{unwind}\"");
+        let out = liqsim(&[
+            "run",
+            "scenarios/quickstart.toml",
+            "--set",
+            "agents[1].count=1000",
+            "--set",
+            "liquidation.backstop=true",
+            "--set",
+            &unwind,
+            "--check",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let series = std::fs::read_to_string(dir.path().join("timeseries.csv")).unwrap();
+        let rows: Vec<Vec<String>> =
+            series.lines().map(|l| l.split(',').map(str::to_string).collect()).collect();
+        let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+        let (volume, oi) = (col("volume"), col("open_interest"));
+        let total: f64 = rows[1..].iter().map(|r| r[volume].parse::<f64>().unwrap()).sum();
+        (total, rows[rows.len() - 1][oi].parse::<f64>().unwrap())
+    };
+    let (hold_volume, hold_oi) = run("0s");
+    let (unwind_volume, unwind_oi) = run("30m");
+    assert!(unwind_volume > hold_volume * 1.2, "{unwind_volume} vs {hold_volume}");
+    assert!(unwind_oi < hold_oi * 0.7, "{unwind_oi} vs {hold_oi}");
+}

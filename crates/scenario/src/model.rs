@@ -182,6 +182,7 @@ pub struct Liquidation {
     pub fee: f64,
     pub backstop: bool,
     pub backstop_capital: Money,
+    pub backstop_unwind: SimDuration,
     pub adl: bool,
     pub adl_ranking: AdlRanking,
 }

@@ -178,6 +178,7 @@ pub struct RawLiquidation {
     pub fee: Option<f64>,
     pub backstop: Option<bool>,
     pub backstop_capital: Option<f64>,
+    pub backstop_unwind: Option<String>,
     pub adl: Option<bool>,
     pub adl_ranking: Option<String>,
 }

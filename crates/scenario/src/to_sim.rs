@@ -216,6 +216,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             fee: l.fee,
             backstop: l.backstop,
             backstop_capital: l.backstop_capital,
+            backstop_unwind: l.backstop_unwind,
             adl: l.adl,
             adl_ranking: l.adl_ranking,
         },

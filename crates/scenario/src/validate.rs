@@ -871,6 +871,7 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
         fee: None,
         backstop: None,
         backstop_capital: None,
+        backstop_unwind: None,
         adl: None,
         adl_ranking: None,
     });
@@ -895,6 +896,13 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
             raw.backstop_capital.unwrap_or(1e9),
             "liquidation.backstop_capital",
             Range::positive_up_to(1e12),
+        )?,
+        backstop_unwind: duration_or(
+            raw.backstop_unwind.as_deref(),
+            "0s",
+            "liquidation.backstop_unwind",
+            SimDuration::ZERO,
+            SimDuration::from_secs(30 * 86_400),
         )?,
         adl: raw.adl.unwrap_or(true),
         adl_ranking: choice(

@@ -125,6 +125,9 @@ pub struct LiquidationConfig {
     /// The backstop's deposit: it takes positions only as far as its initial margin
     /// allows, and is liquidated like any account when it runs short.
     pub backstop_capital: Money,
+    /// The backstop works its position off into the book at this time scale (each
+    /// minute a market sale of minute / unwind of it, within 1% of the mark); zero holds.
+    pub backstop_unwind: SimDuration,
     pub adl: bool,
     pub adl_ranking: AdlRanking,
 }

@@ -535,6 +535,7 @@ impl World {
         }
         self.liquidation_loop()?;
         self.requote_market_makers()?;
+        self.unwind_backstop()?;
         if !self.desk.is_empty() {
             self.requote_option_makers()?;
             self.hedge_option_makers()?;
@@ -738,6 +739,33 @@ impl World {
         self.digest.i64(done.bad_debt.micros());
         self.digest.u64(cause.map_or(u64::MAX, u64::from));
         self.recorder.on_liquidation(row).map(Some)
+    }
+
+    /// Once a minute, the backstop sends a reduce-only market order for minute / unwind
+    /// of its position (at least a lot), filling no further than 1% from the mark: the
+    /// liquidation flow it absorbed reaches the book later instead of never.
+    fn unwind_backstop(&mut self) -> Result<()> {
+        let unwind = self.cfg.liquidation.backstop_unwind;
+        let Some(b) = self.backstop else { return Ok(()) };
+        let minute = SimDuration::from_secs(60);
+        if unwind == SimDuration::ZERO
+            || self.now.nanos() % minute.nanos() >= self.cfg.step.nanos().max(1)
+        {
+            return Ok(());
+        }
+        let q = self.exchange.position(b).lots();
+        if q == 0 {
+            return Ok(());
+        }
+        let share = (minute.as_seconds_f64() / unwind.as_seconds_f64()).min(1.0);
+        let lots = ((q.abs() as f64 * share).ceil() as i64).clamp(1, q.abs());
+        let spec = self.cfg.spec;
+        let mark = spec.price_to_f64(self.mark_ticks);
+        let protection = spec.price_from_f64(mark * if q > 0 { 0.99 } else { 1.01 })?;
+        let reducible = self.exchange.reducible(b, q > 0).lots();
+        self.book.cancel_all(OwnerId(b.0));
+        self.submit(market(b, to_side(q < 0), lots, protection, Some(reducible)))?;
+        Ok(())
     }
 
     /// A flat account's bad debt settled outside a liquidation (an expiry).
