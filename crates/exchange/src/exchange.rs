@@ -407,15 +407,20 @@ impl Exchange {
         }
         let id = self.open_account(Money::ZERO)?;
         self.parents.insert(id.0, parent);
+        self.move_margin(parent, id, margin)?;
+        Ok(id)
+    }
+
+    /// Moves margin between two accounts; both bankruptcy prices move with it.
+    fn move_margin(&mut self, from: AccountId, to: AccountId, amount: Money) -> Result<()> {
         self.ledger.transfer(
-            Book::Trader(parent),
-            Book::Trader(id),
-            margin,
+            Book::Trader(from),
+            Book::Trader(to),
+            amount,
             Reason::MarginTransfer,
         )?;
-        self.rekey(parent)?;
-        self.rekey(id)?;
-        Ok(id)
+        self.rekey(from)?;
+        self.rekey(to)
     }
 
     /// The owner of an isolated-margin account.
@@ -448,14 +453,7 @@ impl Exchange {
             (parent, a, amount)
         };
         let moved = want.min(self.free_margin(from, mark)?);
-        self.ledger.transfer(
-            Book::Trader(from),
-            Book::Trader(to),
-            moved,
-            Reason::MarginTransfer,
-        )?;
-        self.rekey(from)?;
-        self.rekey(to)?;
+        self.move_margin(from, to, moved)?;
         if amount.is_negative() { moved.checked_neg() } else { Ok(moved) }
     }
 
