@@ -459,3 +459,51 @@ fn a_backstop_that_unwinds_sells_into_the_book() {
     assert!(unwind_volume > hold_volume * 1.2, "{unwind_volume} vs {hold_volume}");
     assert!(unwind_oi < hold_oi * 0.7, "{unwind_oi} vs {hold_oi}");
 }
+
+/// A liquidated isolated position costs only its margin: a trader with another stake in
+/// its wallet comes back after `reentry` and can be liquidated again by a second jump. A
+/// cross-margined trader is spent by its first liquidation.
+#[test]
+fn isolated_traders_reenter_from_their_wallet_after_a_liquidation() {
+    let dir = tempfile::tempdir().unwrap();
+    let base =
+        std::fs::read_to_string(crate::support::repo_root().join("scenarios/quickstart.toml"))
+            .unwrap();
+    let file = dir.path().join("two-jumps.toml");
+    std::fs::write(
+        &file,
+        format!("{base}\n[[market.shocks]]\nat = \"3h\"\nkind = \"jump\"\nsize = -0.12\n"),
+    )
+    .unwrap();
+    let liquidated_twice = |mode: &str| {
+        let out_dir = dir.path().join(mode);
+        let margin_mode = format!("agents[1].margin_mode=\"{mode}\"");
+        let out = liqsim(&[
+            "run",
+            file.to_str().unwrap(),
+            "--set",
+            "agents[1].count=1000",
+            "--set",
+            "agents[1].position_share=0.25",
+            "--set",
+            &margin_mode,
+            "--set",
+            "liquidation.partial=false",
+            "--set",
+            "agents[1].reentry=\"20m\"",
+            "--set",
+            "market.shocks[0].at=\"1h\"",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let log = std::fs::read_to_string(out_dir.join("liquidations.csv")).unwrap();
+        let mut times: std::collections::BTreeMap<String, u32> = Default::default();
+        for line in log.lines().skip(1) {
+            *times.entry(line.split(',').nth(2).unwrap().to_string()).or_default() += 1;
+        }
+        times.values().filter(|&&n| n > 1).count()
+    };
+    assert!(liquidated_twice("isolated") > 100, "{}", liquidated_twice("isolated"));
+    assert_eq!(liquidated_twice("cross"), 0);
+}

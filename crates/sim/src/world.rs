@@ -720,6 +720,7 @@ impl World {
         self.recorder.on_socialized_loss(done.socialized)?;
         self.unpaid_loss = self.unpaid_loss.checked_add(done.unpaid)?;
         self.mark_out(a);
+        self.reenter_from_wallet(a)?;
         let row = LiquidationRow {
             time: self.now,
             account: a.0,
@@ -778,6 +779,46 @@ impl World {
         Ok(())
     }
 
+    /// An isolated trader about to enter tops its isolated account up from the wallet
+    /// to its stake (deposit x position_share), as far as the wallet goes.
+    fn restake(&mut self, gi: usize, m: usize, a: AccountId) -> Result<()> {
+        if self.groups[gi].first_wallet.is_none() || self.exchange.position(a).lots() != 0 {
+            return Ok(());
+        }
+        let stake = self.stake(gi, m)?;
+        let need = stake.checked_sub(self.exchange.cash(a))?;
+        if need.is_positive() {
+            self.exchange.move_isolated_margin(a, need, self.mark_ticks)?;
+        }
+        Ok(())
+    }
+
+    fn stake(&self, gi: usize, m: usize) -> Result<Money> {
+        let g = &self.groups[gi];
+        Money::round_from_f64(g.members[m].state.deposit * g.config.position_share)
+    }
+
+    /// A liquidated isolated position costs only its margin: a trader whose wallet still
+    /// holds another stake comes back after `reentry`, like after a stop-out.
+    fn reenter_from_wallet(&mut self, a: AccountId) -> Result<()> {
+        let Some((gi, m)) = self.member_of(a) else { return Ok(()) };
+        let g = &self.groups[gi];
+        if g.first_wallet.is_none()
+            || g.config.kind != AgentKind::LeveragedTrader
+            || !self.exchange.is_flat(a)
+        {
+            return Ok(());
+        }
+        let available = self.wallet_cash(gi, m).checked_add(self.exchange.cash(a))?;
+        if available < self.stake(gi, m)? {
+            return Ok(());
+        }
+        let pause = g.config.reentry.max(g.config.wake);
+        self.groups[gi].members[m].state.status = Status::Waiting;
+        self.schedule_wake(gi, m, self.now.plus(pause));
+        Ok(())
+    }
+
     /// The cash in member m's wallet beside its isolated account (zero under cross margin).
     fn wallet_cash(&self, gi: usize, m: usize) -> Money {
         self.groups[gi]
@@ -797,7 +838,8 @@ impl World {
         }
     }
 
-    /// A liquidated trader does not come back (its account is spent).
+    /// A liquidated trader does not come back (its account is spent), unless an isolated
+    /// one has another stake in its wallet (`reenter_from_wallet`).
     fn mark_out(&mut self, a: AccountId) {
         self.unwatch(a);
         for g in &mut self.groups {
@@ -1041,6 +1083,9 @@ impl World {
         } else {
             Money::ZERO
         };
+        if member.state.status == Status::Waiting {
+            self.restake(gi, m, a)?;
+        }
         let margin_equity = self.exchange.equity(a, self.mark_ticks)?;
         let wallet = self.wallet_cash(gi, m);
         let view = View {
