@@ -122,6 +122,12 @@ pub struct Liquidated {
     pub unpaid: Money,
 }
 
+/// The order limit at bankruptcy price `b` (fractional ticks), rounded so that a fill
+/// never takes the account below zero: up for a long's sale, down for a short's buy.
+fn limit_at(b: f64, long: bool) -> Price {
+    Price::from_ticks(if long { (b.ceil() as i64).max(1) } else { b.floor() as i64 })
+}
+
 #[derive(Debug, Clone, Default)]
 struct AdlCursor {
     at: SimTime,
@@ -212,8 +218,7 @@ impl Liquidator {
             if perpetual_closed == 0 && done.closed == 0 {
                 done.bankruptcy_price = b;
             }
-            let bound =
-                Price::from_ticks(if long { (b.ceil() as i64).max(1) } else { b.floor() as i64 });
+            let bound = limit_at(b, long);
             let (filled, mut left) = host.liquidation_order(a, long, chunk, bound)?;
             done.book_lots += filled;
             let mut closed = filled;
@@ -262,12 +267,7 @@ impl Liquidator {
                     host.fund_insufficient();
                     // At the bankruptcy price of what is left: fills beyond the first
                     // bound in this chunk have moved it.
-                    let b = host.exchange().bankruptcy_price(a).unwrap_or(0.0);
-                    let bound = Price::from_ticks(if long {
-                        (b.ceil() as i64).max(1)
-                    } else {
-                        b.floor() as i64
-                    });
+                    let bound = limit_at(host.exchange().bankruptcy_price(a).unwrap_or(0.0), long);
                     let lots =
                         self.close_against_opposing(host, a, long, mark, bound, left, true, now)?;
                     done.adl_lots += lots;
