@@ -31,9 +31,13 @@
 //! like any other, so its liquidation takes what it holds and never the owner's money,
 //! and ADL ranks its leverage on its own margin.
 //!
-//! Known limitations: one perpetual; ADL and socialized loss rank by perpetual P&L only,
-//! by a scan of the opposing side (ADL events are rare); free margin counts the
-//! perpetual's requirement only (option holders' is the kernel's margin policy).
+//! Socialized loss is shared by every account in profit, perpetual and options (option
+//! P&L against the premium paid, kept per holding as a cost basis); ADL closes perpetual
+//! positions only, so it ranks by perpetual P&L.
+//!
+//! Known limitations: one perpetual; ADL ranking and socialization are scans (ADL events
+//! are rare); free margin counts the perpetual's requirement only (option holders' is
+//! the kernel's margin policy).
 
 use crate::journal::{Book, Journal, Reason};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
@@ -178,6 +182,9 @@ pub struct DebtSettlement {
 pub struct OptionHolding {
     pub series: u16,
     pub qty: i64,
+    /// Premium paid for the open lots (negative: received), scaled down in proportion
+    /// on a partial close, as the perpetual's cost basis is.
+    pub cost: Money,
 }
 
 impl Exchange {
@@ -258,6 +265,15 @@ impl Exchange {
         Ok(v)
     }
 
+    /// Option value at the marks minus the premium paid for it.
+    pub fn option_unrealized(&self, a: AccountId) -> Result<Money> {
+        let mut cost = Money::ZERO;
+        for h in &self.holdings[a.0 as usize] {
+            cost = cost.checked_add(h.cost)?;
+        }
+        self.option_value(a)?.checked_sub(cost)
+    }
+
     /// Settles an option fill: the buyer pays the premium notional to the seller, both
     /// pay their fee on it. Returns (buyer fee, seller fee).
     pub fn apply_option_fill(
@@ -272,8 +288,8 @@ impl Exchange {
         let notional = self.config.spec.notional(price, qty)?;
         let fees =
             self.pay_trade(buyer, seller, notional, buyer_is_taker, self.config.taker_fee)?;
-        self.trade_option(buyer, series, qty.lots())?;
-        self.trade_option(seller, series, -qty.lots())?;
+        self.trade_option(buyer, series, qty.lots(), notional)?;
+        self.trade_option(seller, series, -qty.lots(), notional.checked_neg()?)?;
         Ok(fees)
     }
 
@@ -288,17 +304,23 @@ impl Exchange {
     ) -> Result<()> {
         let notional = self.config.spec.notional(price, qty)?;
         self.ledger.transfer(Book::Trader(buyer), Book::Trader(seller), notional, Reason::Trade)?;
-        self.trade_option(buyer, series, qty.lots())?;
-        self.trade_option(seller, series, -qty.lots())
+        self.trade_option(buyer, series, qty.lots(), notional)?;
+        self.trade_option(seller, series, -qty.lots(), notional.checked_neg()?)
     }
 
-    fn trade_option(&mut self, a: AccountId, series: u16, delta: i64) -> Result<()> {
+    fn trade_option(
+        &mut self,
+        a: AccountId,
+        series: u16,
+        delta: i64,
+        signed_notional: Money,
+    ) -> Result<()> {
         let i = a.0 as usize;
         let hs = &mut self.holdings[i];
         let k = match hs.iter().position(|h| h.series == series) {
             Some(k) => k,
             None => {
-                hs.push(OptionHolding { series, qty: 0 });
+                hs.push(OptionHolding { series, qty: 0, cost: Money::ZERO });
                 hs.len() - 1
             }
         };
@@ -307,6 +329,13 @@ impl Exchange {
         if new == 0 {
             hs.swap_remove(k);
         } else {
+            hs[k].cost = if old == 0 || old.signum() == delta.signum() {
+                hs[k].cost.checked_add(signed_notional)?
+            } else if new.signum() == old.signum() {
+                hs[k].cost.mul_div_floor(new, old)?
+            } else {
+                signed_notional.mul_div_floor(new, delta)?
+            };
             hs[k].qty = new;
         }
         self.option_long_interest[usize::from(series)] += new.max(0) - old.max(0);
@@ -345,7 +374,8 @@ impl Exchange {
         }
         for &a in &holders {
             let q = self.option_position(a, series);
-            self.trade_option(a, series, -q)?;
+            let value = self.config.spec.notional(intrinsic, Qty::from_lots(-q))?;
+            self.trade_option(a, series, -q, value)?;
         }
         if self.option_long_interest[usize::from(series)] != 0
             || self.ledger.balance(pool) != Money::ZERO
@@ -887,8 +917,9 @@ impl Exchange {
         Ok((ranked.into_iter().map(|(_, _, a)| AccountId(a)).collect(), profitable))
     }
 
-    /// Covers `amount` owed to closed account `a` from accounts in profit at `mark`, pro
-    /// rata to their profit (floor; the remainder from the largest winner). What cannot
+    /// Covers `amount` owed to closed account `a` from accounts in profit at `mark`
+    /// (perpetual and options), pro rata to their profit, never more than their equity
+    /// (floor; the remainder from the largest winner). What cannot
     /// be covered becomes the bad-debt claim. Returns (socialized, unpaid).
     pub fn socialize(
         &mut self,
@@ -902,11 +933,16 @@ impl Exchange {
         let mut winners: Vec<(Money, u32)> = Vec::new();
         let mut total = Money::ZERO;
         for i in 0..self.qty.len() {
-            if i == a.0 as usize || self.qty[i] == 0 {
+            let holds_options = !self.holdings[i].is_empty();
+            if i == a.0 as usize || (self.qty[i] == 0 && !holds_options) {
                 continue;
             }
-            let pnl = self.unrealized(AccountId(i as u32), mark)?;
-            let equity = self.equity(AccountId(i as u32), mark)?;
+            let w = AccountId(i as u32);
+            let mut pnl = self.unrealized(w, mark)?;
+            if holds_options {
+                pnl = pnl.checked_add(self.option_unrealized(w)?)?;
+            }
+            let equity = self.equity(w, mark)?;
             let share_base = pnl.min(equity);
             if share_base.is_positive() {
                 winners.push((share_base, i as u32));

@@ -399,6 +399,35 @@ fn a_loss_nobody_can_pay_is_the_unpaid_claim() {
     assert_eq!(v.x.cash(a), Money::ZERO);
 }
 
+/// Socialized loss reaches option holders in profit too: after a crash the put buyer is
+/// the winner, and pays its share (its profit against the premium it paid).
+#[test]
+fn a_put_buyer_in_profit_shares_the_socialized_loss() {
+    let mut v = Venue::new(config());
+    let e = v.account("10000");
+    let f = v.account("10000");
+    let buyer = v.account("1000");
+    let writer = v.account("10000");
+    v.trade(f, e, "70", 10);
+    let a = leveraged_long(&mut v, f);
+    // The buyer takes 2 puts at 5 from the writer: premium 10, fee 0.005.
+    let put = v.x.add_series(p("5")).unwrap();
+    v.x.apply_option_fill(buyer, writer, put, p("5"), Qty::from_lots(2), true).unwrap();
+    v.x.check().unwrap();
+    // The crash marks the put at 20: the buyer is up 2 x 20 - 10 = 30, the writer down.
+    v.x.set_option_mark(put, p("20"));
+    assert_eq!(v.x.option_unrealized(buyer).unwrap(), m("30"));
+    assert_eq!(v.x.option_unrealized(writer).unwrap(), m("-30"));
+    // No short is in profit (E is short from 70): E takes A's 10 at the mark, A is flat
+    // at -50.5 with no fund. The only account in profit is the put buyer: it pays 30,
+    // and 20.5 is the unpaid claim.
+    let cash = v.x.cash(buyer);
+    let done = v.liquidate(LiquidationRules::default(), a, "80");
+    assert_eq!((done.bad_debt, done.socialized, done.unpaid), (m("50.5"), m("30"), m("20.5")));
+    assert_eq!(cash.checked_sub(v.x.cash(buyer)).unwrap(), m("30"));
+    assert_eq!(v.x.ledger().balance(Book::BadDebt), m("-20.5"));
+}
+
 /// Partial liquidation in steps of a quarter of the position until initial margin is
 /// restored, then a cooldown.
 #[test]
