@@ -119,6 +119,12 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         ("solvent", if o.solvent { "yes".into() } else { "no".into() }),
         ("conservation error", o.conservation_error.to_string()),
     ];
+    if o.adl.backstop_count > 0 {
+        rows.push((
+            "backstop took",
+            format!("{} takes, notional {}", o.adl.backstop_count, o.adl.backstop_notional),
+        ));
+    }
     if o.options.series > 0 {
         let x = &o.options;
         rows.push((

@@ -420,6 +420,11 @@ fn a_backstop_takes_what_the_book_cannot_as_far_as_its_capital_goes() {
     assert!(mark_closes(&without) > 0, "the book alone cannot take the jump");
     assert_eq!(mark_closes(&rich), 0);
     assert_eq!(rich["bad_debt"], 0);
+    let taken = |v: &serde_json::Value| v["adl"]["backstop_notional"].as_f64().unwrap();
+    assert!(rich["adl"]["backstop_count"].as_u64().unwrap() > 0);
+    assert_eq!(without["adl"]["backstop_count"], 0);
+    // Room for less, so it takes less.
+    assert!(taken(&poor) < taken(&rich), "{} vs {}", taken(&poor), taken(&rich));
     let poor_closes = mark_closes(&poor);
     assert!(poor_closes > 0 && poor_closes < mark_closes(&without), "{poor_closes}");
 }

@@ -112,6 +112,8 @@ pub struct Liquidated {
     /// Perpetual lots by where they went.
     pub book_lots: i64,
     pub backstop_lots: i64,
+    /// What the backstop paid for them (at bankruptcy prices).
+    pub backstop_notional: Money,
     pub mark_close_lots: i64,
     pub adl_lots: i64,
     pub fee: Money,
@@ -187,6 +189,7 @@ impl Liquidator {
             bankruptcy_price: f64::NAN,
             book_lots: 0,
             backstop_lots: 0,
+            backstop_notional: Money::ZERO,
             mark_close_lots: 0,
             adl_lots: 0,
             fee: Money::ZERO,
@@ -232,6 +235,8 @@ impl Liquidator {
                 if take > 0 {
                     let (buyer, seller) = if long { (backstop, a) } else { (a, backstop) };
                     exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
+                    let paid = exchange.spec().notional(bound, Qty::from_lots(take))?;
+                    done.backstop_notional = done.backstop_notional.checked_add(paid)?;
                     done.backstop_lots += take;
                     closed += take;
                     left -= take;

@@ -308,6 +308,8 @@ pub fn crash_outcome() -> Outcome {
             notional: adl_cum,
             mark_count: 3,
             mark_notional: Money::from_units(41_250).unwrap_or(Money::ZERO),
+            backstop_count: 0,
+            backstop_notional: Money::ZERO,
         },
         socialized_loss: social_cum,
         cascade: CascadeSummary {

@@ -31,7 +31,8 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 /// The run summary: one JSON object, keys in this order: `scenario`, `seed`, `policy`,
 /// `digest`, `events`, `accounts_checked`, `sim_seconds`, `liquidations { count, notional, long_count,
 /// long_notional, short_count, short_notional }`, `bad_debt`, `insurance_fund { start,
-/// end, min }`, `adl { count, notional, mark_count, mark_notional }`, `socialized_loss`, `cascade { max_depth,
+/// end, min }`, `adl { count, notional, mark_count, mark_notional, backstop_count,
+/// backstop_notional }`, `socialized_loss`, `cascade { max_depth,
 /// amplification, waves, largest, size_counts: [[size, count], ...] }`, `solvent`,
 /// `conservation_error`, `margin { mean_initial, peak_initial, pre_stress_initial,
 /// procyclicality }`, `first_liquidation_s`, `first_adl_s`, `fund_exhausted_s`,
@@ -73,7 +74,9 @@ pub fn summary_json(o: &Outcome) -> String {
                 .with("count", Json::int(o.adl.count))
                 .with("notional", Json::money(o.adl.notional))
                 .with("mark_count", Json::int(o.adl.mark_count))
-                .with("mark_notional", Json::money(o.adl.mark_notional)),
+                .with("mark_notional", Json::money(o.adl.mark_notional))
+                .with("backstop_count", Json::int(o.adl.backstop_count))
+                .with("backstop_notional", Json::money(o.adl.backstop_notional)),
         )
         .with("socialized_loss", Json::money(o.socialized_loss))
         .with(

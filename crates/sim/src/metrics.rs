@@ -151,6 +151,12 @@ impl Recorder {
     }
 
     /// A close against an opposing position at the mark (the fund pays the loss).
+    pub fn on_backstop(&mut self, notional: Money) -> Result<()> {
+        self.adl.backstop_count += 1;
+        self.adl.backstop_notional = self.adl.backstop_notional.checked_add(notional)?;
+        Ok(())
+    }
+
     pub fn on_mark_close(&mut self, notional: Money) -> Result<()> {
         self.adl.mark_count += 1;
         self.adl.mark_notional = self.adl.mark_notional.checked_add(notional)?;

@@ -104,6 +104,9 @@ pub struct AdlTotals {
     /// liquidation and the fund could pay its loss: nobody gives up profit.
     pub mark_count: u64,
     pub mark_notional: Money,
+    /// Takes by the backstop at bankruptcy prices (notional at those prices).
+    pub backstop_count: u64,
+    pub backstop_notional: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

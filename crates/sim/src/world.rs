@@ -717,6 +717,9 @@ impl World {
         self.liquidator = liquidator;
         let Some(done) = done? else { return Ok(None) };
         self.recorder.on_fund(self.now, self.exchange.insurance_fund());
+        if done.backstop_lots > 0 {
+            self.recorder.on_backstop(done.backstop_notional)?;
+        }
         self.recorder.on_socialized_loss(done.socialized)?;
         self.unpaid_loss = self.unpaid_loss.checked_add(done.unpaid)?;
         self.mark_out(a);
