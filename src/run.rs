@@ -120,10 +120,16 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         ("conservation error", o.conservation_error.to_string()),
     ];
     if o.adl.backstop_count > 0 {
-        rows.push((
-            "backstop took",
-            format!("{} takes, notional {}", o.adl.backstop_count, o.adl.backstop_notional),
-        ));
+        // Beside the other places a liquidation's remainder can go.
+        let at =
+            rows.iter().position(|(k, _)| *k == "closed at mark").map_or(rows.len(), |i| i + 1);
+        rows.insert(
+            at,
+            (
+                "backstop took",
+                format!("{} takes, notional {}", o.adl.backstop_count, o.adl.backstop_notional),
+            ),
+        );
     }
     if o.options.series > 0 {
         let x = &o.options;
