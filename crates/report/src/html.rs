@@ -48,12 +48,13 @@ pub fn price_series(o: &Outcome) -> [Series; 3] {
 
 /// Insurance fund, cumulative bad debt, cumulative ADL notional and cumulative
 /// socialized loss, in quote units.
-pub fn loss_series(o: &Outcome) -> [Series; 4] {
+pub fn loss_series(o: &Outcome) -> [Series; 5] {
     [
         series_of(o, "insurance fund", |r| Some(units(r.insurance_fund))),
         series_of(o, "bad debt (cumulative)", |r| Some(units(r.bad_debt))),
         series_of(o, "ADL notional (cumulative)", |r| Some(units(r.adl_notional))),
         series_of(o, "socialized loss (cumulative)", |r| Some(units(r.socialized_loss))),
+        series_of(o, "unpaid loss (cumulative)", |r| Some(units(r.unpaid_loss))),
     ]
 }
 
@@ -295,12 +296,12 @@ pub fn loss_chart(o: &Outcome) -> Chart {
     let (lo, hi) = extent(&refs);
     let mut c = Chart::new(
         "losses",
-        "Loss waterfall: insurance fund, cumulative bad debt, ADL and socialized loss",
+        "Loss waterfall: insurance fund, cumulative bad debt, ADL, socialized and unpaid loss",
         time_axis(o),
         Axis::linear("quote units", lo.min(0.0), hi),
     );
     shade_shocks(&mut c, o, false);
-    draw_lines(&mut c, &refs, &[PALETTE[2], PALETTE[1], PALETTE[3], PALETTE[6]], &[]);
+    draw_lines(&mut c, &refs, &[PALETTE[2], PALETTE[1], PALETTE[3], PALETTE[6], PALETTE[4]], &[]);
     c
 }
 
@@ -496,7 +497,7 @@ pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
         ),
         (
             loss_chart(o),
-            "Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL) and what remains is socialized.",
+            "Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL), what remains is socialized over accounts in profit, and what nobody pays is the unpaid loss (the exchange is insolvent while it is above zero).",
         ),
         (
             margin_chart(o),

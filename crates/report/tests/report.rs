@@ -203,6 +203,9 @@ fn chart_data_equals_the_outcome() {
     let losses = loss_series(&o);
     assert_eq!(losses[1].1.last().unwrap().1, Some(o.bad_debt.to_f64()));
     assert_eq!(losses[0].1.last().unwrap().1, Some(o.insurance_fund.end.to_f64()));
+    let unpaid = o.series.last().unwrap().unpaid_loss.to_f64();
+    assert!(unpaid > 0.0, "the fixture leaves a loss unpaid");
+    assert_eq!(losses[4].1.last().unwrap().1, Some(unpaid));
     // Liquidation bins hold every liquidation once: totals by side and by cause equal the
     // outcome's and the series', exactly.
     let bins = liquidation_bins(&o);
