@@ -22,17 +22,17 @@
 //! against opposing holders by account id; then its perpetual as any other.
 //!
 //! Agents' orders arrive after their latency (`arrive`); market makers' quotes do not.
-//! The waterfall of a liquidation: its IOC orders in the book bounded at the bankruptcy
-//! price (partial: `step_fraction` chunks until initial margin is restored, then the
-//! account is left alone for `cooldown` unless it goes bankrupt); the rest to
-//! the backstop if configured; then fills beyond bankruptcy within 10% of the mark when
-//! the fund has money; then, if the fund can pay the account's loss at the mark, the rest
-//! is closed against opposing positions at the mark and the fund pays; otherwise ADL at
-//! the bankruptcy price; a flat account below zero is covered by the fund, then
-//! socialized, then recorded as an unpaid claim.
+//! A liquidation runs through the exchange's waterfall (`liqsim_exchange::liquidation`):
+//! the world is its `Host`, submitting the IOC orders bounded at the bankruptcy price to
+//! the book and hearing of every close against an opposing account; the world keeps the
+//! liquidation's record, its cause and the digest.
 //!
-//! Known limitations (this version): one perpetual; isolated margin is not modelled in
-//! the kernel.
+//! Isolated margin: a group with `margin_mode = "isolated"` has a wallet per member
+//! (opened first) and the member's own account isolated under it, holding
+//! `position_share` of the deposit; a liquidated member with another stake in its wallet
+//! comes back after `reentry`.
+//!
+//! Known limitations (this version): one perpetual.
 
 use crate::cascade::{CascadeConfig, Side as LiqSide};
 use crate::config::*;
