@@ -154,10 +154,6 @@ impl Liquidator {
         Liquidator { rules, adl: None, partially_liquidated: BTreeMap::new() }
     }
 
-    pub fn rules(&self) -> &LiquidationRules {
-        &self.rules
-    }
-
     /// Whether `a` is inside the cooldown of its last partial liquidation with equity
     /// still above zero (then it is left alone even below maintenance).
     pub fn cooling(

@@ -151,6 +151,8 @@ pub struct World {
     book: OrderBook,
     exchange: Exchange,
     groups: Vec<Group>,
+    /// Also in the liquidator's rules; kept here because the liquidator is taken out of
+    /// the world while it runs, and option closes during that run need the backstop.
     backstop: Option<AccountId>,
     recorder: Recorder,
     digest: Digest,
