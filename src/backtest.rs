@@ -9,12 +9,11 @@
 //! last `--window` returns; `fixed` and `grid` use their rates.
 
 use crate::CliResult;
-use liqsim_core::{Error, InputError, Money};
+use liqsim_core::{Error, InputError};
 use liqsim_risk::backtest::{CoverageConfig, margin_coverage};
-use liqsim_risk::linear::{Measure, grid_rates, rates};
-use liqsim_risk::policy::Requirements;
 use liqsim_risk::portfolio::{Instrument, Position};
-use liqsim_risk::scenarios::{aggregate, filtered, log_returns};
+use liqsim_risk::scenarios::{aggregate, log_returns};
+use liqsim_risk::{MarginModel, PolicyConfig, Requirements, ScenarioConfig, ScenarioSource};
 use liqsim_scenario::{Policy, ScenarioMethod};
 use std::path::PathBuf;
 
@@ -59,6 +58,8 @@ pub fn run(args: &BacktestArgs) -> CliResult {
     let window = args.window as usize;
     let m = &s.margin;
     let long = args.side == "long";
+    let position =
+        Position { instrument: Instrument::Perpetual, quantity: if long { 1.0 } else { -1.0 } };
     if matches!(m.policy, Policy::Es | Policy::Var) && m.method == ScenarioMethod::MonteCarlo {
         return Err(InputError::new(
             "a backtest replays history; Monte Carlo scenarios do not come from it",
@@ -67,30 +68,44 @@ pub fn run(args: &BacktestArgs) -> CliResult {
         .expected("historical or filtered_historical")
         .into());
     }
-    let requirement = |history: &[f64],
-                       market: &liqsim_risk::Market|
-     -> Result<Requirements, Error> {
-        let rate = match m.policy {
-            Policy::Fixed => m.fixed.tiers.first().map_or(m.fixed.initial, |t| t.initial),
-            Policy::Grid => {
-                grid_rates(m.grid.move_max, m.grid.extreme_move, m.grid.extreme_fraction).0
-            }
-            Policy::Es | Policy::Var => {
-                let returns = log_returns(&history[history.len().saturating_sub(window + 1)..]);
-                let set = if m.method == ScenarioMethod::Historical {
-                    aggregate(&returns, horizon)
-                } else {
-                    let sigma = liqsim_risk::scenarios::ewma_last(&returns, m.ewma_lambda).sqrt();
-                    filtered(&returns, m.ewma_lambda, sigma, horizon)
-                };
-                let measure = if m.policy == Policy::Es { Measure::Es } else { Measure::Var };
-                let (l, sh) = rates(&set, m.confidence, measure);
-                if long { l } else { sh }
-            }
+    let max_leverage = s
+        .instruments
+        .iter()
+        .find_map(|i| match i {
+            liqsim_scenario::Instrument::Perpetual { max_leverage, .. } => Some(*max_leverage),
+            liqsim_scenario::Instrument::OptionChain { .. } => None,
+        })
+        .unwrap_or(100.0);
+    let base = liqsim_scenario::policy_config(&s, max_leverage)?;
+    // At each date the run's own model, its scenarios cut to the last `window` returns.
+    let requirement =
+        |history: &[f64], market: &liqsim_risk::Market| -> Result<Requirements, Error> {
+            let config = match &base {
+                PolicyConfig::Scenario(c) => {
+                    let returns = log_returns(&history[history.len().saturating_sub(window + 1)..]);
+                    let source = if m.method == ScenarioMethod::Historical {
+                        ScenarioSource::Returns(aggregate(&returns, horizon))
+                    } else {
+                        ScenarioSource::Filtered {
+                            returns,
+                            lambda: m.ewma_lambda,
+                            horizon_periods: horizon,
+                            period,
+                        }
+                    };
+                    PolicyConfig::Scenario(ScenarioConfig {
+                        measure: c.measure,
+                        confidence: c.confidence,
+                        maintenance_fraction: c.maintenance_fraction,
+                        source,
+                        apc: None,
+                        max_leverage: c.max_leverage,
+                    })
+                }
+                other => other.clone(),
+            };
+            MarginModel::new(config, s.seed)?.portfolio(&[position], market)
         };
-        let initial = Money::ceil_from_f64(market.forward * rate)?;
-        Ok(Requirements { initial, maintenance: initial })
-    };
     let config = CoverageConfig {
         window: window + 1,
         horizon_periods: horizon,
@@ -99,8 +114,6 @@ pub fn run(args: &BacktestArgs) -> CliResult {
         rate: 0.0,
         confidence: if matches!(m.policy, Policy::Es | Policy::Var) { m.confidence } else { 0.99 },
     };
-    let position =
-        Position { instrument: Instrument::Perpetual, quantity: if long { 1.0 } else { -1.0 } };
     let c = margin_coverage(&closes, &[position], &config, requirement)
         .map_err(|e| e.in_source(args.file.display().to_string()))?;
     let tests = c.hits.len();

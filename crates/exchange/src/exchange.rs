@@ -41,90 +41,11 @@
 
 use crate::journal::{Book, Journal, Reason};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
+pub use liqsim_risk::schedule::{Bracket, MarginSchedule, Rates};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AccountId(pub u32);
-
-/// Initial and maintenance requirement as fractions of notional.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rates {
-    pub initial: f64,
-    pub maintenance: f64,
-}
-
-/// A leverage bracket in the "maintenance amount" form: requirement = notional x rate -
-/// amount, where the amounts make the requirement continuous across brackets.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bracket {
-    pub notional_max: Money,
-    pub rates: Rates,
-    pub initial_amount: Money,
-    pub maintenance_amount: Money,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum MarginSchedule {
-    /// One rate pair per direction (risk-based policies give longs and shorts their own).
-    Flat {
-        long: Rates,
-        short: Rates,
-    },
-    Brackets(Vec<Bracket>),
-}
-
-impl MarginSchedule {
-    /// Brackets from (notional cap, rates), computing the continuity amounts.
-    pub fn brackets(tiers: &[(Money, Rates)]) -> Result<MarginSchedule> {
-        let mut out: Vec<Bracket> = Vec::with_capacity(tiers.len());
-        for &(cap, rates) in tiers {
-            let (initial_amount, maintenance_amount) = match out.last() {
-                None => (Money::ZERO, Money::ZERO),
-                Some(prev) => {
-                    // Continuity at the previous cap C: C x r_prev - a_prev = C x r - a.
-                    let c = prev.notional_max.to_f64();
-                    let ia =
-                        prev.initial_amount.to_f64() + c * (rates.initial - prev.rates.initial);
-                    let ma = prev.maintenance_amount.to_f64()
-                        + c * (rates.maintenance - prev.rates.maintenance);
-                    (Money::round_from_f64(ia)?, Money::round_from_f64(ma)?)
-                }
-            };
-            out.push(Bracket { notional_max: cap, rates, initial_amount, maintenance_amount });
-        }
-        Ok(MarginSchedule::Brackets(out))
-    }
-
-    fn highest_maintenance(&self) -> f64 {
-        match self {
-            MarginSchedule::Flat { long, short } => long.maintenance.max(short.maintenance),
-            MarginSchedule::Brackets(b) => {
-                b.iter().map(|b| b.rates.maintenance).fold(0.0, f64::max)
-            }
-        }
-    }
-
-    /// Requirement for `notional` (positive) held long or short.
-    pub fn requirement(&self, notional: Money, long: bool, maintenance: bool) -> Result<Money> {
-        match self {
-            MarginSchedule::Flat { long: l, short: s } => {
-                let r = if long { l } else { s };
-                let rate = if maintenance { r.maintenance } else { r.initial };
-                notional.mul_rate_ceil(rate)
-            }
-            MarginSchedule::Brackets(brackets) => {
-                let b = brackets.iter().find(|b| notional <= b.notional_max).or(brackets.last());
-                let Some(b) = b else { return Ok(Money::ZERO) };
-                let (rate, amount) = if maintenance {
-                    (b.rates.maintenance, b.maintenance_amount)
-                } else {
-                    (b.rates.initial, b.initial_amount)
-                };
-                Ok(notional.mul_rate_ceil(rate)?.checked_sub(amount)?.max(Money::ZERO))
-            }
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdlRanking {

@@ -29,7 +29,7 @@
 //! breaches of overlapping multi-period horizons are autocorrelated by construction and
 //! fail the independence test for that reason alone.
 
-use crate::policy::Requirements;
+use crate::model::Requirements;
 use crate::portfolio::{Market, Position, Shock, portfolio_pnl};
 use liqsim_core::{Error, Result, RngStream};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -346,7 +346,9 @@ mod tests {
     #[test]
     fn margin_coverage_of_var_and_thin_fixed_margin() {
         use crate::linear::Measure;
-        use crate::policy::{FixedPolicy, Maintenance, MarginPolicy, ScenarioPolicy, Tier};
+        use crate::model::{MarginModel, PolicyConfig};
+        use crate::policies::fixed::FixedConfig;
+        use crate::policies::scenario::{ScenarioConfig, ScenarioSource};
         use crate::portfolio::Instrument;
         use crate::scenarios::historical_set;
         // 2000 days of a lognormal price with 3% daily volatility.
@@ -368,13 +370,15 @@ mod tests {
         };
         let var = |history: &[f64], market: &Market| {
             let recent = &history[history.len() - 500..];
-            let policy = ScenarioPolicy {
-                set: historical_set(recent, 1, 1.0 / 365.0, 0.94),
+            let config = ScenarioConfig {
                 measure: Measure::Var,
                 confidence: 0.99,
-                maintenance: Maintenance::Fraction(0.5),
+                maintenance_fraction: 0.5,
+                source: ScenarioSource::Set(historical_set(recent, 1, 1.0 / 365.0, 0.94)),
+                apc: None,
+                max_leverage: 1000.0,
             };
-            policy.requirements(&position, market)
+            MarginModel::new(PolicyConfig::Scenario(config), 0)?.portfolio(&position, market)
         };
         let c = margin_coverage(&closes, &position, &config, var).unwrap();
         assert_eq!(c.hits.len(), 1501);
@@ -383,12 +387,10 @@ mod tests {
         assert!(c.kupiec.p_value > 0.01, "{:?}", c.kupiec);
         // A flat 2% margin on a 3%-a-day asset is breached when the log return is below
         // ln 0.98 = -0.0202, that is 0.673 sd: P = 25.0%, far above 1%, so rejected.
-        let tiers =
-            vec![Tier { notional_max: f64::INFINITY, initial_rate: 0.02, maintenance_rate: 0.01 }];
-        let fixed = FixedPolicy::new(tiers, 0.1, 0.05).unwrap();
-        let c =
-            margin_coverage(&closes, &position, &config, |_, m| fixed.requirements(&position, m))
-                .unwrap();
+        let mut fixed =
+            MarginModel::new(PolicyConfig::Fixed(FixedConfig::flat(0.02, 0.01, 0.1)), 0).unwrap();
+        let c = margin_coverage(&closes, &position, &config, |_, m| fixed.portfolio(&position, m))
+            .unwrap();
         let rate = c.breaches as f64 / c.hits.len() as f64;
         // 25% with a binomial s.e. of 1.1%: 5 s.e. either side.
         assert!((rate - 0.250).abs() < 0.056, "{rate}");

@@ -59,6 +59,34 @@ impl PnlMatrix {
     pub fn row(&self, instrument: usize) -> &[f64] {
         &self.values[instrument * self.scenarios..(instrument + 1) * self.scenarios]
     }
+
+    /// Recomputes in place with `value(instrument, scenario)` per unit: a table whose
+    /// rows come from another valuation than full revaluation.
+    pub fn fill(
+        &mut self,
+        instruments: usize,
+        scenarios: usize,
+        mut value: impl FnMut(usize, usize) -> f64,
+    ) {
+        self.scenarios = scenarios;
+        self.values.clear();
+        for i in 0..instruments {
+            self.values.extend((0..scenarios).map(|k| value(i, k)));
+        }
+    }
+
+    /// The loss vector of a portfolio of (row, quantity) into `losses` (resized to S).
+    pub fn losses(&self, legs: impl Iterator<Item = (usize, f64)>, losses: &mut Vec<f64>) {
+        losses.clear();
+        losses.resize(self.scenarios, 0.0);
+        for (i, q) in legs {
+            let row = self.row(i);
+            // A loss is the negative P&L: subtract.
+            for (l, p) in losses.iter_mut().zip(row) {
+                *l -= q * p;
+            }
+        }
+    }
 }
 
 /// Accounts' positions, flat: account a holds (instrument[k], quantity[k]) for k in
@@ -110,15 +138,7 @@ pub fn account_measure(
     alpha: f64,
     losses: &mut Vec<f64>,
 ) -> f64 {
-    losses.clear();
-    losses.resize(matrix.scenarios(), 0.0);
-    for (i, q) in instruments.iter().zip(quantities) {
-        let row = matrix.row(*i as usize);
-        // A loss is the negative P&L: subtract.
-        for (l, p) in losses.iter_mut().zip(row) {
-            *l -= q * p;
-        }
-    }
+    matrix.losses(instruments.iter().zip(quantities).map(|(i, q)| (*i as usize, *q)), losses);
     let m = match measure {
         Measure::Var => var(losses, alpha),
         Measure::Es => es(losses, alpha),
@@ -204,7 +224,8 @@ fn first_root(c: f64, b: f64, a: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{MarginPolicy, ScenarioPolicy};
+    use crate::model::{MarginModel, PolicyConfig};
+    use crate::policies::scenario::{ScenarioConfig, ScenarioSource};
     use crate::portfolio::{Shock, portfolio_pnl};
     use liqsim_core::StreamId;
     use liqsim_models::OptionKind;
@@ -248,13 +269,16 @@ mod tests {
         let (i, q) = accounts.positions(0);
         let mut scratch = Vec::new();
         let fast = account_measure(&m, i, q, Measure::Es, 0.99, &mut scratch);
-        let policy = ScenarioPolicy {
-            set: set.clone(),
+        let config = ScenarioConfig {
             measure: Measure::Es,
             confidence: 0.99,
-            maintenance: crate::policy::Maintenance::Fraction(0.5),
+            maintenance_fraction: 0.5,
+            source: ScenarioSource::Set(set.clone()),
+            apc: None,
+            max_leverage: 100.0,
         };
-        let slow = policy.requirements(&positions, &MARKET).unwrap();
+        let mut model = MarginModel::new(PolicyConfig::Scenario(config), 0).unwrap();
+        let slow = model.portfolio(&positions, &MARKET).unwrap();
         // Same figure up to summation order, then rounded up to the micro-unit.
         assert!((slow.initial.to_f64() - fast).abs() < 1e-5, "{fast} {:?}", slow.initial);
         let direct: Vec<f64> =

@@ -24,13 +24,6 @@ pub fn rates(returns: &[f64], alpha: f64, measure: Measure) -> (f64, f64) {
     (f(&mut long, alpha).max(0.0), f(&mut short, alpha).max(0.0))
 }
 
-/// Worst loss per unit of notional over a grid of moves in [-move_max, move_max] and an
-/// extreme move counted at `extreme_fraction`, long and short.
-pub fn grid_rates(move_max: f64, extreme_move: f64, extreme_fraction: f64) -> (f64, f64) {
-    let worst = move_max.max(extreme_move * extreme_fraction);
-    (worst, worst)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +39,5 @@ mod tests {
         // ES at 0.5: tail of 2 observations: long (0.0952 + 0) / 2.
         let (l, _) = rates(&returns, 0.5, Measure::Es);
         assert!((l - (1.0 - (-0.1f64).exp()) / 2.0).abs() < 1e-15);
-        assert_eq!(grid_rates(0.16, 0.33, 0.33), (0.16, 0.16));
     }
 }

@@ -18,7 +18,8 @@
 //! fraction of the stressed one and adds a buffer that is released in stress.
 
 use crate::portfolio::Shock;
-use liqsim_core::RngStream;
+use liqsim_core::{RngStream, SimDuration, SimTime, StreamId};
+use liqsim_models::{ProcessSpec, RateUnit};
 
 /// One-period log returns of `closes`.
 pub fn log_returns(closes: &[f64]) -> Vec<f64> {
@@ -165,6 +166,31 @@ pub fn monte_carlo_set(
         })
         .collect();
     ScenarioSet { shocks, weights: Vec::new() }
+}
+
+/// `count` log returns of the process over `horizon`, each a fresh process stepped 24
+/// times from the start, from the run's "margin-monte-carlo" stream of `seed`.
+pub fn monte_carlo_returns(
+    process: &ProcessSpec,
+    unit: RateUnit,
+    count: usize,
+    horizon: SimDuration,
+    seed: u64,
+) -> Vec<f64> {
+    let steps = 24u64;
+    let dt = SimDuration::from_nanos((horizon.nanos() / steps).max(1));
+    let mut rng = StreamId::named("margin-monte-carlo").rng(seed);
+    let set = monte_carlo_set(count, horizon.as_years_f64(), &mut rng, |rng| {
+        let mut p = liqsim_models::process::build(process, unit);
+        let mut t = SimTime::START;
+        let mut total = 0.0;
+        for _ in 0..steps {
+            total += p.step(t, dt, 1.0, rng);
+            t = t.plus(dt);
+        }
+        (total, 0.0)
+    });
+    set.shocks.iter().map(|s| s.log_return).collect()
 }
 
 /// Start index (into `closes`) of the `window`-close stretch with the largest realised

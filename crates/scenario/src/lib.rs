@@ -18,7 +18,7 @@ pub mod to_sim;
 pub mod validate;
 
 pub use model::*;
-pub use to_sim::sim_config;
+pub use to_sim::{policy_config, sim_config};
 
 use liqsim_core::{Error, InputError, Result};
 use std::path::Path;

@@ -2,15 +2,18 @@
 
 use crate::model::{self, Instrument, Policy, Process, Scenario, ScenarioMethod};
 use liqsim_core::{InputError, Result, SimTime};
-use liqsim_exchange::{FundingConfig, MarginSchedule, Rates};
+use liqsim_exchange::FundingConfig;
 use liqsim_risk::linear::Measure;
+use liqsim_risk::{
+    ApcConfig, FixedConfig, GridConfig, MarginSchedule, PolicyConfig, Rates, ScenarioConfig,
+    ScenarioSource,
+};
 use liqsim_sim::config::*;
 
 /// Anti-procyclicality for `es`/`var`: the stressed rates from the most volatile year
 /// (250 periods, or the whole history when shorter) of the margin history.
-fn apc(s: &Scenario, kind: &MarginKind) -> Option<ApcConfig> {
+fn apc(s: &Scenario, measure: Measure) -> Option<ApcConfig> {
     let m = &s.margin;
-    let MarginKind::Risk { measure, confidence, .. } = kind else { return None };
     if !m.apc_floor && m.apc_buffer == 0.0 {
         return None;
     }
@@ -22,9 +25,105 @@ fn apc(s: &Scenario, kind: &MarginKind) -> Option<ApcConfig> {
         let period = bars.get(1).map_or(1, |b| b.time_ns - bars[0].time_ns).max(1);
         let periods = ((m.horizon.nanos() as f64 / period as f64).round() as usize).max(1);
         let horizon = liqsim_risk::scenarios::aggregate(&returns, periods);
-        (!horizon.is_empty()).then(|| liqsim_risk::linear::rates(&horizon, *confidence, *measure))
+        (!horizon.is_empty()).then(|| liqsim_risk::linear::rates(&horizon, m.confidence, measure))
     });
     Some(ApcConfig { buffer: m.apc_buffer, stressed })
+}
+
+/// The validated margin section as the risk crate's policy configuration.
+pub fn policy_config(s: &Scenario, max_leverage: f64) -> Result<PolicyConfig> {
+    let m = &s.margin;
+    Ok(match m.policy {
+        Policy::Fixed => {
+            let f = &m.fixed;
+            let mut config = FixedConfig::flat(f.initial, f.maintenance, f.short_option_fraction);
+            if !f.tiers.is_empty() {
+                let tiers: Vec<_> = f
+                    .tiers
+                    .iter()
+                    .map(|t| {
+                        (t.notional_max, Rates { initial: t.initial, maintenance: t.maintenance })
+                    })
+                    .collect();
+                config.schedule = MarginSchedule::brackets(&tiers)?;
+            }
+            PolicyConfig::Fixed(config)
+        }
+        Policy::Grid => PolicyConfig::Grid(GridConfig {
+            move_max: m.grid.move_max,
+            steps: m.grid.steps,
+            extreme_move: m.grid.extreme_move,
+            extreme_fraction: m.grid.extreme_fraction,
+            maintenance_fraction: m.maintenance_fraction,
+            short_option_min_fraction: m.grid.short_option_minimum,
+            vol_up: m.grid.vol_shifts.iter().copied().fold(0.0, f64::max),
+            vol_down: -m.grid.vol_shifts.iter().copied().fold(0.0, f64::min),
+            max_leverage,
+            ..GridConfig::default()
+        }),
+        Policy::Es | Policy::Var => {
+            let measure = if m.policy == Policy::Es { Measure::Es } else { Measure::Var };
+            let source = match (m.method, &m.history) {
+                (ScenarioMethod::MonteCarlo, _) => {
+                    let Process::Parametric { unit, spec } = &s.market.process else {
+                        return Err(InputError::new("Monte Carlo scenarios need a parametric process; this market replays a history")
+                            .key("margin.method")
+                            .expected("historical or filtered_historical for a replay")
+                            .into());
+                    };
+                    ScenarioSource::MonteCarlo {
+                        process: spec.clone(),
+                        unit: *unit,
+                        scenarios: m.scenarios,
+                        horizon: m.horizon,
+                    }
+                }
+                (method, Some(bars)) => {
+                    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+                    let returns = liqsim_risk::scenarios::log_returns(&closes);
+                    let period =
+                        liqsim_core::SimDuration::from_nanos(bars[1].time_ns - bars[0].time_ns);
+                    let periods = ((m.horizon.nanos() as f64 / period.nanos() as f64).round()
+                        as usize)
+                        .max(1);
+                    if returns.len() < periods + 10 {
+                        return Err(InputError::new(format!(
+                            "{} returns in the history, too few for a horizon of {periods} periods",
+                            returns.len()
+                        ))
+                        .key("margin.history")
+                        .expected("a history at least 10 periods longer than the horizon")
+                        .into());
+                    }
+                    if method == ScenarioMethod::Historical {
+                        ScenarioSource::Returns(liqsim_risk::scenarios::aggregate(
+                            &returns, periods,
+                        ))
+                    } else {
+                        ScenarioSource::Filtered {
+                            returns,
+                            lambda: m.ewma_lambda,
+                            horizon_periods: periods,
+                            period,
+                        }
+                    }
+                }
+                (_, None) => {
+                    return Err(InputError::new("historical methods need a price history")
+                        .key("margin.history")
+                        .into());
+                }
+            };
+            PolicyConfig::Scenario(ScenarioConfig {
+                measure,
+                confidence: m.confidence,
+                maintenance_fraction: m.maintenance_fraction,
+                source,
+                apc: apc(s, measure),
+                max_leverage,
+            })
+        }
+    })
 }
 
 pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
@@ -68,117 +167,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         Process::Replay { bars, .. } => ProcessConfig::Replay(bars.clone()),
     };
     let m = &s.margin;
-    let kind = match m.policy {
-        Policy::Fixed => {
-            let f = &m.fixed;
-            if f.tiers.is_empty() {
-                let r = Rates { initial: f.initial, maintenance: f.maintenance };
-                MarginKind::Fixed(MarginSchedule::Flat { long: r, short: r })
-            } else {
-                let tiers: Vec<_> = f
-                    .tiers
-                    .iter()
-                    .map(|t| {
-                        (t.notional_max, Rates { initial: t.initial, maintenance: t.maintenance })
-                    })
-                    .collect();
-                MarginKind::Fixed(MarginSchedule::brackets(&tiers)?)
-            }
-        }
-        Policy::Grid => MarginKind::Grid {
-            move_max: m.grid.move_max,
-            extreme_move: m.grid.extreme_move,
-            extreme_fraction: m.grid.extreme_fraction,
-            maintenance_fraction: m.maintenance_fraction,
-        },
-        Policy::Es | Policy::Var => {
-            let measure = if m.policy == Policy::Es { Measure::Es } else { Measure::Var };
-            let source = match (m.method, &m.history) {
-                (ScenarioMethod::MonteCarlo, _) => {
-                    if matches!(s.market.process, Process::Replay { .. }) {
-                        return Err(InputError::new("Monte Carlo scenarios need a parametric process; this market replays a history")
-                            .key("margin.method")
-                            .expected("historical or filtered_historical for a replay")
-                            .into());
-                    }
-                    RiskSource::MonteCarlo { scenarios: m.scenarios, horizon: m.horizon }
-                }
-                (method, Some(bars)) => {
-                    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
-                    let returns = liqsim_risk::scenarios::log_returns(&closes);
-                    let period =
-                        liqsim_core::SimDuration::from_nanos(bars[1].time_ns - bars[0].time_ns);
-                    let periods = ((m.horizon.nanos() as f64 / period.nanos() as f64).round()
-                        as usize)
-                        .max(1);
-                    if returns.len() < periods + 10 {
-                        return Err(InputError::new(format!(
-                            "{} returns in the history, too few for a horizon of {periods} periods",
-                            returns.len()
-                        ))
-                        .key("margin.history")
-                        .expected("a history at least 10 periods longer than the horizon")
-                        .into());
-                    }
-                    if method == ScenarioMethod::Historical {
-                        RiskSource::Historical {
-                            horizon_returns: liqsim_risk::scenarios::aggregate(&returns, periods),
-                        }
-                    } else {
-                        RiskSource::Filtered {
-                            returns,
-                            lambda: m.ewma_lambda,
-                            horizon_periods: periods,
-                            period,
-                        }
-                    }
-                }
-                (_, None) => {
-                    return Err(InputError::new("historical methods need a price history")
-                        .key("margin.history")
-                        .into());
-                }
-            };
-            MarginKind::Risk {
-                measure,
-                confidence: m.confidence,
-                maintenance_fraction: m.maintenance_fraction,
-                source,
-            }
-        }
-    };
-    let option_margin = match &kind {
-        MarginKind::Fixed(_) => {
-            // Short options keep the perpetual's maintenance-to-initial ratio.
-            let ratio =
-                if m.fixed.initial > 0.0 { m.fixed.maintenance / m.fixed.initial } else { 0.5 };
-            OptionMarginConfig::Fixed {
-                initial_fraction: m.fixed.short_option_fraction,
-                maintenance_fraction: m.fixed.short_option_fraction * ratio,
-            }
-        }
-        MarginKind::Grid { move_max, extreme_move, extreme_fraction, maintenance_fraction } => {
-            OptionMarginConfig::Grid(liqsim_risk::policy::GridPolicy {
-                move_max: *move_max,
-                steps: m.grid.steps,
-                extreme_move: *extreme_move,
-                extreme_fraction: *extreme_fraction,
-                maintenance_fraction: *maintenance_fraction,
-                short_option_min_fraction: m.grid.short_option_minimum,
-                vol_up: m.grid.vol_shifts.iter().copied().fold(0.0, f64::max),
-                vol_down: -m.grid.vol_shifts.iter().copied().fold(0.0, f64::min),
-                ..liqsim_risk::policy::GridPolicy::standard()
-            })
-        }
-        MarginKind::Risk { measure, confidence, maintenance_fraction, .. } => {
-            OptionMarginConfig::Scenario {
-                measure: *measure,
-                confidence: *confidence,
-                maintenance_fraction: *maintenance_fraction,
-            }
-        }
-    };
-    let apc = apc(s, &kind);
+    let policy = policy_config(s, max_leverage)?;
     let l = &s.liquidation;
     Ok(SimConfig {
         name: s.name.clone(),
@@ -202,13 +191,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             cap: s.market.funding.cap,
         },
         funding_impact_notional: s.market.funding.impact_notional,
-        margin: MarginConfig {
-            policy: m.policy.name().to_string(),
-            kind,
-            refresh: m.refresh,
-            options: option_margin,
-            apc,
-        },
+        margin: MarginConfig { policy, refresh: m.refresh },
         liquidation: LiquidationConfig {
             partial: l.partial,
             step_fraction: l.step_fraction,

@@ -3,10 +3,9 @@
 
 use liqsim_agents::AgentGroup;
 use liqsim_core::{ContractSpec, Money, SimDuration};
-use liqsim_exchange::{AdlRanking, FundingConfig, MarginSchedule, MarkRule};
+use liqsim_exchange::{AdlRanking, FundingConfig, MarkRule};
 use liqsim_models::{Bar, ProcessSpec, RateUnit, Shock};
-use liqsim_risk::linear::Measure;
-use liqsim_risk::policy::GridPolicy;
+use liqsim_risk::PolicyConfig;
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -51,23 +50,6 @@ pub struct OptionChainConfig {
     pub strikes: Vec<f64>,
 }
 
-/// How the run's policy margins an account holding options (its whole portfolio).
-#[derive(Debug, Clone, Copy)]
-pub enum OptionMarginConfig {
-    /// Short options: premium + fraction x underlying notional; long options: premium.
-    Fixed {
-        initial_fraction: f64,
-        maintenance_fraction: f64,
-    },
-    Grid(GridPolicy),
-    /// The measure over the run's horizon returns, options fully revalued.
-    Scenario {
-        measure: Measure,
-        confidence: f64,
-        maintenance_fraction: f64,
-    },
-}
-
 #[derive(Debug, Clone)]
 pub enum ProcessConfig {
     Parametric { unit: RateUnit, spec: ProcessSpec },
@@ -76,41 +58,9 @@ pub enum ProcessConfig {
 
 #[derive(Debug, Clone)]
 pub struct MarginConfig {
-    /// `es`, `var`, `fixed` or `grid`, for reports.
-    pub policy: String,
-    pub kind: MarginKind,
+    /// The policy: every account's margin, perpetual-only or not, comes from its model.
+    pub policy: PolicyConfig,
     pub refresh: SimDuration,
-    pub options: OptionMarginConfig,
-    /// Anti-procyclicality of `es`/`var` rates, if asked for.
-    pub apc: Option<ApcConfig>,
-}
-
-/// Rates floored at the history's stressed-period rates (if `stressed` is given) and
-/// raised by `buffer` in calm, the buffer released as realized volatility rises to twice
-/// the process's own.
-#[derive(Debug, Clone, Copy)]
-pub struct ApcConfig {
-    pub buffer: f64,
-    /// (long, short) initial rates of the history's most volatile stretch.
-    pub stressed: Option<(f64, f64)>,
-}
-
-#[derive(Debug, Clone)]
-pub enum MarginKind {
-    Fixed(MarginSchedule),
-    Risk { measure: Measure, confidence: f64, maintenance_fraction: f64, source: RiskSource },
-    Grid { move_max: f64, extreme_move: f64, extreme_fraction: f64, maintenance_fraction: f64 },
-}
-
-/// Where the horizon returns of `es` and `var` come from.
-#[derive(Debug, Clone)]
-pub enum RiskSource {
-    /// Horizon returns from history, as they were.
-    Historical { horizon_returns: Vec<f64> },
-    /// One-period returns and EWMA variances; rescaled to the current volatility.
-    Filtered { returns: Vec<f64>, lambda: f64, horizon_periods: usize, period: SimDuration },
-    /// Simulated from the scenario's own process over the horizon.
-    MonteCarlo { scenarios: usize, horizon: SimDuration },
 }
 
 #[derive(Debug, Clone, Copy)]

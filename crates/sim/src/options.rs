@@ -5,29 +5,30 @@
 //! volatility of an SVI smile whose level follows the process's current volatility times
 //! the scheduled shock multiplier, so a volatility shock reprices every series at once.
 //!
-//! Margin of an account holding options comes from the run's policy applied to its whole
-//! portfolio (perpetual included): `fixed` charges short options premium plus a fraction
-//! of the underlying's notional and long options their premium; `grid` revalues the
-//! portfolio over its grid; `es`/`var` take the measure of the account's loss vector over
-//! a P&L matrix shared by all accounts (one row per series, recomputed at each margin
-//! refresh). Such an account is not in the exchange's bankruptcy-price index; instead it
-//! is keyed here by the forward range inside which it stays above maintenance (the risk
-//! crate's conservative delta-gamma bracket), so a price step visits only the holders
-//! whose range it leaves. Volatility and time are frozen inside a bracket, so every
-//! holder is re-evaluated at each margin refresh, when the pricing volatility has moved
-//! by more than 5% since the last full pass, and whenever its positions or cash change.
+//! Margin of an account holding options is the run's [`MarginModel`] applied to its whole
+//! portfolio (perpetual included), over the model's table shared by all accounts (row 0
+//! the perpetual, then one row per series). Such an account is not in the exchange's
+//! bankruptcy-price index; instead it is keyed here by the model's safe forward range,
+//! inside which it stays above maintenance, so a price step visits only the holders
+//! whose range it leaves. Volatility and time are frozen inside a range, so every holder
+//! is re-evaluated at each margin refresh (for a policy whose requirement moves between
+//! refreshes), when the pricing volatility has moved by more than 5% since the last full
+//! pass, and whenever its positions or cash change.
 
-use crate::config::{OptionChainConfig, OptionMarginConfig};
+use crate::config::OptionChainConfig;
 use liqsim_book::{BookConfig, OrderBook, StpMode};
 use liqsim_core::{ContractSpec, Money, Price, Qty, Result, SimTime};
 use liqsim_exchange::{AccountId, Exchange};
 use liqsim_models::{OptionKind, SviSlice, VolSurface, black76_greeks};
-use liqsim_risk::hotpath::{PnlMatrix, account_measure, trigger};
-use liqsim_risk::portfolio::{Instrument, Market, Position, Shock};
-use liqsim_risk::scenarios::ScenarioSet;
+use liqsim_risk::{Instrument, Leg, MarginModel, Requirements};
 use std::collections::{BTreeMap, BTreeSet};
 
 const YEAR_NANOS: f64 = 365.25 * 86_400e9;
+
+/// Years from `now` to `expiry` (0 once it has passed).
+fn years_between(now: SimTime, expiry: SimTime) -> f64 {
+    (expiry.nanos().saturating_sub(now.nanos())) as f64 / YEAR_NANOS
+}
 
 /// Smile shape of every expiry: put skew as crypto option markets show it.
 const SMILE_B: f64 = 0.08;
@@ -52,15 +53,8 @@ pub(crate) struct Desk {
     pub series: Vec<Series>,
     surface: Option<VolSurface>,
     pub vol_now: f64,
-    margin: OptionMarginConfig,
-    /// `es`/`var`: horizon log returns. The shared matrix (row 0 the perpetual, then one
-    /// row per series) over those returns, or over the grid's points with their weights.
-    scenario_returns: Vec<f64>,
-    set: ScenarioSet,
-    weights: Vec<f64>,
-    matrix: PnlMatrix,
-    /// Forward, volatility and time the matrix was computed at.
-    matrix_at: Option<(f64, f64, SimTime)>,
+    /// The run's margin policy, for every account: its schedule is the exchange's.
+    pub model: MarginModel,
     /// Requirements of each keyed holder at its last evaluation, for the metrics.
     last_requirement: BTreeMap<u32, (Money, Money)>,
     lower: BTreeSet<(i64, u32)>,
@@ -69,16 +63,13 @@ pub(crate) struct Desk {
     /// Holders whose positions or cash changed since they were last keyed.
     pub dirty: Vec<AccountId>,
     vol_at_full_pass: f64,
-    positions: Vec<Position>,
-    rows: Vec<u32>,
-    quantities: Vec<f64>,
-    losses: Vec<f64>,
+    legs: Vec<Leg>,
 }
 
 impl Desk {
     pub fn new(
         chain: Option<&OptionChainConfig>,
-        margin: OptionMarginConfig,
+        model: MarginModel,
         spec: &ContractSpec,
         initial_price: f64,
         reference_vol: f64,
@@ -126,22 +117,14 @@ impl Desk {
             series,
             surface,
             vol_now: reference_vol,
-            margin,
-            scenario_returns: Vec::new(),
-            set: ScenarioSet::default(),
-            weights: Vec::new(),
-            matrix: PnlMatrix::default(),
-            matrix_at: None,
+            model,
             last_requirement: BTreeMap::new(),
             lower: BTreeSet::new(),
             upper: BTreeSet::new(),
             keys: BTreeMap::new(),
             dirty: Vec::new(),
             vol_at_full_pass: reference_vol,
-            positions: Vec::new(),
-            rows: Vec::new(),
-            quantities: Vec::new(),
-            losses: Vec::new(),
+            legs: Vec::new(),
         })
     }
 
@@ -150,7 +133,7 @@ impl Desk {
     }
 
     fn years_to(&self, s: usize, now: SimTime) -> f64 {
-        (self.series[s].expiry.nanos().saturating_sub(now.nanos())) as f64 / YEAR_NANOS
+        years_between(now, self.series[s].expiry)
     }
 
     /// Reprices every live series at `forward` with current volatility `vol_now` and
@@ -183,31 +166,52 @@ impl Desk {
         Ok((vol_now / self.vol_at_full_pass - 1.0).abs() > 0.05)
     }
 
-    /// The risk crate's view of `a`'s portfolio (perpetual first) into the scratch list.
-    fn load_positions(&mut self, exchange: &Exchange, a: AccountId, now: SimTime) {
-        let spec = exchange.spec();
-        self.positions.clear();
-        self.rows.clear();
-        self.quantities.clear();
-        let perp = spec.qty_to_f64(exchange.position(a));
-        if perp != 0.0 {
-            self.positions.push(Position { instrument: Instrument::Perpetual, quantity: perp });
-            self.rows.push(0);
-            self.quantities.push(perp);
+    /// The instrument of series `s`, valued at `now`.
+    fn instrument(&self, s: usize, now: SimTime) -> Instrument {
+        let series = &self.series[s];
+        Instrument::Option {
+            kind: series.kind,
+            strike: series.strike,
+            expiry_years: self.years_to(s, now),
         }
-        for h in exchange.holdings(a) {
-            let s = usize::from(h.series);
-            let q = spec.qty_to_f64(Qty::from_lots(h.qty));
-            let series = &self.series[s];
-            let instrument = Instrument::Option {
-                kind: series.kind,
-                strike: series.strike,
-                expiry_years: self.years_to(s, now),
-            };
-            self.positions.push(Position { instrument, quantity: q });
-            self.rows.push(1 + s as u32);
-            self.quantities.push(q);
+    }
+
+    /// `a`'s portfolio (perpetual first, row 0; series s in row 1 + s) plus `extra`
+    /// (series, signed lots) into the scratch legs, valued at `mark` to the micro-unit.
+    fn load_legs(
+        &mut self,
+        exchange: &Exchange,
+        a: AccountId,
+        mark: Price,
+        now: SimTime,
+        extra: &[(u16, i64)],
+    ) -> Result<()> {
+        let spec = *exchange.spec();
+        self.legs.clear();
+        let perp = exchange.position(a);
+        if !perp.is_zero() {
+            let notional = spec.notional(mark, perp.abs())?;
+            self.legs.push(Leg {
+                instrument: Instrument::Perpetual,
+                row: 0,
+                quantity: spec.qty_to_f64(perp),
+                value: notional,
+                underlying: notional,
+            });
         }
+        let held = exchange.holdings(a).iter().map(|h| (h.series, h.qty));
+        for (series, lots) in held.chain(extra.iter().copied()) {
+            let s = usize::from(series);
+            let q = Qty::from_lots(lots.abs());
+            self.legs.push(Leg {
+                instrument: self.instrument(s, now),
+                row: 1 + s,
+                quantity: spec.qty_to_f64(Qty::from_lots(lots)),
+                value: spec.notional(exchange.option_mark(series), q)?,
+                underlying: spec.notional(mark, q)?,
+            });
+        }
+        Ok(())
     }
 
     /// (initial, maintenance) of `a`'s whole portfolio at `mark` (the perpetual's).
@@ -232,140 +236,25 @@ impl Desk {
         now: SimTime,
         extra: &[(u16, i64)],
     ) -> Result<(Money, Money)> {
-        let spec = *exchange.spec();
-        let forward = spec.price_to_f64(mark);
-        match self.margin {
-            OptionMarginConfig::Fixed { initial_fraction, maintenance_fraction } => {
-                let mut im = exchange.requirement(a, mark, false)?;
-                let mut mm = exchange.requirement(a, mark, true)?;
-                let held = exchange.holdings(a).iter().map(|h| (h.series, h.qty));
-                for (series, qty) in held.chain(extra.iter().copied()) {
-                    let premium =
-                        spec.notional(exchange.option_mark(series), Qty::from_lots(qty.abs()))?;
-                    im = im.checked_add(premium)?;
-                    mm = mm.checked_add(premium)?;
-                    if qty < 0 {
-                        let underlying = spec.notional(mark, Qty::from_lots(-qty))?;
-                        im = im.checked_add(underlying.mul_rate_ceil(initial_fraction)?)?;
-                        mm = mm.checked_add(underlying.mul_rate_ceil(maintenance_fraction)?)?;
-                    }
-                }
-                Ok((im, mm))
-            }
-            OptionMarginConfig::Grid(policy) => {
-                self.load_positions(exchange, a, now);
-                self.add_extra(extra, &spec, now);
-                self.ensure_matrix(now, forward);
-                let mut worst = 0.0f64;
-                for k in 0..self.matrix.scenarios() {
-                    let mut pnl = 0.0;
-                    for (row, q) in self.rows.iter().zip(&self.quantities) {
-                        pnl += q * self.matrix.row(*row as usize)[k];
-                    }
-                    worst = worst.max(-self.weights[k] * pnl);
-                }
-                let minimum: f64 = self
-                    .quantities
-                    .iter()
-                    .zip(&self.rows)
-                    .filter(|(q, row)| **row > 0 && **q < 0.0)
-                    .map(|(q, _)| policy.short_option_min_fraction * forward * -q)
-                    .sum();
-                let im = worst.max(minimum);
-                Ok((
-                    Money::ceil_from_f64(im)?,
-                    Money::ceil_from_f64(im * policy.maintenance_fraction)?,
-                ))
-            }
-            OptionMarginConfig::Scenario { measure, confidence, maintenance_fraction } => {
-                self.load_positions(exchange, a, now);
-                self.add_extra(extra, &spec, now);
-                self.ensure_matrix(now, forward);
-                let m = account_measure(
-                    &self.matrix,
-                    &self.rows,
-                    &self.quantities,
-                    measure,
-                    confidence,
-                    &mut self.losses,
-                );
-                let im = Money::ceil_from_f64(m)?;
-                Ok((im, Money::ceil_from_f64(m * maintenance_fraction)?))
-            }
-        }
+        self.load_legs(exchange, a, mark, now, extra)?;
+        let r = self.portfolio_requirement(exchange.spec().price_to_f64(mark), now)?;
+        Ok((r.initial, r.maintenance))
     }
 
-    fn add_extra(&mut self, extra: &[(u16, i64)], spec: &ContractSpec, now: SimTime) {
-        for &(series, lots) in extra {
-            let s = usize::from(series);
-            let q = spec.qty_to_f64(Qty::from_lots(lots));
-            let instrument = Instrument::Option {
-                kind: self.series[s].kind,
-                strike: self.series[s].strike,
-                expiry_years: self.years_to(s, now),
-            };
-            self.positions.push(Position { instrument, quantity: q });
-            self.rows.push(1 + s as u32);
-            self.quantities.push(q);
-        }
-    }
-
-    /// `es`/`var`: the horizon returns the matrix is built from.
-    pub fn set_scenario_returns(&mut self, returns: &[f64]) {
-        self.scenario_returns.clear();
-        self.scenario_returns.extend_from_slice(returns);
-    }
-
-    /// Forgets the matrix, so the next requirement recomputes it (a margin refresh).
-    pub fn invalidate_matrix(&mut self) {
-        self.matrix_at = None;
-    }
-
-    /// Recomputes the shared P&L matrix when the forward has moved more than 0.25%, the
-    /// volatility more than 2%, or a refresh asked for it since it was computed: an
-    /// account's figure is then a sum over its positions' rows, not a revaluation.
-    fn ensure_matrix(&mut self, now: SimTime, forward: f64) {
-        if let Some((f, v, _)) = self.matrix_at
-            && (forward / f - 1.0).abs() <= 0.0025
-            && (self.vol_now / v - 1.0).abs() <= 0.02
-        {
-            return;
-        }
-        let horizon_years = 1.0 / 365.25;
-        self.set.shocks.clear();
-        self.weights.clear();
-        match self.margin {
-            OptionMarginConfig::Grid(policy) => {
-                for (shock, weight) in policy.shocks() {
-                    self.set.shocks.push(shock);
-                    self.weights.push(weight);
-                }
-            }
-            _ => {
-                self.set.shocks.extend(self.scenario_returns.iter().map(|&r| Shock {
-                    log_return: r,
-                    vol_shift: 0.0,
-                    horizon_years,
-                }));
-            }
-        }
-        if self.set.shocks.is_empty() {
-            self.set.shocks.push(Shock { log_return: 0.0, vol_shift: 0.0, horizon_years });
-            self.weights.push(1.0);
-        }
-        let mut instruments = Vec::with_capacity(1 + self.series.len());
-        instruments.push(Instrument::Perpetual);
-        for s in 0..self.series.len() {
-            let series = &self.series[s];
-            instruments.push(Instrument::Option {
-                kind: series.kind,
-                strike: series.strike,
-                expiry_years: self.years_to(s, now),
-            });
-        }
-        let market = Market { forward, vol: self.vol_now.max(1e-4), rate: 0.0 };
-        self.matrix.refresh(&instruments, &market, &self.set);
-        self.matrix_at = Some((forward, self.vol_now, now));
+    /// The model's requirement of the scratch legs at `forward`.
+    fn portfolio_requirement(&mut self, forward: f64, now: SimTime) -> Result<Requirements> {
+        let legs = std::mem::take(&mut self.legs);
+        let series = &self.series;
+        let r = self.model.requirements(&legs, forward, self.vol_now, |out| {
+            out.push(Instrument::Perpetual);
+            out.extend(series.iter().map(|x| Instrument::Option {
+                kind: x.kind,
+                strike: x.strike,
+                expiry_years: years_between(now, x.expiry),
+            }));
+        });
+        self.legs = legs;
+        r
     }
 
     /// Requirements of a holder as of its last evaluation, or now.
@@ -403,46 +292,13 @@ impl Desk {
         self.last_requirement.insert(a.0, (initial, maintenance));
         let spec = *exchange.spec();
         let forward = spec.price_to_f64(mark);
-        self.load_positions(exchange, a, now);
-        let market = Market { forward, vol: self.vol_now.max(1e-4), rate: 0.0 };
         let excess = equity.checked_sub(maintenance)?.to_f64();
-        let (lower, upper) = match self.margin {
-            OptionMarginConfig::Fixed { maintenance_fraction, .. } => {
-                // The bracket must follow equity - maintenance, and the fixed charge moves
-                // with the price too: a short option's premium charge doubles its P&L, a
-                // long's cancels it, and the fractions act like perpetual exposure.
-                let notional = exchange.notional(a, mark)?.to_f64();
-                let perp_rate = if notional > 0.0 {
-                    exchange.requirement(a, mark, true)?.to_f64() / notional
-                } else {
-                    0.0
-                };
-                let mut linear = 0.0;
-                for p in &mut self.positions {
-                    match p.instrument {
-                        Instrument::Perpetual => {
-                            linear -= perp_rate * p.quantity.abs();
-                        }
-                        Instrument::Option { .. } if p.quantity < 0.0 => {
-                            linear -= maintenance_fraction * -p.quantity;
-                            p.quantity *= 2.0;
-                        }
-                        Instrument::Option { .. } => p.quantity = 0.0,
-                    }
-                }
-                self.positions
-                    .push(Position { instrument: Instrument::Perpetual, quantity: linear });
-                let t = trigger(&self.positions, &market, excess);
-                (t.lower, t.upper)
-            }
-            // The matrix, and so the requirement, holds while the forward stays within
-            // 0.25% of where it was computed: the bracket stops there.
-            _ => {
-                let t = trigger(&self.positions, &market, excess);
-                let (f, _, _) = self.matrix_at.unwrap_or((forward, 0.0, now));
-                (t.lower.max(f * 0.9975), t.upper.min(f * 1.0025))
-            }
-        };
+        // The legs of `requirement` above: the same portfolio at the same market.
+        let legs = std::mem::take(&mut self.legs);
+        let range = self.model.safe_range(&legs, forward, self.vol_now, excess);
+        self.legs = legs;
+        let range = range?;
+        let (lower, upper) = (range.lower, range.upper);
         let tick = spec.price_to_f64(Price::from_ticks(1));
         let lo = (lower / tick).floor() as i64;
         let hi = if upper.is_finite() { (upper / tick).ceil() as i64 } else { i64::MAX };

@@ -55,6 +55,7 @@ use liqsim_exchange::{
     Liquidator, MarginSchedule, MarkPrice, Rates,
 };
 use liqsim_models::{PriceProcess, Shock, Shocks};
+use liqsim_risk::{MarginModel, MarketState};
 use rand::RngExt;
 use std::collections::BTreeSet;
 
@@ -162,7 +163,6 @@ pub struct World {
     /// EWMA of squared one-step log returns of the index, per year.
     realized_variance: f64,
     index_history: std::collections::VecDeque<(SimTime, f64)>,
-    risk_returns: Vec<f64>,
     unpaid_loss: Money,
     check_every_event: bool,
     /// The exchange's liquidation engine and waterfall (its ADL ranking is cached per
@@ -187,10 +187,6 @@ pub struct World {
     liquidation_taker: bool,
     /// Some traders enter with limit orders (their fills wake them).
     limit_entries: bool,
-    /// Filtered historical margin: horizon returns at unit volatility, last EWMA sigma.
-    filtered_unit: Option<(Vec<f64>, f64, SimDuration)>,
-    /// Annualized variance of the index over the filtered history's period (EWMA).
-    margin_variance: f64,
 }
 
 /// No level to watch on that side.
@@ -323,9 +319,10 @@ impl World {
         let index_value = index.value(SimTime::START, cfg.initial_price);
         let mark_ticks = cfg.spec.price_from_f64(index_value)?;
         let reference_vol = process.volatility() * shocks.vol_scale(SimTime::START);
+        let model = MarginModel::new(cfg.margin.policy.clone(), seed)?;
         let desk = Desk::new(
             cfg.options.as_ref(),
-            cfg.margin.options,
+            model,
             &cfg.spec,
             cfg.initial_price,
             reference_vol,
@@ -360,7 +357,6 @@ impl World {
             events: 0,
             realized_variance: 0.0,
             index_history: std::collections::VecDeque::new(),
-            risk_returns: Vec::new(),
             unpaid_loss: Money::ZERO,
             check_every_event: false,
             liquidator: Liquidator::new(LiquidationRules {
@@ -383,14 +379,11 @@ impl World {
             option_premium_volume: Money::ZERO,
             option_settled: Money::ZERO,
             liquidation_taker: false,
-            filtered_unit: None,
             limit_entries: false,
-            margin_variance: 0.0,
             cfg,
         };
         world.watch_keys = vec![(NO_BELOW, NO_ABOVE); world.exchange.accounts()];
         world.limit_entries = world.cfg.agents.iter().any(|g| g.limit_fraction > 0.0);
-        world.risk_returns = world.initial_risk_returns()?;
         world.refresh_margin()?;
         world.schedule_start()?;
         Ok(world)
@@ -523,14 +516,7 @@ impl World {
         let lambda = (-step.as_seconds_f64() / REALIZED_VOL_WINDOW_S).exp();
         self.realized_variance = lambda * self.realized_variance
             + (1.0 - lambda) * index_return * index_return / step.as_years_f64();
-        // Filtered historical margin scales its history to volatility measured over the
-        // history's own period (a day for daily closes): one jump moves it by its share
-        // of that period, not as if it repeated every second for a whole horizon.
-        if let Some((_, _, period)) = &self.filtered_unit {
-            let lambda = (-step.as_seconds_f64() / period.as_seconds_f64().max(1.0)).exp();
-            self.margin_variance = lambda * self.margin_variance
-                + (1.0 - lambda) * index_return * index_return / step.as_years_f64();
-        }
+        self.desk.model.observe(index_return, step);
         self.index_history.push_back((self.now, self.index_value));
         while self.index_history.len() > 200_000 {
             self.index_history.pop_front();
@@ -1353,108 +1339,18 @@ impl World {
         self.liquidation_loop()
     }
 
-    fn initial_risk_returns(&mut self) -> Result<Vec<f64>> {
-        let MarginKind::Risk { source, .. } = &self.cfg.margin.kind else { return Ok(Vec::new()) };
-        Ok(match source {
-            RiskSource::Historical { horizon_returns } => horizon_returns.clone(),
-            RiskSource::Filtered { .. } => Vec::new(),
-            RiskSource::MonteCarlo { scenarios, horizon } => {
-                let ProcessConfig::Parametric { unit, spec } = &self.cfg.process else {
-                    return Err(Error::Internal(
-                        "Monte Carlo margin needs a parametric process".into(),
-                    ));
-                };
-                let steps = 24u64;
-                let dt = SimDuration::from_nanos((horizon.nanos() / steps).max(1));
-                let mut rng = StreamId::named("margin-monte-carlo").rng(self.cfg.seed);
-                let mut out = Vec::with_capacity(*scenarios);
-                for _ in 0..*scenarios {
-                    let mut p = liqsim_models::process::build(spec, *unit);
-                    let mut t = SimTime::START;
-                    let mut total = 0.0;
-                    for _ in 0..steps {
-                        total += p.step(t, dt, 1.0, &mut rng);
-                        t = t.plus(dt);
-                    }
-                    out.push(total);
-                }
-                out
-            }
-        })
-    }
-
     fn refresh_margin(&mut self) -> Result<()> {
-        let vol_scale = self.shocks.vol_scale(self.now);
-        let schedule = match &self.cfg.margin.kind {
-            MarginKind::Fixed(s) => s.clone(),
-            MarginKind::Grid { move_max, extreme_move, extreme_fraction, maintenance_fraction } => {
-                let (l, s) =
-                    liqsim_risk::linear::grid_rates(*move_max, *extreme_move, *extreme_fraction);
-                flat(l, s, *maintenance_fraction, self.cfg.max_leverage)
-            }
-            MarginKind::Risk { measure, confidence, maintenance_fraction, source } => {
-                let returns: Vec<f64> = match source {
-                    RiskSource::Filtered { returns, lambda, horizon_periods, period } => {
-                        // The history's horizon returns at unit volatility and its last EWMA
-                        // level do not change during a run: computed once, then rescaled.
-                        if self.filtered_unit.is_none() {
-                            let unit = liqsim_risk::scenarios::filtered(
-                                returns,
-                                *lambda,
-                                1.0,
-                                *horizon_periods,
-                            );
-                            // The run's volatility starts at the history's last EWMA level
-                            // (per period) and follows the run from there.
-                            let sigma = liqsim_risk::scenarios::ewma_last(returns, *lambda).sqrt();
-                            self.margin_variance = sigma * sigma / period.as_years_f64();
-                            self.filtered_unit = Some((unit, sigma, *period));
-                        }
-                        let Some((unit, _, _)) = &self.filtered_unit else {
-                            return Err(Error::Internal("filtered history missing".into()));
-                        };
-                        let sigma_now = (self.margin_variance * period.as_years_f64()).sqrt();
-                        let scale = sigma_now * vol_scale;
-                        unit.iter().map(|z| z * scale).collect()
-                    }
-                    _ => self.risk_returns.iter().map(|r| r * vol_scale).collect(),
-                };
-                let (mut l, mut s) = liqsim_risk::linear::rates(&returns, *confidence, *measure);
-                if let Some(apc) = self.cfg.margin.apc {
-                    // Stress releases the buffer: realized volatility at twice the
-                    // process's own releases all of it.
-                    let variance = if self.filtered_unit.is_some() {
-                        self.margin_variance
-                    } else {
-                        self.realized_variance
-                    };
-                    let normal = self.process.volatility().max(1e-9);
-                    let released = (variance.max(0.0).sqrt() / normal - 1.0).clamp(0.0, 1.0);
-                    let (floor, (ls, ss)) = match apc.stressed {
-                        Some(rates) => (1.0, rates),
-                        None => (0.0, (0.0, 0.0)),
-                    };
-                    let rule =
-                        liqsim_risk::scenarios::Apc { floor_fraction: floor, buffer: apc.buffer };
-                    l = rule.apply(l, ls, released);
-                    s = rule.apply(s, ss, released);
-                }
-                if !self.desk.is_empty() {
-                    self.desk.set_scenario_returns(&returns);
-                }
-                flat(l, s, *maintenance_fraction, self.cfg.max_leverage)
-            }
+        let state = MarketState {
+            vol_scale: self.shocks.vol_scale(self.now),
+            realized_variance: self.realized_variance,
+            normal_vol: self.process.volatility(),
         };
+        let schedule = self.desk.model.refresh(&state)?.clone();
         self.exchange.set_schedule(schedule);
-        if !self.desk.is_empty() {
-            self.desk.invalidate_matrix();
-            // Volatility and time are frozen inside a holder's bracket: recheck them all.
-            // Under fixed margin time cannot hurt (a long option's decay lowers its equity
-            // and its premium charge alike; a short's raises the one and lowers the other),
-            // and volatility moves trigger their own pass.
-            if !matches!(self.cfg.margin.options, OptionMarginConfig::Fixed { .. }) {
-                self.desk.mark_all_dirty(&self.exchange);
-            }
+        // Volatility and time are frozen inside a holder's range: recheck them all (unless
+        // the policy's requirement cannot move between refreshes).
+        if !self.desk.is_empty() && self.desk.model.moves_between_refreshes() {
+            self.desk.mark_all_dirty(&self.exchange);
         }
         Ok(())
     }
@@ -1580,7 +1476,7 @@ impl World {
         self.recorder.finish(RunFacts {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
-            policy: self.cfg.margin.policy.clone(),
+            policy: self.desk.model.name().to_string(),
             digest: self.digest.to_string(),
             events: self.events,
             accounts_checked: self.accounts_checked,
@@ -1637,16 +1533,6 @@ fn market(
         protection: Some(protection),
         max_qty: max_lots.map(Qty::from_lots),
     }
-}
-
-fn flat(long: f64, short: f64, maintenance_fraction: f64, max_leverage: f64) -> MarginSchedule {
-    // Never below the venue's leverage cap: initial at least 1 / max leverage.
-    let floor = 1.0 / max_leverage;
-    let rates = |r: f64| {
-        let initial = r.max(floor);
-        Rates { initial, maintenance: initial * maintenance_fraction }
-    };
-    MarginSchedule::Flat { long: rates(long), short: rates(short) }
 }
 
 /// Builds and runs a world.
