@@ -5,7 +5,7 @@
 //!
 //! Decisions are pure functions of (configuration, state, view, the agent's random
 //! stream), so they are tested here without a market. Market makers are not wake-driven:
-//! they requote on every price step, in the kernel, from the same configuration.
+//! they requote on every price step, through the pure functions of [`crate::quoting`].
 
 use crate::config::{AgentGroup, AgentKind};
 use liqsim_core::{RngStream, SimDuration};

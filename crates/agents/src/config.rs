@@ -25,6 +25,14 @@ impl AgentKind {
         ("option_market_maker", AgentKind::OptionMarketMaker),
     ];
 
+    /// Kinds that trade options, and so need an option chain.
+    pub fn trades_options(self) -> bool {
+        matches!(
+            self,
+            AgentKind::OptionWriter | AgentKind::OptionBuyer | AgentKind::OptionMarketMaker
+        )
+    }
+
     pub fn name(self) -> &'static str {
         Self::ALL.iter().find(|(_, k)| *k == self).map(|(n, _)| *n).unwrap_or("agent")
     }

@@ -67,16 +67,20 @@ pub struct CascadeReport {
     pub largest_cascade: u64,
 }
 
-pub fn analyze(records: &[LiquidationRecord], config: CascadeConfig) -> Result<CascadeReport> {
-    let mut depths: Vec<u32> = Vec::with_capacity(records.len());
-    let mut roots: Vec<u32> = Vec::with_capacity(records.len());
-    let mut tree_sizes: Vec<u64> = vec![0; records.len()];
-    let mut total = Money::ZERO;
-    let mut exogenous = Money::ZERO;
-    let mut waves = 0u32;
-    let mut previous_time: Option<SimTime> = None;
-    for (index, record) in records.iter().enumerate() {
-        let (depth, root) = match record.cause {
+/// The causal forest of a run's liquidations, grown one record at a time: the one place
+/// a liquidation's depth is derived (the recorder grows it as liquidations happen, so a
+/// depth is known at once; [`analyze`] grows one from a finished list).
+#[derive(Debug, Clone, Default)]
+pub struct Forest {
+    depths: Vec<u32>,
+    roots: Vec<u32>,
+}
+
+impl Forest {
+    /// Adds the next record's cause; returns its depth and its tree's root.
+    pub fn add(&mut self, cause: Cause) -> Result<(u32, u32)> {
+        let index = self.depths.len();
+        let (depth, root) = match cause {
             Cause::Exogenous => (0, index as u32),
             Cause::Liquidation(parent) => {
                 let parent = parent as usize;
@@ -85,11 +89,28 @@ pub fn analyze(records: &[LiquidationRecord], config: CascadeConfig) -> Result<C
                         "liquidation {index} names liquidation {parent} as its cause, which is not earlier"
                     )));
                 }
-                (depths[parent] + 1, roots[parent])
+                (self.depths[parent] + 1, self.roots[parent])
             }
         };
-        depths.push(depth);
-        roots.push(root);
+        self.depths.push(depth);
+        self.roots.push(root);
+        Ok((depth, root))
+    }
+
+    pub fn depth(&self, index: usize) -> Option<u32> {
+        self.depths.get(index).copied()
+    }
+}
+
+pub fn analyze(records: &[LiquidationRecord], config: CascadeConfig) -> Result<CascadeReport> {
+    let mut forest = Forest::default();
+    let mut tree_sizes: Vec<u64> = vec![0; records.len()];
+    let mut total = Money::ZERO;
+    let mut exogenous = Money::ZERO;
+    let mut waves = 0u32;
+    let mut previous_time: Option<SimTime> = None;
+    for (index, record) in records.iter().enumerate() {
+        let (depth, root) = forest.add(record.cause)?;
         tree_sizes[root as usize] += 1;
         total = total.checked_add(record.notional)?;
         if depth == 0 {
@@ -123,6 +144,7 @@ pub fn analyze(records: &[LiquidationRecord], config: CascadeConfig) -> Result<C
     } else {
         None
     };
+    let depths = forest.depths;
     Ok(CascadeReport {
         max_depth: depths.iter().copied().max().unwrap_or(0),
         depths,

@@ -1,7 +1,10 @@
 //! liqsim-sim: the event kernel and what it measures.
 //!
-//! - [`world`]: the event kernel: (time, phase, seq) order, price steps, liquidation
-//!   cascades, market makers and traders, funding, risk refreshes, samples.
+//! - [`world`]: the event kernel, which only sequences phases in (time, phase, seq)
+//!   order; each job is a part of its own (market, settlement, options, margin,
+//!   population, traders, quoting, liquidations), see its module documentation.
+//! - [`events`]: the typed event stream every part reports to, and its observers (the
+//!   digest and the recorder).
 //! - [`config`]: the validated values a world is built from.
 //! - [`digest`]: the run digest, a hash over the canonical sequence of fills,
 //!   liquidations and ledger changes; same scenario + seed + version = same digest.
@@ -11,15 +14,25 @@
 //!   the causal chain, amplification, waves, cascade sizes.
 
 pub mod cascade;
+mod check;
 pub mod config;
 pub mod digest;
+pub mod events;
+mod liquidations;
+mod margin;
+mod market;
 pub mod metrics;
 mod options;
 pub mod outcome;
+mod population;
+mod quoting;
+mod traders;
+mod venue;
 pub mod world;
 
 pub use cascade::{CascadeConfig, CascadeReport, Cause, LiquidationRecord, Side};
 pub use config::SimConfig;
 pub use digest::Digest;
+pub use events::SimEvent;
 pub use outcome::*;
 pub use world::{World, run};

@@ -6,10 +6,13 @@
 //! into the open interval and are reset by `sample`; stocks (fund, cumulative bad debt)
 //! are read at the sample.
 //!
-//! Cascade depth is computed when a liquidation is recorded: its cause is always an
-//! earlier liquidation, whose depth is known.
+//! Cascade depth is known when a liquidation is recorded: its cause is always an earlier
+//! liquidation, already in the run's causal [`Forest`].
+//!
+//! The kernel reaches the recorder only through its event stream ([`Recorder::on_event`]).
 
-use crate::cascade::{self, CascadeConfig, Cause, LiquidationRecord, Side};
+use crate::cascade::{self, CascadeConfig, Cause, Forest, LiquidationRecord, Side};
+use crate::events::SimEvent;
 use crate::outcome::*;
 use liqsim_core::{Error, Money, Result, SimDuration, SimTime};
 
@@ -27,7 +30,6 @@ pub struct Snapshot {
     pub margin_required: Money,
     pub margin_held: Money,
     pub accounts_below_maintenance: u64,
-    pub unpaid_loss: Money,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,11 @@ pub struct Recorder {
     margin_sum: i128,
     margin_peak: Money,
     pre_stress: Option<Money>,
+    forest: Forest,
+    /// Losses nobody paid (neither fund, ADL nor socialization).
+    unpaid: Money,
+    option_premium_volume: Money,
+    option_settled: Money,
 }
 
 impl Recorder {
@@ -80,7 +87,61 @@ impl Recorder {
             margin_sum: 0,
             margin_peak: Money::ZERO,
             pre_stress: None,
+            forest: Forest::default(),
+            unpaid: Money::ZERO,
+            option_premium_volume: Money::ZERO,
+            option_settled: Money::ZERO,
         }
+    }
+
+    /// One event of the kernel's stream.
+    pub fn on_event(&mut self, now: SimTime, event: SimEvent) -> Result<()> {
+        match event {
+            SimEvent::Trade { notional, .. } => self.on_trade(notional),
+            SimEvent::OptionTrade { premium, .. } => {
+                self.option_premium_volume = self.option_premium_volume.checked_add(premium)?;
+                self.on_trade(premium)
+            }
+            SimEvent::Liquidation { row, .. } => self.on_liquidation(row).map(|_| ()),
+            SimEvent::ForcedClose { notional, adl: true, .. }
+            | SimEvent::OptionTakeover { notional, adl: true, .. } => self.on_adl(now, notional),
+            SimEvent::ForcedClose { notional, adl: false, .. } => self.on_mark_close(notional),
+            SimEvent::OptionTakeover { adl: false, .. }
+            | SimEvent::TopUp { .. }
+            | SimEvent::Funding { .. } => Ok(()),
+            SimEvent::Expiry { settled, .. } => {
+                self.option_settled = self.option_settled.checked_add(settled)?;
+                Ok(())
+            }
+            SimEvent::Fund { balance } => {
+                self.on_fund(now, balance);
+                Ok(())
+            }
+            SimEvent::Backstop { notional } => self.on_backstop(notional),
+            SimEvent::Socialized { amount } => self.on_socialized_loss(amount),
+            SimEvent::Unpaid { amount } => {
+                self.unpaid = self.unpaid.checked_add(amount)?;
+                Ok(())
+            }
+            SimEvent::OpenDeficit { amount } => {
+                self.unpaid = self.unpaid.checked_add(amount)?;
+                self.on_open_deficit(amount)
+            }
+            SimEvent::FundInsufficient => {
+                self.on_fund_insufficient(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Losses nobody has paid so far.
+    pub fn unpaid(&self) -> Money {
+        self.unpaid
+    }
+
+    /// (premium traded, intrinsic value settled at expiry) of the options.
+    pub fn option_flows(&self) -> (Money, Money) {
+        (self.option_premium_volume, self.option_settled)
     }
 
     /// Records a liquidation and returns its index (the id later liquidations name as
@@ -97,15 +158,15 @@ impl Recorder {
             }
             l.caused_by = parent.caused_by;
         }
-        let depth = match l.caused_by {
-            None => 0,
-            Some(parent) => {
-                let parent_row = self.log.get(parent as usize).ok_or_else(|| {
-                    Error::Internal(format!("liquidation {index} names unknown cause {parent}"))
-                })?;
-                parent_row.depth + 1
-            }
-        };
+        let cause = l.caused_by.map_or(Cause::Exogenous, Cause::Liquidation);
+        if let Cause::Liquidation(parent) = cause
+            && parent as usize >= self.log.len()
+        {
+            return Err(Error::Internal(format!(
+                "liquidation {index} names unknown cause {parent}"
+            )));
+        }
+        let (depth, _) = self.forest.add(cause)?;
         self.first_liquidation.get_or_insert(l.time);
         self.totals.count += 1;
         self.totals.notional = self.totals.notional.checked_add(l.notional)?;
@@ -133,7 +194,7 @@ impl Recorder {
             time: l.time,
             notional: l.notional,
             side: l.side,
-            cause: l.caused_by.map_or(Cause::Exogenous, Cause::Liquidation),
+            cause,
         });
         self.log.push(LiquidationRow { depth, ..l });
         Ok(index)
@@ -213,7 +274,7 @@ impl Recorder {
         row.margin_required = s.margin_required;
         row.margin_held = s.margin_held;
         row.accounts_below_maintenance = s.accounts_below_maintenance;
-        row.unpaid_loss = s.unpaid_loss;
+        row.unpaid_loss = self.unpaid;
         self.margin_sum += i128::from(s.margin_required.micros());
         self.margin_peak = self.margin_peak.max(s.margin_required);
         // Pre-stress margin: the last sample at or before the first shock, or the first
@@ -245,7 +306,7 @@ impl Recorder {
         };
         let solvent = !self.fund_min.is_negative()
             && self.socialized.micros() == 0
-            && run.unpaid_loss.micros() == 0;
+            && self.unpaid.micros() == 0;
         Ok(Outcome {
             scenario: run.scenario,
             seed: run.seed,
@@ -300,8 +361,6 @@ pub struct RunFacts {
     pub accounts_checked: u64,
     pub duration: SimDuration,
     pub conservation_error: Money,
-    /// Losses nobody paid (neither fund, ADL nor socialization); nonzero means insolvent.
-    pub unpaid_loss: Money,
     pub shocks: Vec<ShockWindow>,
     pub leverage_bands: Vec<crate::outcome::LeverageBand>,
     pub options: crate::outcome::OptionFigures,
@@ -359,7 +418,6 @@ mod tests {
             accounts_checked: 4,
             duration: SimDuration::from_secs(180),
             conservation_error: Money::ZERO,
-            unpaid_loss: Money::ZERO,
             shocks: vec![],
             leverage_bands: vec![],
             options: Default::default(),

@@ -1,39 +1,44 @@
-//! Option series in the world and the margin of the accounts that hold them.
+//! Option series in the world: what they are, their marks, their expiry, and how option
+//! writers and buyers choose a series.
 //!
-//! Each series (call or put, strike, expiry) has its own order book and is cash-settled
-//! on the index at expiry. Its mark is Black-76 on the perpetual's mark with the implied
-//! volatility of an SVI smile whose level follows the process's current volatility times
-//! the scheduled shock multiplier, so a volatility shock reprices every series at once.
+//! Each series (call or put, strike, expiry) has its own order book (in the venue) and is
+//! cash-settled on the index at expiry. Its mark is Black-76 on the perpetual's mark with
+//! the implied volatility of an SVI smile whose level follows the process's current
+//! volatility times the scheduled shock multiplier, so a volatility shock reprices every
+//! series at once.
 //!
-//! Margin of an account holding options is the run's [`MarginModel`] applied to its whole
-//! portfolio (perpetual included), over the model's table shared by all accounts (row 0
-//! the perpetual, then one row per series). Such an account is not in the exchange's
-//! bankruptcy-price index; instead it is keyed here by the model's safe forward range,
-//! inside which it stays above maintenance, so a price step visits only the holders
-//! whose range it leaves. Volatility and time are frozen inside a range, so every holder
-//! is re-evaluated at each margin refresh (for a policy whose requirement moves between
-//! refreshes), when the pricing volatility has moved by more than 5% since the last full
-//! pass, and whenever its positions or cash change.
+//! Writers' and buyers' decisions come from liqsim-agents; their orders meet the books
+//! here: a writer sells the put nearest 0.9 x the forward (and the call nearest 1.1 x for
+//! a strangle) on a random live expiry at least an hour away, sized so that the
+//! underlying notional is deposit x leverage, cut in half until the policy's initial
+//! margin is covered; a buyer spends a third of its deposit on the put nearest 0.95 x or
+//! the call nearest 1.05 x the forward.
 
 use crate::config::OptionChainConfig;
-use liqsim_book::{BookConfig, OrderBook, StpMode};
-use liqsim_core::{ContractSpec, Money, Price, Qty, Result, SimTime};
+use crate::events::SimEvent;
+use crate::venue::market_order;
+use crate::world::Ctx;
+use liqsim_book::Side;
+use liqsim_core::{ContractSpec, Price, Qty, Result, RngStream, SimDuration, SimTime};
 use liqsim_exchange::{AccountId, Exchange};
 use liqsim_models::{OptionKind, SviSlice, VolSurface, black76_greeks};
-use liqsim_risk::{Instrument, Leg, MarginModel, Requirements};
-use std::collections::{BTreeMap, BTreeSet};
+use liqsim_risk::Instrument;
+use rand::RngExt;
 
 const YEAR_NANOS: f64 = 365.25 * 86_400e9;
-
-/// Years from `now` to `expiry` (0 once it has passed).
-fn years_between(now: SimTime, expiry: SimTime) -> f64 {
-    (expiry.nanos().saturating_sub(now.nanos())) as f64 / YEAR_NANOS
-}
 
 /// Smile shape of every expiry: put skew as crypto option markets show it.
 const SMILE_B: f64 = 0.08;
 const SMILE_RHO: f64 = -0.35;
 const SMILE_SIGMA: f64 = 0.15;
+
+/// Minimum time to expiry for a new option position.
+const MIN_TIME_TO_EXPIRY: SimDuration = SimDuration::from_secs(3600);
+
+/// Years from `now` to `expiry` (0 once it has passed).
+pub(crate) fn years_between(now: SimTime, expiry: SimTime) -> f64 {
+    (expiry.nanos().saturating_sub(now.nanos())) as f64 / YEAR_NANOS
+}
 
 #[derive(Debug)]
 pub(crate) struct Series {
@@ -41,7 +46,6 @@ pub(crate) struct Series {
     pub strike: f64,
     pub strike_ticks: Price,
     pub expiry: SimTime,
-    pub book: OrderBook,
     pub live: bool,
     /// Model price and delta per unit of the underlying, at the last mark update.
     pub fair: f64,
@@ -49,32 +53,22 @@ pub(crate) struct Series {
 }
 
 #[derive(Debug)]
-pub(crate) struct Desk {
+pub(crate) struct OptionChain {
     pub series: Vec<Series>,
     surface: Option<VolSurface>,
+    /// The volatility series are priced at (and margined at).
     pub vol_now: f64,
-    /// The run's margin policy, for every account: its schedule is the exchange's.
-    pub model: MarginModel,
-    /// Requirements of each keyed holder at its last evaluation, for the metrics.
-    last_requirement: BTreeMap<u32, (Money, Money)>,
-    lower: BTreeSet<(i64, u32)>,
-    upper: BTreeSet<(i64, u32)>,
-    keys: BTreeMap<u32, (i64, i64)>,
-    /// Holders whose positions or cash changed since they were last keyed.
-    pub dirty: Vec<AccountId>,
-    vol_at_full_pass: f64,
-    legs: Vec<Leg>,
 }
 
-impl Desk {
+impl OptionChain {
+    /// The chain's series, each added to `exchange` (no chain: no series).
     pub fn new(
         chain: Option<&OptionChainConfig>,
-        model: MarginModel,
         spec: &ContractSpec,
         initial_price: f64,
         reference_vol: f64,
         exchange: &mut Exchange,
-    ) -> Result<Desk> {
+    ) -> Result<OptionChain> {
         let mut series = Vec::new();
         let mut surface = None;
         if let Some(chain) = chain {
@@ -101,10 +95,6 @@ impl Desk {
                             strike,
                             strike_ticks,
                             expiry: SimTime::START.plus(*e),
-                            book: OrderBook::new(BookConfig {
-                                stp: StpMode::CancelTaker,
-                                capacity: 64,
-                            }),
                             live: true,
                             fair: 0.0,
                             delta: 0.0,
@@ -113,32 +103,40 @@ impl Desk {
                 }
             }
         }
-        Ok(Desk {
-            series,
-            surface,
-            vol_now: reference_vol,
-            model,
-            last_requirement: BTreeMap::new(),
-            lower: BTreeSet::new(),
-            upper: BTreeSet::new(),
-            keys: BTreeMap::new(),
-            dirty: Vec::new(),
-            vol_at_full_pass: reference_vol,
-            legs: Vec::new(),
-        })
+        Ok(OptionChain { series, surface, vol_now: reference_vol })
     }
 
     pub fn is_empty(&self) -> bool {
         self.series.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
     fn years_to(&self, s: usize, now: SimTime) -> f64 {
         years_between(now, self.series[s].expiry)
     }
 
+    /// Series `s` as the margin model values it at `now`.
+    pub fn instrument(&self, s: usize, now: SimTime) -> Instrument {
+        let series = &self.series[s];
+        Instrument::Option {
+            kind: series.kind,
+            strike: series.strike,
+            expiry_years: self.years_to(s, now),
+        }
+    }
+
+    /// Every instrument a margin table needs at `now`: the perpetual (row 0), then each
+    /// series (row 1 + s).
+    pub fn instruments(&self, now: SimTime, out: &mut Vec<Instrument>) {
+        out.push(Instrument::Perpetual);
+        out.extend((0..self.series.len()).map(|s| self.instrument(s, now)));
+    }
+
     /// Reprices every live series at `forward` with current volatility `vol_now` and
-    /// posts the marks to the exchange. Returns true when the volatility has moved enough
-    /// since the last full pass that every holder must be re-evaluated.
+    /// posts the marks to the exchange.
     pub fn update_marks(
         &mut self,
         now: SimTime,
@@ -146,9 +144,9 @@ impl Desk {
         vol_now: f64,
         spec: &ContractSpec,
         exchange: &mut Exchange,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         self.vol_now = vol_now;
-        let Some(surface) = &self.surface else { return Ok(false) };
+        let Some(surface) = &self.surface else { return Ok(()) };
         for s in 0..self.series.len() {
             if !self.series[s].live {
                 continue;
@@ -163,182 +161,7 @@ impl Desk {
             series.fair = g.price;
             series.delta = g.delta;
         }
-        Ok((vol_now / self.vol_at_full_pass - 1.0).abs() > 0.05)
-    }
-
-    /// The instrument of series `s`, valued at `now`.
-    fn instrument(&self, s: usize, now: SimTime) -> Instrument {
-        let series = &self.series[s];
-        Instrument::Option {
-            kind: series.kind,
-            strike: series.strike,
-            expiry_years: self.years_to(s, now),
-        }
-    }
-
-    /// `a`'s portfolio (perpetual first, row 0; series s in row 1 + s) plus `extra`
-    /// (series, signed lots) into the scratch legs, valued at `mark` to the micro-unit.
-    fn load_legs(
-        &mut self,
-        exchange: &Exchange,
-        a: AccountId,
-        mark: Price,
-        now: SimTime,
-        extra: &[(u16, i64)],
-    ) -> Result<()> {
-        let spec = *exchange.spec();
-        self.legs.clear();
-        let perp = exchange.position(a);
-        if !perp.is_zero() {
-            let notional = spec.notional(mark, perp.abs())?;
-            self.legs.push(Leg {
-                instrument: Instrument::Perpetual,
-                row: 0,
-                quantity: spec.qty_to_f64(perp),
-                value: notional,
-                underlying: notional,
-            });
-        }
-        let held = exchange.holdings(a).iter().map(|h| (h.series, h.qty));
-        for (series, lots) in held.chain(extra.iter().copied()) {
-            let s = usize::from(series);
-            let q = Qty::from_lots(lots.abs());
-            self.legs.push(Leg {
-                instrument: self.instrument(s, now),
-                row: 1 + s,
-                quantity: spec.qty_to_f64(Qty::from_lots(lots)),
-                value: spec.notional(exchange.option_mark(series), q)?,
-                underlying: spec.notional(mark, q)?,
-            });
-        }
         Ok(())
-    }
-
-    /// (initial, maintenance) of `a`'s whole portfolio at `mark` (the perpetual's).
-    pub fn requirement(
-        &mut self,
-        exchange: &Exchange,
-        a: AccountId,
-        mark: Price,
-        now: SimTime,
-    ) -> Result<(Money, Money)> {
-        self.requirement_with(exchange, a, mark, now, &[])
-    }
-
-    /// The same with `extra` (series, signed lots) added to the portfolio, as an order
-    /// check sees it. Extra lots in a series already held are charged as a separate
-    /// position (conservative when they offset).
-    pub fn requirement_with(
-        &mut self,
-        exchange: &Exchange,
-        a: AccountId,
-        mark: Price,
-        now: SimTime,
-        extra: &[(u16, i64)],
-    ) -> Result<(Money, Money)> {
-        self.load_legs(exchange, a, mark, now, extra)?;
-        let r = self.portfolio_requirement(exchange.spec().price_to_f64(mark), now)?;
-        Ok((r.initial, r.maintenance))
-    }
-
-    /// The model's requirement of the scratch legs at `forward`.
-    fn portfolio_requirement(&mut self, forward: f64, now: SimTime) -> Result<Requirements> {
-        let legs = std::mem::take(&mut self.legs);
-        let series = &self.series;
-        let r = self.model.requirements(&legs, forward, self.vol_now, |out| {
-            out.push(Instrument::Perpetual);
-            out.extend(series.iter().map(|x| Instrument::Option {
-                kind: x.kind,
-                strike: x.strike,
-                expiry_years: years_between(now, x.expiry),
-            }));
-        });
-        self.legs = legs;
-        r
-    }
-
-    /// Requirements of a holder as of its last evaluation, or now.
-    pub fn last_requirement(
-        &mut self,
-        exchange: &Exchange,
-        a: AccountId,
-        mark: Price,
-        now: SimTime,
-    ) -> Result<(Money, Money)> {
-        match self.last_requirement.get(&a.0) {
-            Some(&r) => Ok(r),
-            None => self.requirement(exchange, a, mark, now),
-        }
-    }
-
-    /// Exact check of a holder at `mark`: true when equity is below maintenance (the
-    /// account leaves the index); otherwise it is keyed by its new safe range.
-    pub fn evaluate(
-        &mut self,
-        exchange: &Exchange,
-        a: AccountId,
-        mark: Price,
-        now: SimTime,
-    ) -> Result<bool> {
-        self.remove(a);
-        if exchange.holdings(a).is_empty() {
-            return Ok(false);
-        }
-        let equity = exchange.equity(a, mark)?;
-        let (initial, maintenance) = self.requirement(exchange, a, mark, now)?;
-        if equity < maintenance {
-            return Ok(true);
-        }
-        self.last_requirement.insert(a.0, (initial, maintenance));
-        let spec = *exchange.spec();
-        let forward = spec.price_to_f64(mark);
-        let excess = equity.checked_sub(maintenance)?.to_f64();
-        // The legs of `requirement` above: the same portfolio at the same market.
-        let legs = std::mem::take(&mut self.legs);
-        let range = self.model.safe_range(&legs, forward, self.vol_now, excess);
-        self.legs = legs;
-        let range = range?;
-        let (lower, upper) = (range.lower, range.upper);
-        let tick = spec.price_to_f64(Price::from_ticks(1));
-        let lo = (lower / tick).floor() as i64;
-        let hi = if upper.is_finite() { (upper / tick).ceil() as i64 } else { i64::MAX };
-        self.lower.insert((lo, a.0));
-        self.upper.insert((hi, a.0));
-        self.keys.insert(a.0, (lo, hi));
-        Ok(false)
-    }
-
-    pub fn remove(&mut self, a: AccountId) {
-        self.last_requirement.remove(&a.0);
-        if let Some((lo, hi)) = self.keys.remove(&a.0) {
-            self.lower.remove(&(lo, a.0));
-            self.upper.remove(&(hi, a.0));
-        }
-    }
-
-    /// Holders whose range `mark` has left, plus the dirty ones, into `out` (appended,
-    /// ascending by account id, no repeats).
-    pub fn crossed(&mut self, mark: Price, out: &mut Vec<AccountId>) {
-        let start = out.len();
-        let p = mark.ticks();
-        out.extend(self.lower.range((p, 0)..).map(|&(_, a)| AccountId(a)));
-        out.extend(self.upper.range(..=(p, u32::MAX)).map(|&(_, a)| AccountId(a)));
-        out.append(&mut self.dirty);
-        out[start..].sort_unstable();
-        let mut k = start;
-        for i in start..out.len() {
-            if k == start || out[i] != out[k - 1] {
-                out[k] = out[i];
-                k += 1;
-            }
-        }
-        out.truncate(k);
-    }
-
-    /// Every holder, for a full pass (after a refresh or a volatility move).
-    pub fn mark_all_dirty(&mut self, exchange: &Exchange) {
-        self.dirty.extend(exchange.option_holders());
-        self.vol_at_full_pass = self.vol_now;
     }
 
     /// Net delta of `a` in units of the underlying (perpetual plus options).
@@ -360,5 +183,165 @@ impl Desk {
             OptionKind::Put => k - index.ticks(),
         };
         Price::from_ticks(x.max(0))
+    }
+
+    /// Live series of kind `kind` expiring at `expiry` with the strike nearest `target`.
+    fn nearest(&self, kind: OptionKind, expiry: SimTime, target: f64) -> Option<usize> {
+        (0..self.series.len())
+            .filter(|&s| {
+                let x = &self.series[s];
+                x.live && x.kind == kind && x.expiry == expiry
+            })
+            .min_by(|&x, &y| {
+                let dx = (self.series[x].strike - target).abs();
+                let dy = (self.series[y].strike - target).abs();
+                dx.total_cmp(&dy).then(x.cmp(&y))
+            })
+    }
+
+    /// A random live expiry at least an hour after `now`.
+    fn pick_expiry(&self, now: SimTime, rng: &mut RngStream) -> Option<SimTime> {
+        let horizon = now.plus(MIN_TIME_TO_EXPIRY);
+        let mut expiries: Vec<SimTime> =
+            self.series.iter().filter(|x| x.live && x.expiry > horizon).map(|x| x.expiry).collect();
+        expiries.sort();
+        expiries.dedup();
+        if expiries.is_empty() {
+            return None;
+        }
+        Some(expiries[rng.random_range(0..expiries.len())])
+    }
+}
+
+impl Ctx<'_> {
+    /// Cash-settles series `s` on the index and closes it; a holder left flat with a
+    /// debt has it settled down the waterfall. The caller runs the liquidation loop next
+    /// (settlement moves balances).
+    pub fn expire(&mut self, s: usize) -> Result<()> {
+        let spec = self.cfg.spec;
+        let index = spec.price_from_f64(self.market.index_value)?;
+        let intrinsic = self.chain.intrinsic(s, index);
+        self.chain.series[s].live = false;
+        self.venue.close_series(s);
+        let exchange = &mut self.venue.exchange;
+        exchange.set_option_mark(s as u16, intrinsic);
+        let long_lots = exchange.option_open_interest(s as u16);
+        let settled = spec.notional(intrinsic, Qty::from_lots(long_lots))?;
+        let holders = exchange.expire(s as u16, intrinsic)?;
+        self.observers.emit(self.now, SimEvent::Expiry { series: s as u16, intrinsic, settled })?;
+        for a in holders {
+            self.margin.remove(a);
+            if !self.venue.exchange.holdings(a).is_empty() {
+                self.margin.dirty.push(a);
+            }
+            if self.venue.exchange.is_flat(a) && self.venue.exchange.cash(a).is_negative() {
+                let debt = self.venue.exchange.settle_debt(a, self.market.mark_ticks)?;
+                self.record_debt(debt)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A writer sells puts (and calls for a strangle); true if anything was sold.
+    pub fn write_options(
+        &mut self,
+        a: AccountId,
+        leverage: f64,
+        deposit: f64,
+        strangle: bool,
+        rng: &mut RngStream,
+    ) -> Result<bool> {
+        let Some(expiry) = self.chain.pick_expiry(self.now, rng) else { return Ok(false) };
+        let spec = self.cfg.spec;
+        let mark_ticks = self.market.mark_ticks;
+        let forward = spec.price_to_f64(mark_ticks);
+        let mut legs = Vec::with_capacity(2);
+        if let Some(s) = self.chain.nearest(OptionKind::Put, expiry, 0.9 * forward) {
+            legs.push(s);
+        }
+        if strangle && let Some(s) = self.chain.nearest(OptionKind::Call, expiry, 1.1 * forward) {
+            legs.push(s);
+        }
+        if legs.is_empty() {
+            return Ok(false);
+        }
+        let lot = spec.qty_to_f64(Qty::from_lots(1));
+        let mut lots = (deposit * leverage / legs.len() as f64 / forward / lot).floor() as i64;
+        let equity = self.venue.exchange.equity(a, mark_ticks)?;
+        while lots > 0 {
+            let extra: Vec<(u16, i64)> = legs.iter().map(|&s| (s as u16, -lots)).collect();
+            let (im, _) = self.margin.requirement_with(
+                &self.venue.exchange,
+                self.chain,
+                a,
+                mark_ticks,
+                self.now,
+                &extra,
+            )?;
+            if equity >= im {
+                break;
+            }
+            lots /= 2;
+        }
+        if lots == 0 {
+            return Ok(false);
+        }
+        let mut sold = 0;
+        for s in legs {
+            let mark = self.venue.exchange.option_mark(s as u16);
+            let bound = Price::from_ticks((mark.ticks() * 7 / 10).max(1));
+            sold += self
+                .submit_option(s, market_order(a, Side::Sell, lots, bound, None))?
+                .filled
+                .lots();
+        }
+        Ok(sold > 0)
+    }
+
+    /// A buyer spends a third of its deposit on a near-the-money call or put.
+    pub fn buy_options(
+        &mut self,
+        a: AccountId,
+        call: bool,
+        deposit: f64,
+        rng: &mut RngStream,
+    ) -> Result<bool> {
+        let Some(expiry) = self.chain.pick_expiry(self.now, rng) else { return Ok(false) };
+        let spec = self.cfg.spec;
+        let forward = spec.price_to_f64(self.market.mark_ticks);
+        let (kind, target) = if call {
+            (OptionKind::Call, 1.05 * forward)
+        } else {
+            (OptionKind::Put, 0.95 * forward)
+        };
+        let Some(s) = self.chain.nearest(kind, expiry, target) else { return Ok(false) };
+        let mark = self.venue.exchange.option_mark(s as u16);
+        if mark.ticks() <= 0 {
+            return Ok(false);
+        }
+        let price = spec.price_to_f64(mark) * 1.3;
+        let lot = spec.qty_to_f64(Qty::from_lots(1));
+        let budget = deposit / 3.0;
+        let lots = (budget / price / lot).floor() as i64;
+        if lots <= 0 {
+            return Ok(false);
+        }
+        let bound = Price::from_ticks(mark.ticks() * 13 / 10 + 1);
+        Ok(self.submit_option(s, market_order(a, Side::Buy, lots, bound, None))?.filled.lots() > 0)
+    }
+
+    /// A writer's stop: buys back every short option at market (up to twice its mark).
+    pub fn buy_back(&mut self, a: AccountId) -> Result<()> {
+        let holdings: Vec<_> = self.venue.exchange.holdings(a).to_vec();
+        for h in holdings {
+            if h.qty >= 0 {
+                continue;
+            }
+            let mark = self.venue.exchange.option_mark(h.series);
+            let bound = Price::from_ticks(2 * mark.ticks() + 1);
+            let order = market_order(a, Side::Buy, -h.qty, bound, Some(-h.qty));
+            self.submit_option(usize::from(h.series), order)?;
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,333 @@
+//! Liquidations in the run: finding accounts below maintenance, handing each to the
+//! exchange's waterfall (`liqsim_exchange::liquidation`), and recording what it did.
+//!
+//! After a price step (or funding, or an expiry) every account the mark may have pushed
+//! below maintenance is checked: perpetual-only accounts from the exchange's
+//! bankruptcy-price index, option holders from the margin index. Liquidation fills move
+//! the mark, so the pass repeats until one liquidates nobody. A liquidation found on the
+//! first pass is exogenous; one found on a later pass is caused by the last liquidation
+//! of the pass before it. That link is what the cascade metrics measure.
+//!
+//! The waterfall runs through [`LiquidationHost`], which submits its IOC orders bounded
+//! at the bankruptcy price to the book, closes an option holder's options (in each
+//! series' book first, bounded at twice the mark plus 2% of the forward for a buy-back,
+//! half the mark for a sale; the rest at the mark against the backstop or, without one,
+//! against opposing holders by account id) and hears of every close against an opposing
+//! account.
+
+use crate::cascade::Side as LiqSide;
+use crate::events::SimEvent;
+use crate::outcome::LiquidationRow;
+use crate::venue::{market_order, to_side};
+use crate::world::Ctx;
+use liqsim_book::OwnerId;
+use liqsim_core::{Error, Money, Price, Qty, Result, SimDuration};
+use liqsim_exchange::{AccountId, DebtSettlement, Exchange, Host, LiquidationRules, Liquidator};
+
+/// Passes of the liquidation loop in one instant before the kernel reports a runaway.
+const MAX_CASCADE_PASSES: usize = 10_000;
+
+/// Fills beyond the bankruptcy price stay within this share of the mark.
+const LIQUIDATION_BAND: f64 = 0.1;
+
+/// The backstop's unwinding sales fill no further than this from the mark.
+const UNWIND_SLIPPAGE: f64 = 0.01;
+
+#[derive(Debug)]
+pub(crate) struct Liquidations {
+    /// The exchange's liquidation engine and waterfall (its ADL ranking is cached per
+    /// instant, its cooldowns per account).
+    liquidator: Liquidator,
+    pub backstop: Option<AccountId>,
+    candidates: Vec<AccountId>,
+    /// Accounts checked exactly, over the run.
+    pub accounts_checked: u64,
+}
+
+impl Liquidations {
+    pub fn new(
+        config: &crate::config::LiquidationConfig,
+        backstop: Option<AccountId>,
+    ) -> Liquidations {
+        Liquidations {
+            liquidator: Liquidator::new(LiquidationRules {
+                partial: config.partial,
+                step_fraction: config.step_fraction,
+                cooldown: config.cooldown,
+                backstop,
+                adl: config.adl,
+                band: LIQUIDATION_BAND,
+            }),
+            backstop,
+            candidates: Vec::with_capacity(256),
+            accounts_checked: 0,
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Liquidates every account below maintenance at the current mark, again and again
+    /// while liquidation fills move the mark into further accounts.
+    pub fn liquidate_all(&mut self, liq: &mut Liquidations) -> Result<()> {
+        let mut cause: Option<u32> = None;
+        for _ in 0..MAX_CASCADE_PASSES {
+            let mark = self.market.mark_ticks;
+            self.venue.exchange.candidates(mark, &mut liq.candidates);
+            if !self.chain.is_empty() {
+                // Option holders are not in the exchange's index; the margin index keys them.
+                let from = liq.candidates.len();
+                self.margin.crossed(mark, &mut liq.candidates);
+                let exchange = &self.venue.exchange;
+                let mut k = from;
+                for i in from..liq.candidates.len() {
+                    if !exchange.holdings(liq.candidates[i]).is_empty() {
+                        liq.candidates[k] = liq.candidates[i];
+                        k += 1;
+                    }
+                }
+                liq.candidates.truncate(k);
+            }
+            let candidates = std::mem::take(&mut liq.candidates);
+            liq.accounts_checked += candidates.len() as u64;
+            let mut last = None;
+            for &a in &candidates {
+                let mark = self.market.mark_ticks;
+                let exchange = &self.venue.exchange;
+                let liquidatable = if liq.liquidator.cooling(exchange, a, mark, self.now)? {
+                    false
+                } else if exchange.holdings(a).is_empty() {
+                    exchange.is_liquidatable(a, mark)?
+                } else {
+                    self.margin.evaluate(exchange, self.chain, a, mark, self.now)?
+                };
+                if !liquidatable {
+                    continue;
+                }
+                if let Some(id) = self.liquidate(liq, a, cause)? {
+                    last = Some(id);
+                }
+            }
+            liq.candidates = candidates;
+            match last {
+                None => return Ok(()),
+                Some(id) => {
+                    cause = Some(id);
+                    self.update_prices()?;
+                }
+            }
+        }
+        Err(Error::Internal(format!(
+            "more than {MAX_CASCADE_PASSES} liquidation passes at {}",
+            self.now
+        )))
+    }
+
+    /// Closes (part of) an underwater account through the exchange's waterfall; returns
+    /// the liquidation's record index, or `None` when nothing could be closed (no
+    /// liquidity, no backstop and no ADL: the account is tried again at the next price
+    /// step).
+    fn liquidate(
+        &mut self,
+        liq: &mut Liquidations,
+        a: AccountId,
+        cause: Option<u32>,
+    ) -> Result<Option<u32>> {
+        let mark = self.market.mark_ticks;
+        let spec = self.cfg.spec;
+        let now = self.now;
+        let mut host = LiquidationHost { ctx: self, backstop: liq.backstop };
+        let Some(done) = liq.liquidator.liquidate(&mut host, a, mark, now)? else {
+            return Ok(None);
+        };
+        let balance = self.venue.exchange.insurance_fund();
+        self.observers.emit(now, SimEvent::Fund { balance })?;
+        if done.backstop_lots > 0 {
+            self.observers.emit(now, SimEvent::Backstop { notional: done.backstop_notional })?;
+        }
+        self.observers.emit(now, SimEvent::Socialized { amount: done.socialized })?;
+        self.observers.emit(now, SimEvent::Unpaid { amount: done.unpaid })?;
+        self.on_liquidated(a)?;
+        let id = self.observers.recorder.liquidation_count();
+        let id = u32::try_from(id).map_err(|_| Error::overflow("liquidation count"))?;
+        let row = LiquidationRow {
+            time: now,
+            account: a.0,
+            side: if done.long { LiqSide::Long } else { LiqSide::Short },
+            quantity: spec.qty_to_f64(Qty::from_lots(done.closed)),
+            notional: done.notional,
+            mark: spec.price_to_f64(mark),
+            bankruptcy_price: done.bankruptcy_price * spec.tick_size().to_f64(),
+            caused_by: cause,
+            depth: 0,
+            bad_debt: done.bad_debt,
+        };
+        self.observers.emit(now, SimEvent::Liquidation { row, closed: done.closed })?;
+        Ok(Some(id))
+    }
+
+    /// A flat account's bad debt settled outside a liquidation (an expiry).
+    pub fn record_debt(&mut self, debt: DebtSettlement) -> Result<()> {
+        if debt.debt.is_positive() {
+            let balance = self.venue.exchange.insurance_fund();
+            self.observers.emit(self.now, SimEvent::Fund { balance })?;
+        }
+        self.observers.emit(self.now, SimEvent::Socialized { amount: debt.socialized })?;
+        self.observers.emit(self.now, SimEvent::Unpaid { amount: debt.unpaid })
+    }
+
+    /// Once a minute, the backstop sends a reduce-only market order for minute / unwind
+    /// of its position (at least a lot), filling no further than 1% from the mark: the
+    /// liquidation flow it absorbed reaches the book later instead of never.
+    pub fn unwind_backstop(&mut self, backstop: Option<AccountId>) -> Result<()> {
+        let unwind = self.cfg.liquidation.backstop_unwind;
+        let Some(b) = backstop else { return Ok(()) };
+        let minute = SimDuration::from_secs(60);
+        if unwind == SimDuration::ZERO
+            || self.now.nanos() % minute.nanos() >= self.cfg.step.nanos().max(1)
+        {
+            return Ok(());
+        }
+        let q = self.venue.exchange.position(b).lots();
+        if q == 0 {
+            return Ok(());
+        }
+        let share = (minute.as_seconds_f64() / unwind.as_seconds_f64()).min(1.0);
+        let lots = ((q.abs() as f64 * share).ceil() as i64).clamp(1, q.abs());
+        let spec = self.cfg.spec;
+        let mark = spec.price_to_f64(self.market.mark_ticks);
+        let slip = if q > 0 { 1.0 - UNWIND_SLIPPAGE } else { 1.0 + UNWIND_SLIPPAGE };
+        let protection = spec.price_from_f64(mark * slip)?;
+        let reducible = self.venue.exchange.reducible(b, q > 0).lots();
+        self.venue.book.cancel_all(OwnerId(b.0));
+        self.submit(market_order(b, to_side(q < 0), lots, protection, Some(reducible)))?;
+        Ok(())
+    }
+
+    /// Closes every option of `a` (being liquidated): in the book within the bounds of
+    /// the module documentation, the rest at the mark against the backstop or opposing
+    /// holders. Returns (lots closed, premium notional closed).
+    fn close_options_for_liquidation(
+        &mut self,
+        a: AccountId,
+        backstop: Option<AccountId>,
+    ) -> Result<(i64, Money)> {
+        let spec = self.cfg.spec;
+        let forward_ticks = self.market.mark_ticks.ticks();
+        let holdings: Vec<_> = self.venue.exchange.holdings(a).to_vec();
+        let (mut lots, mut notional) = (0i64, Money::ZERO);
+        for h in holdings {
+            let s = usize::from(h.series);
+            let mark = self.venue.exchange.option_mark(h.series);
+            let buy = h.qty < 0;
+            let bound = if buy {
+                Price::from_ticks(2 * mark.ticks() + forward_ticks / 50 + 1)
+            } else {
+                Price::from_ticks((mark.ticks() / 2).max(1))
+            };
+            let r =
+                self.submit_option(s, market_order(a, to_side(buy), h.qty.abs(), bound, None))?;
+            lots += r.filled.lots();
+            let filled_value = spec.notional(mark, r.filled)?;
+            notional = notional.checked_add(filled_value)?;
+            let mut left = self.venue.exchange.option_position(a, h.series).abs();
+            if left == 0 {
+                continue;
+            }
+            // The rest at the mark: the backstop takes it (unless it is the account being
+            // liquidated), else opposing holders do.
+            let backstop = backstop.filter(|&b| b != a);
+            let exchange = &self.venue.exchange;
+            let takers: Vec<AccountId> = match backstop {
+                Some(b) => vec![b],
+                None => exchange
+                    .option_holders()
+                    .filter(|&w| w != a && exchange.option_position(w, h.series) * h.qty < 0)
+                    .collect(),
+            };
+            for w in takers {
+                if left == 0 {
+                    break;
+                }
+                let room = self.venue.exchange.option_position(w, h.series).abs();
+                let take = if Some(w) == backstop { left } else { left.min(room) };
+                let (buyer, seller) = if buy { (a, w) } else { (w, a) };
+                self.venue.exchange.transfer_option(
+                    buyer,
+                    seller,
+                    h.series,
+                    mark,
+                    Qty::from_lots(take),
+                )?;
+                self.margin.dirty.push(w);
+                let value = spec.notional(mark, Qty::from_lots(take))?;
+                let adl = Some(w) != backstop;
+                let event =
+                    SimEvent::OptionTakeover { account: w, lots: take, notional: value, adl };
+                self.observers.emit(self.now, event)?;
+                lots += take;
+                notional = notional.checked_add(value)?;
+                left -= take;
+            }
+        }
+        Ok((lots, notional))
+    }
+}
+
+/// The world around the exchange, as its waterfall sees it: the books the liquidation
+/// orders go to, and the agents and metrics that hear of every close.
+pub(crate) struct LiquidationHost<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    backstop: Option<AccountId>,
+}
+
+impl Host for LiquidationHost<'_, '_> {
+    fn exchange(&mut self) -> &mut Exchange {
+        &mut self.ctx.venue.exchange
+    }
+
+    fn cancel_orders(&mut self, a: AccountId) -> Result<()> {
+        self.ctx.venue.cancel_everywhere(a);
+        Ok(())
+    }
+
+    fn close_other_positions(&mut self, a: AccountId) -> Result<Option<(i64, Money, bool)>> {
+        let ctx = &mut *self.ctx;
+        if ctx.chain.is_empty() || ctx.venue.exchange.holdings(a).is_empty() {
+            return Ok(None);
+        }
+        let long = ctx.chain.net_delta(&ctx.venue.exchange, a) > 0.0;
+        let (lots, value) = ctx.close_options_for_liquidation(a, self.backstop)?;
+        ctx.margin.remove(a);
+        Ok(Some((lots, value, long)))
+    }
+
+    fn liquidation_order(
+        &mut self,
+        a: AccountId,
+        sell: bool,
+        lots: i64,
+        bound: Price,
+    ) -> Result<(i64, i64)> {
+        let r = self.ctx.submit_as(market_order(a, to_side(!sell), lots, bound, None), true)?;
+        Ok((r.filled.lots(), r.returned.lots()))
+    }
+
+    fn closed_against(
+        &mut self,
+        c: AccountId,
+        lots: i64,
+        notional: Money,
+        adl: bool,
+    ) -> Result<()> {
+        let ctx = &mut *self.ctx;
+        ctx.venue.book.cancel_all(OwnerId(c.0));
+        ctx.observers.emit(ctx.now, SimEvent::ForcedClose { account: c, lots, notional, adl })?;
+        ctx.on_deleveraged(c);
+        Ok(())
+    }
+
+    fn fund_insufficient(&mut self) {
+        // The recorder's handling of this event cannot fail.
+        let _ = self.ctx.observers.emit(self.ctx.now, SimEvent::FundInsufficient);
+    }
+}

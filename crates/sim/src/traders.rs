@@ -1,0 +1,537 @@
+//! Wake-driven agents in the run: when they wake, what they see, their orders on the
+//! way to the exchange, and the index of the price levels they watch.
+//!
+//! A waking agent gets a [`View`] of the market and its account and decides
+//! (liqsim-agents); its orders leave now and reach the exchange after its latency
+//! (widened while realized volatility runs above the process's own, at most 60 s), where
+//! they are checked and submitted against the book as it is then. Each member has one
+//! pending wake, the earliest asked for. An open leveraged trader is never polled: it is
+//! keyed by the prices at which it acts (stop, take-profit, first margin warning) and
+//! woken when the mark reaches one.
+
+use crate::events::SimEvent;
+use crate::venue::{market_order, post_only, to_side};
+use crate::world::{Ctx, Event, PHASE_AGENTS};
+use liqsim_agents::AgentKind;
+use liqsim_agents::behaviour::{Action, Next, Status, View, behaviour};
+use liqsim_core::{Money, Qty, Result, RngStream, SimDuration, SimTime, StreamId};
+use liqsim_exchange::AccountId;
+use std::collections::BTreeSet;
+
+/// No level to watch on that side.
+const NO_BELOW: i64 = i64::MIN;
+const NO_ABOVE: i64 = i64::MAX;
+
+/// The longest an order can take to reach the exchange, however stressed the market.
+const MAX_LATENCY_S: f64 = 60.0;
+
+/// Slippage from the mark a trader accepts on a market order.
+const TRADER_SLIPPAGE: f64 = 0.05;
+
+/// An agent's decision on its way to the exchange.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InFlight {
+    group: usize,
+    member: usize,
+    action: Action,
+}
+
+#[derive(Debug)]
+pub(crate) struct Traders {
+    /// Open leveraged traders by the price at which they next act: woken when the mark
+    /// falls to a `watch_below` key or rises to a `watch_above` key.
+    watch_below: BTreeSet<(i64, u32)>,
+    watch_above: BTreeSet<(i64, u32)>,
+    watch_keys: Vec<(i64, i64)>,
+    woken: Vec<AccountId>,
+    /// Agents' orders on their way, and the free slots of that list.
+    in_flight: Vec<Option<InFlight>>,
+    free_slots: Vec<u32>,
+    /// Some traders enter with limit orders (their fills wake them).
+    pub limit_entries: bool,
+}
+
+impl Traders {
+    pub fn new(accounts: usize, limit_entries: bool) -> Traders {
+        Traders {
+            watch_below: BTreeSet::new(),
+            watch_above: BTreeSet::new(),
+            watch_keys: vec![(NO_BELOW, NO_ABOVE); accounts],
+            woken: Vec::new(),
+            in_flight: Vec::new(),
+            free_slots: Vec::new(),
+            limit_entries,
+        }
+    }
+
+    pub fn unwatch(&mut self, a: AccountId) {
+        let (lo, hi) = std::mem::replace(&mut self.watch_keys[a.0 as usize], (NO_BELOW, NO_ABOVE));
+        if lo != NO_BELOW {
+            self.watch_below.remove(&(lo, a.0));
+        }
+        if hi != NO_ABOVE {
+            self.watch_above.remove(&(hi, a.0));
+        }
+    }
+
+    /// The order in `slot`, which has now arrived (the slot is free again).
+    pub fn take_arrived(&mut self, slot: u32) -> Option<InFlight> {
+        let order = self.in_flight[slot as usize].take()?;
+        self.free_slots.push(slot);
+        Some(order)
+    }
+
+    fn park(&mut self, order: InFlight) -> u32 {
+        match self.free_slots.pop() {
+            Some(k) => {
+                self.in_flight[k as usize] = Some(order);
+                k
+            }
+            None => {
+                self.in_flight.push(Some(order));
+                (self.in_flight.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The index checks: the level sets hold exactly the keyed levels, and the free slots
+    /// are exactly the empty ones.
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: String| Err(liqsim_core::Error::Internal(format!("trader index: {what}")));
+        let (mut below, mut above) = (0, 0);
+        for (a, &(lo, hi)) in self.watch_keys.iter().enumerate() {
+            let a = a as u32;
+            if lo != NO_BELOW {
+                below += 1;
+                if !self.watch_below.contains(&(lo, a)) {
+                    return bad(format!("account {a} watches {lo} below but is not in the set"));
+                }
+            }
+            if hi != NO_ABOVE {
+                above += 1;
+                if !self.watch_above.contains(&(hi, a)) {
+                    return bad(format!("account {a} watches {hi} above but is not in the set"));
+                }
+            }
+        }
+        if below != self.watch_below.len() || above != self.watch_above.len() {
+            return bad("a level set holds an entry no account is keyed at".into());
+        }
+        let mut free: Vec<u32> = self.free_slots.clone();
+        free.sort_unstable();
+        free.dedup();
+        let empty: Vec<u32> = (0..self.in_flight.len() as u32)
+            .filter(|&k| self.in_flight[k as usize].is_none())
+            .collect();
+        if free.len() != self.free_slots.len() || free != empty {
+            return bad(format!("free slots {:?} against empty slots {empty:?}", self.free_slots));
+        }
+        Ok(())
+    }
+}
+
+/// Member `member`'s random stream for its `wake`-th decision.
+pub(crate) fn member_rng(seed: u64, group: usize, member: usize, wake: u32) -> RngStream {
+    StreamId::named("agents")
+        .with_index(group as u64)
+        .with_index(member as u64)
+        .with_index(u64::from(wake))
+        .rng(seed)
+}
+
+impl Ctx<'_> {
+    /// One pending wake per member, the earliest asked for: a later request is dropped,
+    /// an earlier one supersedes the pending event (left in the queue, stale).
+    pub fn schedule_wake(&mut self, gi: usize, m: usize, at: SimTime) {
+        let member = &mut self.population.groups[gi].members[m];
+        if member.pending_wake.is_some_and(|t| t <= at) {
+            return;
+        }
+        member.wake_gen = member.wake_gen.wrapping_add(1);
+        member.pending_wake = Some(at);
+        let generation = member.wake_gen;
+        self.queue.push(
+            at,
+            PHASE_AGENTS,
+            Event::Wake { group: gi as u16, member: m as u32, generation },
+        );
+    }
+
+    /// Schedules, at this instant, the traders whose watched level the mark has reached.
+    pub fn wake_watchers(&mut self) {
+        let p = self.market.mark_ticks.ticks();
+        let t = &mut *self.traders;
+        t.woken.clear();
+        t.woken.extend(t.watch_below.range((p, 0)..).map(|&(_, a)| AccountId(a)));
+        t.woken.extend(t.watch_above.range(..=(p, u32::MAX)).map(|&(_, a)| AccountId(a)));
+        if t.woken.is_empty() {
+            return;
+        }
+        t.woken.sort_unstable();
+        t.woken.dedup();
+        for k in 0..self.traders.woken.len() {
+            let a = self.traders.woken[k];
+            self.traders.unwatch(a);
+            if let Some((gi, m)) = self.population.member_of(a) {
+                self.schedule_wake(gi, m, self.now);
+            }
+        }
+    }
+
+    /// Keys an open trader by the prices at which it acts: equity C + q P v crosses
+    /// deposit x (1 - stop_loss) or deposit x (1 + take_profit), or 1.5 x maintenance
+    /// (m |q| P v at the current effective rate m) while it has not yet decided on a
+    /// top-up. P is in ticks; a long acts below its stop and warning, above its target.
+    fn watch(&mut self, gi: usize, m: usize, a: AccountId) -> Result<()> {
+        self.traders.unwatch(a);
+        let exchange = &self.venue.exchange;
+        let q = exchange.position(a).lots();
+        if q == 0 {
+            return Ok(());
+        }
+        let config = &self.population.groups[gi].config;
+        let member = self.population.groups[gi].members[m];
+        let mark = self.market.mark_ticks;
+        let v = self.cfg.spec.tick_lot_value().micros() as f64;
+        let cash = exchange.cash(a).micros() as f64;
+        let deposit = member.state.deposit * 1e6;
+        let qv = q as f64 * v;
+        let mut act_down: Vec<f64> = Vec::new();
+        let mut act_up: Vec<f64> = Vec::new();
+        let mut level = |p: f64, long_side_below: bool| {
+            if p.is_finite() && p > 0.0 {
+                if long_side_below == (q > 0) {
+                    act_down.push(p);
+                } else {
+                    act_up.push(p);
+                }
+            }
+        };
+        // Stop and target are on everything the trader owns (the wallet beside an
+        // isolated account too); the margin warning on the position's own equity.
+        let owned = cash + self.population.wallet_cash(exchange, gi, m).micros() as f64;
+        if let Some(s) = config.stop_loss {
+            level((deposit * (1.0 - s) - owned) / qv, true);
+        }
+        if let Some(t) = config.take_profit {
+            level((deposit * (1.0 + t) - owned) / qv, false);
+        }
+        if !member.state.warned && config.add_margin_probability > 0.0 {
+            let notional = exchange.notional(a, mark)?.to_f64();
+            let maintenance = exchange.requirement(a, mark, true)?.to_f64();
+            let rate = if notional > 0.0 { maintenance / notional } else { 0.0 };
+            let sign = if q > 0 { 1.0 } else { -1.0 };
+            level(-cash / (qv * (1.0 - 1.5 * rate * sign)), true);
+        }
+        let lo = act_down.iter().copied().fold(f64::NAN, f64::max);
+        let hi = act_up.iter().copied().fold(f64::NAN, f64::min);
+        // A level the mark has already reached (the trader looked and did not act, as
+        // rounding can leave it) waits for the next tick beyond, not for every step.
+        let p = mark.ticks();
+        let lo = if lo.is_nan() { NO_BELOW } else { (lo.floor() as i64).min(p - 1) };
+        let hi = if hi.is_nan() { NO_ABOVE } else { (hi.ceil() as i64).max(p + 1) };
+        let t = &mut *self.traders;
+        if lo != NO_BELOW {
+            t.watch_below.insert((lo, a.0));
+        }
+        if hi != NO_ABOVE {
+            t.watch_above.insert((hi, a.0));
+        }
+        t.watch_keys[a.0 as usize] = (lo, hi);
+        Ok(())
+    }
+
+    /// An agent looks at the market and its account and decides (liqsim-agents); its
+    /// orders leave now and reach the exchange after its latency.
+    pub fn wake(&mut self, gi: usize, m: usize) -> Result<()> {
+        let a = self.population.account(gi, m);
+        let member = self.population.groups[gi].members[m];
+        if member.state.status == Status::Out {
+            return Ok(());
+        }
+        let kind = self.population.groups[gi].config.kind;
+        let Some(agent) = behaviour(kind) else { return Ok(()) };
+        let mut rng = member_rng(self.cfg.seed, gi, m, member.wakes);
+        self.population.groups[gi].members[m].wakes += 1;
+        let spec = self.cfg.spec;
+        let mark = self.market.mark_ticks;
+        let lookback = self.population.groups[gi].config.lookback;
+        let maintenance = if self.venue.exchange.holdings(a).is_empty() {
+            self.venue.exchange.requirement(a, mark, true)?
+        } else {
+            Money::ZERO
+        };
+        if member.state.status == Status::Waiting {
+            self.restake(gi, m, a)?;
+        }
+        let margin_equity = self.venue.exchange.equity(a, mark)?;
+        let wallet = self.population.wallet_cash(&self.venue.exchange, gi, m);
+        let view = View {
+            mark: spec.price_to_f64(mark),
+            index: self.market.index_value,
+            index_then: self.market.index_at(self.now.nanos().saturating_sub(lookback.nanos())),
+            lot: spec.qty_to_f64(Qty::from_lots(1)),
+            position: self.venue.exchange.position(a).lots(),
+            holds_options: !self.venue.exchange.holdings(a).is_empty(),
+            equity: margin_equity.checked_add(wallet)?.to_f64(),
+            margin_equity: margin_equity.to_f64(),
+            maintenance: maintenance.to_f64(),
+        };
+        let mut state = member.state;
+        let decision =
+            agent.decide(&self.population.groups[gi].config, &mut state, &view, &mut rng);
+        self.population.groups[gi].members[m].state = state;
+        match decision.action {
+            Action::Nothing => {}
+            Action::TopUp { amount } => {
+                let mut top_up = Money::round_from_f64(amount)?;
+                if self.population.groups[gi].first_wallet.is_some() {
+                    top_up = self.venue.exchange.move_isolated_margin(a, top_up, mark)?;
+                } else {
+                    self.venue.exchange.deposit(a, top_up)?;
+                }
+                self.observers.emit(self.now, SimEvent::TopUp { account: a, amount: top_up })?;
+            }
+            Action::Adopt => {
+                self.venue.book.cancel_all(liqsim_book::OwnerId(a.0));
+                self.population.became_open(&self.venue.exchange, gi, m, mark)?;
+            }
+            action => {
+                if matches!(
+                    action,
+                    Action::Open { .. } | Action::WriteOptions { .. } | Action::BuyOption { .. }
+                ) || kind == AgentKind::LeveragedTrader
+                {
+                    self.population.groups[gi].members[m].state.status = Status::Sending;
+                }
+                let delay = self.latency(gi, &mut rng);
+                let order = InFlight { group: gi, member: m, action };
+                if delay == SimDuration::ZERO {
+                    self.arrive(order)?;
+                } else {
+                    let slot = self.traders.park(order);
+                    self.queue.push(self.now.plus(delay), PHASE_AGENTS, Event::Order { slot });
+                }
+            }
+        }
+        match decision.next {
+            Next::After(dt) => self.schedule_wake(gi, m, self.now.plus(dt)),
+            Next::OnPriceLevels => self.watch(gi, m, a)?,
+            Next::Never => {}
+        }
+        Ok(())
+    }
+
+    /// One draw of the group's latency, widened while realized volatility runs above the
+    /// process's own (at most a minute).
+    fn latency(&self, gi: usize, rng: &mut RngStream) -> SimDuration {
+        let group = &self.population.groups[gi];
+        let base = group.latency.sample(rng).max(0.0);
+        if base == 0.0 {
+            return SimDuration::ZERO;
+        }
+        let normal = self.market.normal_vol().max(1e-9);
+        let ratio = self.market.realized_vol() / normal;
+        let widen = 1.0 + group.config.latency_stress * (ratio - 1.0).max(0.0);
+        SimDuration::from_nanos(((base * widen).min(MAX_LATENCY_S) * 1e9) as u64)
+    }
+
+    /// An agent's order reaches the exchange: it is checked and submitted now, against
+    /// the book as it is now, and the agent learns what happened.
+    pub fn arrive(&mut self, order: InFlight) -> Result<()> {
+        let InFlight { group: gi, member: m, action } = order;
+        let a = self.population.account(gi, m);
+        if self.population.groups[gi].members[m].state.status == Status::Out {
+            return Ok(()); // liquidated while the order was on its way
+        }
+        let config = &self.population.groups[gi].config;
+        let (kind, reentry, wake) = (config.kind, config.reentry, config.wake);
+        let mark = self.market.mark_ticks;
+        match action {
+            Action::OpenLimit { long, lots, offset } => {
+                let spec = self.cfg.spec;
+                let mark_f = spec.price_to_f64(mark);
+                let current = self.venue.exchange.position(a).lots();
+                let new = current + if long { lots } else { -lots };
+                let allowed =
+                    lots > 0 && self.venue.exchange.allows(a, Qty::from_lots(new), mark)?;
+                let price = mark_f * if long { 1.0 - offset } else { 1.0 + offset };
+                let tick = spec.tick_size().to_f64();
+                let ticks =
+                    if long { (price / tick).floor() } else { (price / tick).ceil() } as i64;
+                let rests = allowed
+                    && ticks > 0
+                    && self.submit(post_only(a, long, ticks, lots))?.resting.lots() > 0;
+                let (status, after) = if rests {
+                    (Status::Resting, wake)
+                } else {
+                    (Status::Waiting, reentry.max(wake))
+                };
+                self.population.groups[gi].members[m].state.status = status;
+                self.schedule_wake(gi, m, self.now.plus(after));
+            }
+            Action::Open { long, lots } => {
+                // A limit entry still resting gives way to this market order.
+                self.venue.book.cancel_all(liqsim_book::OwnerId(a.0));
+                if self.open(a, long, lots)? > 0 {
+                    self.population.became_open(
+                        &self.venue.exchange,
+                        gi,
+                        m,
+                        self.market.mark_ticks,
+                    )?;
+                    self.watch(gi, m, a)?;
+                } else {
+                    // Nothing filled (no liquidity, or no margin): try again later.
+                    self.population.groups[gi].members[m].state.status = Status::Waiting;
+                    self.schedule_wake(gi, m, self.now.plus(reentry.max(wake)));
+                }
+            }
+            Action::Close => {
+                self.close(a)?;
+                if kind == AgentKind::LeveragedTrader {
+                    self.population.groups[gi].members[m].state.status = Status::Waiting;
+                    self.schedule_wake(gi, m, self.now.plus(reentry));
+                }
+            }
+            Action::Reverse { long, lots } => {
+                self.close(a)?;
+                self.open(a, long, lots)?;
+            }
+            Action::WriteOptions { strangle } => {
+                let member = self.population.groups[gi].members[m];
+                let mut rng = member_rng(self.cfg.seed, gi, m, member.wakes | 1 << 31);
+                let state = member.state;
+                let opened =
+                    self.write_options(a, state.leverage, state.deposit, strangle, &mut rng)?;
+                self.population.groups[gi].members[m].state.status =
+                    if opened { Status::Open } else { Status::Waiting };
+            }
+            Action::BuyOption { call } => {
+                let member = self.population.groups[gi].members[m];
+                let mut rng = member_rng(self.cfg.seed, gi, m, member.wakes | 1 << 31);
+                let opened = self.buy_options(a, call, member.state.deposit, &mut rng)?;
+                self.population.groups[gi].members[m].state.status =
+                    if opened { Status::Open } else { Status::Waiting };
+            }
+            Action::BuyBack => self.buy_back(a)?,
+            Action::Nothing | Action::TopUp { .. } | Action::Adopt => {}
+        }
+        Ok(())
+    }
+
+    /// Opens a market position of up to `lots`, scaled down to what the exchange allows;
+    /// returns the lots filled.
+    fn open(&mut self, a: AccountId, long: bool, lots: i64) -> Result<i64> {
+        let mut lots = lots;
+        let mark = self.market.mark_ticks;
+        let current = self.venue.exchange.position(a).lots();
+        while lots > 0 {
+            let new = current + if long { lots } else { -lots };
+            if self.venue.exchange.allows(a, Qty::from_lots(new), mark)? {
+                break;
+            }
+            lots /= 2;
+        }
+        if lots <= 0 {
+            return Ok(0);
+        }
+        let spec = self.cfg.spec;
+        let mark = spec.price_to_f64(mark);
+        let slip = if long { 1.0 + TRADER_SLIPPAGE } else { 1.0 - TRADER_SLIPPAGE };
+        let protection = spec.price_from_f64(mark * slip)?;
+        let r = self.submit(market_order(a, to_side(long), lots, protection, None))?;
+        Ok(r.filled.lots())
+    }
+
+    /// Closes the account's position at market (reduce-only).
+    fn close(&mut self, a: AccountId) -> Result<()> {
+        let q = self.venue.exchange.position(a).lots();
+        if q == 0 {
+            return Ok(());
+        }
+        let spec = self.cfg.spec;
+        let mark = spec.price_to_f64(self.market.mark_ticks);
+        let slip = if q > 0 { 1.0 - TRADER_SLIPPAGE } else { 1.0 + TRADER_SLIPPAGE };
+        let protection = spec.price_from_f64(mark * slip)?;
+        let reducible = self.venue.exchange.reducible(a, q > 0).lots();
+        self.submit(market_order(a, to_side(q < 0), q.abs(), protection, Some(reducible)))?;
+        Ok(())
+    }
+
+    /// An isolated trader about to enter tops its isolated account up from the wallet
+    /// to its stake (deposit x position_share), as far as the wallet goes.
+    fn restake(&mut self, gi: usize, m: usize, a: AccountId) -> Result<()> {
+        let exchange = &mut self.venue.exchange;
+        if self.population.groups[gi].first_wallet.is_none() || exchange.position(a).lots() != 0 {
+            return Ok(());
+        }
+        let stake = self.population.stake(gi, m)?;
+        let need = stake.checked_sub(exchange.cash(a))?;
+        if need.is_positive() {
+            exchange.move_isolated_margin(a, need, self.market.mark_ticks)?;
+        }
+        Ok(())
+    }
+
+    /// A liquidated trader does not come back (its account is spent), unless an isolated
+    /// one has another stake in its wallet: a liquidated isolated position costs only its
+    /// margin, so it comes back after `reentry`, like after a stop-out.
+    pub fn on_liquidated(&mut self, a: AccountId) -> Result<()> {
+        self.traders.unwatch(a);
+        self.population.mark_out(a);
+        let Some((gi, m)) = self.population.member_of(a) else { return Ok(()) };
+        let g = &self.population.groups[gi];
+        let exchange = &self.venue.exchange;
+        if g.first_wallet.is_none()
+            || g.config.kind != AgentKind::LeveragedTrader
+            || !exchange.is_flat(a)
+        {
+            return Ok(());
+        }
+        let available =
+            self.population.wallet_cash(exchange, gi, m).checked_add(exchange.cash(a))?;
+        if available < self.population.stake(gi, m)? {
+            return Ok(());
+        }
+        let pause = g.config.reentry.max(g.config.wake);
+        self.population.groups[gi].members[m].state.status = Status::Waiting;
+        self.schedule_wake(gi, m, self.now.plus(pause));
+        Ok(())
+    }
+
+    /// A trader whose position auto-deleveraging reduced looks at it now (its watched
+    /// levels belong to the old position).
+    pub fn on_deleveraged(&mut self, c: AccountId) {
+        let Some((gi, m)) = self.population.member_of(c) else { return };
+        let g = &self.population.groups[gi];
+        if g.config.kind == AgentKind::LeveragedTrader && g.members[m].state.status == Status::Open
+        {
+            self.traders.unwatch(c);
+            self.schedule_wake(gi, m, self.now);
+        }
+    }
+
+    /// Every agent that wakes enters at its own time over the first hour (or quarter of
+    /// the run): market makers do not wake.
+    pub fn schedule_entries(&mut self) {
+        let entry_window = SimDuration::from_secs(3600)
+            .min(SimDuration::from_nanos(self.cfg.duration.nanos() / 4))
+            .nanos()
+            .max(1);
+        let mut starts = Vec::new();
+        for (gi, g) in self.population.groups.iter().enumerate() {
+            if g.is_maker() {
+                continue;
+            }
+            for m in 0..g.members.len() {
+                let mut rng = member_rng(self.cfg.seed, gi, m, u32::MAX);
+                let at = rand::RngExt::random_range(&mut rng, 0..entry_window);
+                starts.push((gi, m, SimTime::from_nanos(at)));
+            }
+        }
+        for (gi, m, at) in starts {
+            self.schedule_wake(gi, m, at);
+        }
+    }
+}
