@@ -551,7 +551,7 @@ strikes = [0.9, 1.0]
     }
 
     #[test]
-    fn a_second_perpetual_is_refused() {
+    fn a_second_perpetual_or_option_chain_is_refused() {
         let perps = "\n[[instruments]]\nkind = \"perpetual\"\nsymbol = \"A\"\n\n[[instruments]]\nkind = \"perpetual\"\nsymbol = \"B\"\n";
         let e = error(&format!("{VALID}{perps}"), &[]);
         assert_contains(
@@ -562,6 +562,9 @@ strikes = [0.9, 1.0]
                 "valid: one instrument with kind = \"perpetual\"",
             ],
         );
+        let chain = "\n[[instruments]]\nkind = \"option_chain\"\nsymbol = \"O2\"\nexpiries = [\"7d\"]\nstrikes = [1.0]\n";
+        let e = error(&format!("{VALID}{CHAIN}{chain}"), &[]);
+        assert_contains(&e, &["key `instruments[2].kind`", "the kernel runs one option chain"]);
     }
 
     #[test]

@@ -594,17 +594,31 @@ fn instruments(raw: Vec<RawInstrument>) -> Result<Vec<Instrument>> {
             ));
         }
         symbols.push(symbol.clone());
-        // The kernel has one perpetual book (SimConfig holds one); a second would be
-        // ignored without a word, so it is refused here. `out[j]` is `instruments[j]`:
-        // every earlier instrument was pushed.
-        let first = out.iter().position(|o| matches!(o, Instrument::Perpetual { .. }));
-        if let (RawInstrument::Perpetual(_), Some(j)) = (&r, first) {
+        // The kernel has one perpetual book and one option desk (SimConfig holds one
+        // of each); a second would be ignored without a word, so it is refused here.
+        // `out[j]` is `instruments[j]`: every earlier instrument was pushed.
+        let first = out.iter().position(|o| {
+            matches!(
+                (&r, o),
+                (RawInstrument::Perpetual(_), Instrument::Perpetual { .. })
+                    | (RawInstrument::OptionChain(_), Instrument::OptionChain { .. })
+            )
+        });
+        if let Some(j) = first {
+            let (what, expected) = match r {
+                RawInstrument::Perpetual(_) => (
+                    "a second perpetual: the kernel runs one perpetual",
+                    "one instrument with kind = \"perpetual\"",
+                ),
+                RawInstrument::OptionChain(_) => (
+                    "a second option chain: the kernel runs one option chain",
+                    "one instrument with kind = \"option_chain\" (list every expiry and strike in it)",
+                ),
+            };
             return Err(err(
                 &format!("{path}.kind"),
-                format!(
-                    "a second perpetual: the kernel runs one perpetual (instruments[{j}] is the first)"
-                ),
-                "one instrument with kind = \"perpetual\"",
+                format!("{what} (instruments[{j}] is the first)"),
+                expected,
             ));
         }
         match r {
