@@ -199,6 +199,106 @@ fn unknown_process_and_foreign_parameter() {
 }
 
 #[test]
+fn an_unknown_key_of_a_process_kind_names_its_full_path_and_line() {
+    let e = rejects(&replace("vol = 0.5 }", "vol = 0.5, jump_vol = 0.1 }"), &[]);
+    assert_contains(
+        &e,
+        &[
+            "s.toml:7:38",
+            "key `market.process.jump_vol`",
+            "not a parameter of the `gbm` process",
+            "valid: keys of `gbm`: kind, units, vol, drift",
+        ],
+    );
+}
+
+#[test]
+fn a_key_of_another_agent_kind_is_refused_with_the_valid_keys() {
+    let e = rejects(&replace("count = 10", "count = 10\nspread = 0.001"), &[]);
+    assert_contains(
+        &e,
+        &[
+            "s.toml:17:1",
+            "key `agents[0].spread`",
+            "not a parameter of the `leveraged_trader` agent kind",
+            "valid: keys of `leveraged_trader`: kind, count, deposit, leverage",
+        ],
+    );
+    // The same through --set, reported against the --set.
+    let e = rejects(VALID, &["--set", "agents[0].pull_vol=3"]);
+    assert_contains(&e, &["--set agents[0].pull_vol=3", "key `agents[0].pull_vol`"]);
+}
+
+#[test]
+fn a_second_perpetual_is_refused() {
+    let text = format!(
+        "{VALID}\n[[instruments]]\nkind = \"perpetual\"\nsymbol = \"A\"\n\n[[instruments]]\nkind = \"perpetual\"\nsymbol = \"B\"\n"
+    );
+    let e = rejects(&text, &[]);
+    assert_contains(
+        &e,
+        &[
+            "s.toml:23:8",
+            "key `instruments[1].kind`",
+            "the kernel runs one perpetual",
+            "valid: one instrument with kind = \"perpetual\"",
+        ],
+    );
+}
+
+const OPTION_CHAIN: &str = "\n[[instruments]]\nkind = \"perpetual\"\nsymbol = \"P\"\n\n[[instruments]]\nkind = \"option_chain\"\nsymbol = \"O\"\nexpiries = [\"7d\"]\nstrikes = [0.9, 1.0]\n";
+
+#[test]
+fn an_option_chain_the_smile_cannot_price_is_refused_by_validate() {
+    let text = format!("{VALID}{OPTION_CHAIN}");
+    let scratch = Scratch::new();
+    let path = scratch.write("s.toml", &text);
+    let out = liqsim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // A one-minute expiry, or a process volatility below about 0.074 for a week.
+    let e = rejects(&text.replace("[\"7d\"]", "[\"1m\"]"), &[]);
+    assert_contains(
+        &e,
+        &[
+            "s.toml:25:13",
+            "key `instruments[1].expiries[0]`",
+            "negative minimum total variance",
+            "valid: an expiry of at least",
+        ],
+    );
+    let e = rejects(&text, &["--set", "market.process.vol=0.07"]);
+    assert_contains(
+        &e,
+        &["key `instruments[1].expiries[0]`", "or a process volatility of at least 0.0741"],
+    );
+}
+
+#[test]
+fn a_margin_history_too_short_for_the_horizon_is_refused_by_validate() {
+    let scratch = Scratch::new();
+    let mut csv = String::from(HEAD);
+    for m in 0..30 {
+        csv.push_str(&format!("2020-03-12T20:{m:02}:00Z,10,12,9,11,1\n"));
+    }
+    scratch.write("h.csv", csv);
+    let text = replace("method = \"monte_carlo\"", "method = \"historical\"\nhistory = \"h.csv\"");
+    let path = scratch.write("s.toml", text);
+    let out = liqsim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_contains(
+        &out.stderr,
+        &[
+            "s.toml:13:11",
+            "key `margin.history`",
+            "29 returns in the history, too few for a horizon of 1440 periods of 1m",
+            "or margin.horizon of at most 19m",
+        ],
+    );
+    let out = liqsim(&["validate", path.to_str().unwrap(), "--set", "margin.horizon=19m"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
 fn jump_that_would_zero_the_price() {
     let text = format!("{VALID}\n[[market.shocks]]\nat = \"30m\"\nkind = \"jump\"\nsize = -1.0\n");
     // The shock table comes after [[agents]] in this text; TOML still puts it under market.
@@ -374,4 +474,219 @@ fn set_reaches_inside_inline_arrays_and_names_tables_plainly() {
     let e = rejects(VALID, &["--set", "market.process=5"]);
     assert_contains(&e, &["expected a table"]);
     assert!(!e.contains("Raw"), "{e}");
+}
+
+/// One step of a key path into a parsed scenario.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn render(path: &[Step]) -> String {
+    let mut s = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if s.is_empty() => s.push_str(k),
+            Step::Key(k) => s.push_str(&format!(".{k}")),
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// The key path of every table in `t` (the top level too, as an empty path).
+fn table_paths(t: &toml::Table, path: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    out.push(path.clone());
+    for (k, v) in t {
+        path.push(Step::Key(k.clone()));
+        match v {
+            toml::Value::Table(inner) => table_paths(inner, path, out),
+            toml::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let toml::Value::Table(inner) = item {
+                        path.push(Step::Index(i));
+                        table_paths(inner, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            _ => {}
+        }
+        path.pop();
+    }
+}
+
+fn table_at<'a>(t: &'a mut toml::Table, path: &[Step]) -> &'a mut toml::Table {
+    let next = match path {
+        [] => return t,
+        [Step::Key(k), Step::Index(i), rest @ ..] => {
+            (t.get_mut(k).and_then(|v| v.as_array_mut()?.get_mut(*i)), rest)
+        }
+        [Step::Key(k), rest @ ..] => (t.get_mut(k), rest),
+        [Step::Index(_), ..] => (None, path),
+    };
+    match next {
+        (Some(toml::Value::Table(inner)), rest) => table_at(inner, rest),
+        _ => panic!("{} is not a table", render(path)),
+    }
+}
+
+/// The kinds and the keys of each kind for a tagged table at `path` (by its tag key and
+/// where it sits), from the scenario crate's own types.
+type Keys = fn(&str) -> &'static [&'static str];
+
+fn kinds_at(
+    path: &str,
+    table: &toml::Table,
+) -> Option<(&'static str, &'static [&'static str], Keys)> {
+    use liqsim_scenario::raw::*;
+    use liqsim_scenario::tagged::Tagged;
+    if table.contains_key(RawDistribution::TAG) {
+        return Some((RawDistribution::TAG, RawDistribution::KINDS, RawDistribution::keys));
+    }
+    if !table.contains_key("kind") {
+        return None;
+    }
+    Some(if path == "market.process" {
+        (RawProcess::TAG, RawProcess::KINDS, RawProcess::keys)
+    } else if path.starts_with("market.shocks[") {
+        (RawShock::TAG, RawShock::KINDS, RawShock::keys)
+    } else if path.starts_with("instruments[") {
+        (RawInstrument::TAG, RawInstrument::KINDS, RawInstrument::keys)
+    } else {
+        (RawAgents::TAG, RawAgents::KINDS, RawAgents::keys)
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Remove one key of one table.
+    Drop { table: prop::sample::Index, key: prop::sample::Index },
+    /// Add a key (maybe of another kind) to a tagged table.
+    Insert { table: prop::sample::Index, key: &'static str },
+    /// Give a tagged table another kind (or one that does not exist).
+    Rekind { table: prop::sample::Index, kind: prop::sample::Index },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let keys = prop::sample::select(vec![
+        "spread",
+        "kappa",
+        "median",
+        "size",
+        "expiries",
+        "vol",
+        "count",
+        "at",
+        "file",
+        "units",
+        "symbol",
+        "leverage",
+        "pull_vol",
+        "wake",
+        "bogus_key",
+    ]);
+    prop_oneof![
+        (any::<prop::sample::Index>(), any::<prop::sample::Index>())
+            .prop_map(|(table, key)| Mutation::Drop { table, key }),
+        (any::<prop::sample::Index>(), keys)
+            .prop_map(|(table, key)| Mutation::Insert { table, key }),
+        (any::<prop::sample::Index>(), any::<prop::sample::Index>())
+            .prop_map(|(table, kind)| Mutation::Rekind { table, kind }),
+    ]
+}
+
+fn library() -> Vec<std::path::PathBuf> {
+    let dir = crate::support::repo_root().join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// A bundled scenario with one key dropped, an unknown key added to a kind's table,
+    /// or a kind changed: `validate` accepts it or refuses it with exit code 2 and a key
+    /// path, never 1 and never a panic.
+    #[test]
+    fn mutated_scenarios_are_accepted_or_refused_with_a_key(
+        file in prop::sample::select(library()),
+        m in mutation(),
+    ) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut doc: toml::Table = text.parse().unwrap();
+        // Data paths are relative to the scenario; the mutant lives elsewhere.
+        let data = file.parent().unwrap();
+        if let Some(toml::Value::Table(p)) =
+            doc.get_mut("market").and_then(|m| m.get_mut("process"))
+            && let Some(toml::Value::String(f)) = p.get_mut("file")
+        {
+            *f = data.join(&*f).display().to_string();
+        }
+        if let Some(toml::Value::Table(m)) = doc.get_mut("margin")
+            && let Some(toml::Value::String(f)) = m.get_mut("history")
+        {
+            *f = data.join(&*f).display().to_string();
+        }
+        let mut paths = Vec::new();
+        table_paths(&doc, &mut Vec::new(), &mut paths);
+        let tagged: Vec<Vec<Step>> = paths
+            .iter()
+            .filter(|p| kinds_at(&render(p), table_at(&mut doc.clone(), p)).is_some())
+            .cloned()
+            .collect();
+        // The key path the error must name, when the mutation makes the file invalid
+        // for certain; None when it may stay valid.
+        let must_name: Option<String> = match &m {
+            Mutation::Drop { table, key } => {
+                let path = table.get(&paths);
+                let t = table_at(&mut doc, path);
+                let keys: Vec<String> = t.keys().cloned().collect();
+                if !keys.is_empty() {
+                    t.remove(key.get(&keys));
+                }
+                None
+            }
+            Mutation::Insert { table, key } => {
+                let path = table.get(&tagged);
+                let name = render(path);
+                let t = table_at(&mut doc, path);
+                let (tag, _, keys) = kinds_at(&name, t).unwrap();
+                let kind = t[tag].as_str().unwrap().to_string();
+                let foreign = !keys(&kind).contains(key) && *key != tag;
+                t.insert(key.to_string(), toml::Value::Float(1.5));
+                foreign.then(|| format!("{name}.{key}"))
+            }
+            Mutation::Rekind { table, kind } => {
+                let path = table.get(&tagged);
+                let name = render(path);
+                let t = table_at(&mut doc, path);
+                let (tag, kinds, _) = kinds_at(&name, t).unwrap();
+                let mut choices: Vec<&str> = kinds.to_vec();
+                choices.push("no_such_kind");
+                let new = kind.get(&choices);
+                t.insert(tag.to_string(), toml::Value::String(new.to_string()));
+                (*new == "no_such_kind").then(|| format!("{name}.{tag}"))
+            }
+        };
+        let scratch = Scratch::new();
+        let mutant = scratch.write("mutant.toml", toml::to_string(&doc).unwrap());
+        let out = liqsim(&["validate", mutant.to_str().unwrap()]);
+        let context = format!("{} {m:?}\n{}", file.display(), out.stderr);
+        prop_assert!(!out.stderr.contains("panicked"), "panic: {}", context);
+        prop_assert!(out.code == 0 || out.code == 2, "exit code {}: {}", out.code, context);
+        if out.code == 2 {
+            prop_assert!(out.stderr.contains("key `"), "no key path: {}", context);
+        }
+        if let Some(key) = must_name {
+            prop_assert_eq!(out.code, 2, "accepted: {}", context);
+            prop_assert!(out.stderr.contains(&format!("key `{key}`")), "{key} not named: {}", context);
+        }
+    }
 }

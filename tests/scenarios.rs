@@ -50,3 +50,25 @@ fn every_scenario_validates_under_every_policy() {
         }
     }
 }
+
+#[test]
+fn the_readme_lists_the_keys_of_each_agent_kind() {
+    use liqsim_scenario::raw::RawAgents;
+    use liqsim_scenario::tagged::Tagged;
+    let readme = std::fs::read_to_string(crate::support::repo_root().join("scenarios/README.md"))
+        .expect("README");
+    for kind in RawAgents::KINDS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{kind}` | `count`")))
+            .unwrap_or_else(|| panic!("no row of keys for `{kind}` in scenarios/README.md"));
+        let listed: Vec<&str> = row
+            .split('|')
+            .nth(2)
+            .expect("keys column")
+            .split(',')
+            .map(|k| k.trim().trim_matches('`'))
+            .collect();
+        assert_eq!(listed, RawAgents::keys(kind), "scenarios/README.md, keys of `{kind}`");
+    }
+}

@@ -4,16 +4,21 @@
 //! stages, so that every error can name the file, line, column and key path:
 //! 1. read the file (missing, a directory, not UTF-8 text, empty: each its own message);
 //! 2. parse the TOML with spans (toml_edit), apply `--set key.path=value` overrides, and
-//!    deserialize into the strict raw structs of [`raw`] (unknown keys are errors);
-//! 3. [`validate`]: defaults, ranges and cross-field rules, errors by key path.
+//!    deserialize into the strict raw types of [`raw`] (unknown keys, and keys of another
+//!    kind, are errors);
+//! 3. [`validate`]: defaults, ranges and cross-field rules (everything the kernel would
+//!    refuse or ignore), errors by key path.
 //!
-//! An error at a key that a `--set` override wrote is reported against that `--set`, not
-//! against a line of the file.
+//! A serde error comes with a span in the overridden text; its key path is found there
+//! (extended by the key the message names when the span is only its table's: a missing
+//! key), then its line in the original file. An error at a key that a `--set` override
+//! wrote is reported against that `--set`, not against a line of the file.
 
 pub mod locate;
 pub mod model;
 pub mod raw;
 pub mod replay;
+pub mod tagged;
 pub mod to_sim;
 pub mod validate;
 
@@ -59,15 +64,20 @@ pub fn load_str(
     let raw: raw::RawScenario = toml::from_str(&applied.text).map_err(|e| {
         // Spans refer to the overridden text; find the key path there, then the line in the
         // original file (or the --set that wrote it).
-        let path = e.span().and_then(|span| {
-            let doc = Document::parse(applied.text.clone()).ok()?;
-            locate::path_at(&doc, span.start)
-        });
-        let message = readable_serde_message(e.message());
-        located.error(
-            InputError::new(message).expected_if(expected_for_serde(e.message())),
-            path.as_deref(),
-        )
+        let doc = Document::parse(applied.text.clone()).ok();
+        let path = e.span().and_then(|span| locate::path_at(doc.as_ref()?, span.start));
+        let (message, expected) = split_expected(&readable_serde_message(e.message()));
+        // A missing key has no span of its own (serde reports it at its table), and a key
+        // that cannot be read in its own place (see `tagged`) neither: the message names
+        // it, so the path goes on to the key.
+        let path = match (key_named_in(&message), &doc) {
+            (Some(key), Some(doc)) if path.as_deref().is_none_or(|p| at_table(doc, p, key)) => {
+                Some(path.map_or_else(|| key.to_string(), |p| format!("{p}.{key}")))
+            }
+            _ => path,
+        };
+        let expected = expected.or_else(|| expected_for_serde(&message));
+        located.error(InputError::new(message).expected_if(expected), path.as_deref())
     })?;
     validate::validate(raw, base_dir).map_err(|mut e| {
         if let Some(input) = e.as_input_mut()
@@ -127,6 +137,47 @@ fn readable_serde_message(message: &str) -> String {
     text
 }
 
+/// serde's lists of accepted keys or values (`..., expected one of `a`, `b``, and the
+/// same from [`tagged`]) become the "valid" part of the error, without the backticks.
+fn split_expected(message: &str) -> (String, Option<String>) {
+    const MARK: &str = ", expected ";
+    let Some(at) = message.rfind(MARK) else { return (message.to_string(), None) };
+    let list = &message[at + MARK.len()..];
+    let expected = if list.starts_with("one of ") || list.starts_with('`') {
+        list.replace('`', "")
+    } else if list.starts_with("keys of ") {
+        list.to_string()
+    } else {
+        return (message.to_string(), None);
+    };
+    (message[..at].to_string(), Some(expected))
+}
+
+/// The key a serde message is about, when it names one: a missing key, or an unknown
+/// one (serde's own message or [`tagged`]'s).
+fn key_named_in(message: &str) -> Option<&str> {
+    let after = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .or_else(|| message.strip_prefix('`').filter(|m| m.contains("` is not a parameter of")))?;
+    after.find('`').map(|end| &after[..end])
+}
+
+/// Whether the error's span was only that of the table at `path` around `key`. An unknown
+/// key that is a table itself (`[market.extra]`) has its own span, and its path already
+/// ends in the key.
+fn at_table(doc: &Document<String>, path: &str, key: &str) -> bool {
+    let own = locate::parse_path(path)
+        .and_then(|segments| segments.last().cloned())
+        .is_some_and(|last| last == locate::Segment::Key(key.to_string()));
+    !own && locate::is_table(doc, path)
+}
+
+/// An unknown key is best shown at the key; anything else at its value.
+fn is_unknown_key(message: &str) -> bool {
+    message.starts_with("unknown field") || message.contains("` is not a parameter of")
+}
+
 /// serde's messages already list the accepted keys or type; this only adds a hint where
 /// they do not say what to write.
 fn expected_for_serde(message: &str) -> Option<String> {
@@ -153,13 +204,16 @@ impl Located<'_> {
                     || path.starts_with(&format!("{p}."))
                     || path.starts_with(&format!("{p}["))
                     || p.starts_with(&format!("{path}."))
+                    // A new kind asks for keys of its own: their errors are the --set's.
+                    || p.rsplit_once('.').is_some_and(|(table, key)| {
+                        is_tag(key) && path.starts_with(&format!("{table}."))
+                    })
             });
             if let Some((p, value)) = overridden {
                 err.source = Some(format!("--set {p}={value}"));
                 return err.into();
             }
-            // An unknown key is best shown at the key; anything else at its value.
-            let prefer_key = err.message.starts_with("unknown field");
+            let prefer_key = is_unknown_key(&err.message);
             if let Some(span) = locate::span_of_path(self.original, path, prefer_key) {
                 let (line, column) = locate::line_col(self.text, span.start);
                 err.line = Some(line);
@@ -201,7 +255,54 @@ fn apply_overrides(original: &Document<String>, overrides: &[String]) -> Result<
             .map_err(|why| bad(format!("cannot set `{canonical}`: {why}")))?;
         paths.push((canonical, value_text.trim().to_string()));
     }
+    tags_first(doc.as_item_mut());
     Ok(Applied { text: doc.to_string(), paths })
+}
+
+/// Moves the tag (`kind`, `dist`) to the front of every table, so that serde meets it
+/// before the keys that depend on it and streams them with their spans (see [`tagged`]).
+/// Errors are mapped back to the original file by key path, so the order is free here.
+fn tags_first(item: &mut toml_edit::Item) {
+    use toml_edit::Item;
+    match item {
+        Item::Table(t) => tags_first_in_table(t),
+        Item::ArrayOfTables(a) => a.iter_mut().for_each(tags_first_in_table),
+        Item::Value(v) => tags_first_in_value(v),
+        Item::None => {}
+    }
+}
+
+fn is_tag(key: &str) -> bool {
+    use tagged::Tagged;
+    [
+        raw::RawProcess::TAG,
+        raw::RawShock::TAG,
+        raw::RawInstrument::TAG,
+        raw::RawAgents::TAG,
+        raw::RawDistribution::TAG,
+    ]
+    .contains(&key)
+}
+
+fn tags_first_in_table(t: &mut toml_edit::Table) {
+    // Stable: only the tag moves.
+    t.sort_values_by(|a, _, b, _| is_tag(b.get()).cmp(&is_tag(a.get())));
+    for (_, child) in t.iter_mut() {
+        tags_first(child);
+    }
+}
+
+fn tags_first_in_value(v: &mut toml_edit::Value) {
+    match v {
+        toml_edit::Value::InlineTable(t) => {
+            t.sort_values_by(|a, _, b, _| is_tag(b.get()).cmp(&is_tag(a.get())));
+            for (_, child) in t.iter_mut() {
+                tags_first_in_value(child);
+            }
+        }
+        toml_edit::Value::Array(a) => a.iter_mut().for_each(tags_first_in_value),
+        _ => {}
+    }
 }
 
 fn set_path(
@@ -295,5 +396,273 @@ fn set_value_path(
         }
         (Segment::Index(i), _) => Err(format!("[{i}]: not an array")),
         (Segment::Key(k), _) => Err(format!("`{k}` is inside a value that is not a table")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"name = "t"
+duration = "1h"
+
+[market]
+initial_price = 100.0
+tick_size = 0.01
+process = { kind = "gbm", vol = 0.5 }
+
+[margin]
+policy = "es"
+method = "monte_carlo"
+
+[[agents]]
+kind = "leveraged_trader"
+count = 10
+"#;
+
+    const CHAIN: &str = r#"
+[[instruments]]
+kind = "perpetual"
+symbol = "P"
+
+[[instruments]]
+kind = "option_chain"
+symbol = "O"
+expiries = ["7d", "30d"]
+strikes = [0.9, 1.0]
+"#;
+
+    /// The bundled library's folder, so that `data/...` paths resolve.
+    fn scenarios_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+    }
+
+    fn load(text: &str, overrides: &[&str]) -> Result<Scenario> {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        load_str(text, "s.toml", &scenarios_dir(), &overrides)
+    }
+
+    /// The error as the CLI prints it.
+    fn error(text: &str, overrides: &[&str]) -> String {
+        match load(text, overrides) {
+            Ok(_) => panic!("accepted: {text}\n{overrides:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn assert_contains(haystack: &str, needles: &[&str]) {
+        for needle in needles {
+            assert!(haystack.contains(needle), "{needle:?} not in {haystack:?}");
+        }
+    }
+
+    #[test]
+    fn the_fixtures_are_valid() {
+        load(VALID, &[]).unwrap();
+        load(&format!("{VALID}{CHAIN}"), &[]).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_key_of_a_process_names_its_full_path_and_line() {
+        let text = VALID.replace("vol = 0.5 }", "vol = 0.5, jump_vol = 0.1 }");
+        let e = error(&text, &[]);
+        assert_contains(
+            &e,
+            &[
+                "s.toml:7:38: key `market.process.jump_vol`",
+                "`jump_vol` is not a parameter of the `gbm` process",
+                "valid: keys of `gbm`: kind, units, vol, drift",
+            ],
+        );
+        // The same as a standard table, the key on its own line after the tag.
+        let text = VALID.replace(
+            "process = { kind = \"gbm\", vol = 0.5 }",
+            "[market.process]\nvol = 0.5\nkind = \"gbm\"\njump_vol = 0.1",
+        );
+        let e = error(&text, &[]);
+        assert_contains(&e, &["s.toml:10:1: key `market.process.jump_vol`"]);
+    }
+
+    #[test]
+    fn a_key_of_another_agent_kind_is_refused_with_the_keys_of_this_one() {
+        let text = VALID.replace("count = 10", "count = 10\nspread = 0.001");
+        let e = error(&text, &[]);
+        assert_contains(
+            &e,
+            &[
+                "s.toml:16:1: key `agents[0].spread`",
+                "`spread` is not a parameter of the `leveraged_trader` agent kind",
+                "valid: keys of `leveraged_trader`: kind, count, deposit, leverage,",
+            ],
+        );
+        assert!(!e.contains("pull_vol"), "{e}");
+        // Written before the tag, a key still has its own line and type error.
+        let text = VALID.replace(
+            "kind = \"leveraged_trader\"\ncount = 10",
+            "count = \"ten\"\nkind = \"leveraged_trader\"",
+        );
+        assert_contains(
+            &error(&text, &[]),
+            &["s.toml:14:9: key `agents[0].count`", "invalid type"],
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_distribution_and_an_unknown_kind() {
+        let text = VALID.replace(
+            "count = 10",
+            "count = 10\nleverage = { dist = \"constant\", value = 5, median = 3 }",
+        );
+        assert_contains(
+            &error(&text, &[]),
+            &[
+                "s.toml:16:44: key `agents[0].leverage.median`",
+                "valid: keys of `constant`: dist, value",
+            ],
+        );
+        let text = VALID.replace("kind = \"leveraged_trader\"", "kind = \"whale\"");
+        assert_contains(
+            &error(&text, &[]),
+            &[
+                "s.toml:14:8: key `agents[0].kind`",
+                "unknown agent kind `whale`",
+                "one of leveraged_trader,",
+            ],
+        );
+        let text = VALID.replace("kind = \"leveraged_trader\"\n", "");
+        assert_contains(
+            &error(&text, &[]),
+            &["key `agents[0].kind`", "missing field `kind`", "valid: one of leveraged_trader,"],
+        );
+    }
+
+    #[test]
+    fn errors_at_an_overridden_key_are_the_sets() {
+        let e = error(VALID, &["agents[0].spread=0.1"]);
+        assert_contains(
+            &e,
+            &["--set agents[0].spread=0.1: key `agents[0].spread`", "not a parameter"],
+        );
+        let e = error(VALID, &["market.process.kind=merton"]);
+        assert_contains(
+            &e,
+            &["--set market.process.kind=merton: key `market.process.jump_intensity`", "missing"],
+        );
+    }
+
+    #[test]
+    fn a_second_perpetual_or_option_chain_is_refused() {
+        let perps = "\n[[instruments]]\nkind = \"perpetual\"\nsymbol = \"A\"\n\n[[instruments]]\nkind = \"perpetual\"\nsymbol = \"B\"\n";
+        let e = error(&format!("{VALID}{perps}"), &[]);
+        assert_contains(
+            &e,
+            &[
+                "s.toml:22:8: key `instruments[1].kind`",
+                "the kernel runs one perpetual",
+                "valid: one instrument with kind = \"perpetual\"",
+            ],
+        );
+        let chain = "\n[[instruments]]\nkind = \"option_chain\"\nsymbol = \"O2\"\nexpiries = [\"7d\"]\nstrikes = [1.0]\n";
+        let e = error(&format!("{VALID}{CHAIN}{chain}"), &[]);
+        assert_contains(&e, &["key `instruments[2].kind`", "the kernel runs one option chain"]);
+    }
+
+    #[test]
+    fn an_option_chain_whose_smile_would_have_negative_variance_is_refused() {
+        let text = format!("{VALID}{CHAIN}").replace("[\"7d\", \"30d\"]", "[\"7d\", \"1m\"]");
+        let e = error(&text, &[]);
+        assert_contains(
+            &e,
+            &[
+                "s.toml:24:19: key `instruments[1].expiries[1]`",
+                "negative minimum total variance",
+                "valid: an expiry of at least 4m52s at this volatility",
+            ],
+        );
+        let e = error(&format!("{VALID}{CHAIN}"), &["market.process.vol=0.07"]);
+        assert_contains(&e, &["key `instruments[1].expiries[0]`", "volatility of at least 0.0741"]);
+        // A volatility shock in force at the start lifts the smile as the kernel's does.
+        let shock = "\n[[market.shocks]]\nkind = \"vol\"\nat = \"0s\"\nduration = \"1h\"\nmultiplier = 2.0\n";
+        load(&format!("{VALID}{CHAIN}{shock}"), &["market.process.vol=0.07"]).unwrap();
+    }
+
+    /// The smile check repeats the kernel's construction (its constants are private
+    /// there): the kernel and validation agree on every chain here.
+    #[test]
+    fn validate_refuses_what_the_kernel_would() {
+        let base = load(&format!("{VALID}{CHAIN}"), &[]).unwrap();
+        for vol in [0.03, 0.06, 0.074, 0.0742, 0.2, 0.5, 2.0] {
+            for expiry in ["1m", "4m51s", "4m53s", "1h", "1d", "7d", "8d19h", "30d", "366d"] {
+                let set_vol = format!("market.process.vol={vol}");
+                let set_expiry = format!("instruments[1].expiries=[\"{expiry}\"]");
+                let validated = load(&format!("{VALID}{CHAIN}"), &[&set_vol, &set_expiry]);
+                let mut cfg = sim_config(&base).unwrap();
+                cfg.process = liqsim_sim::config::ProcessConfig::Parametric {
+                    unit: RateUnit::PerYear,
+                    spec: ProcessSpec::Gbm { vol, drift: 0.0 },
+                };
+                if let Some(chain) = cfg.options.as_mut() {
+                    chain.expiries = vec![liqsim_core::SimDuration::parse(expiry).unwrap()];
+                }
+                let kernel = liqsim_sim::World::new(cfg);
+                assert_eq!(
+                    validated.is_ok(),
+                    kernel.is_ok(),
+                    "vol {vol}, expiry {expiry}: validation {:?}, kernel {:?}",
+                    validated.err().map(|e| e.to_string()),
+                    kernel.err().map(|e| e.to_string())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn option_agents_need_an_option_chain() {
+        let text = format!("{VALID}\n[[agents]]\nkind = \"option_buyer\"\n");
+        let e = error(&text, &[]);
+        assert_contains(
+            &e,
+            &[
+                "s.toml:18:8: key `agents[1].kind`",
+                "`option_buyer` agents trade options",
+                "option_chain",
+            ],
+        );
+        load(&format!("{text}{CHAIN}"), &[]).unwrap();
+    }
+
+    #[test]
+    fn a_margin_history_too_short_for_the_horizon_is_refused() {
+        let minutes = "margin.history=data/binance_usdm_btcusdt_perp_1m_2020-03-12_13.csv";
+        let e = error(VALID, &["margin.method=historical", minutes]);
+        assert_contains(
+            &e,
+            &[
+                "key `margin.history`",
+                "427 returns in the history, too few for a horizon of 1440 periods of 1m",
+                "valid: a history of at least 1451 bars at this horizon, or margin.horizon of at most 6h57m",
+            ],
+        );
+        load(VALID, &["margin.method=historical", minutes, "margin.horizon=6h57m"]).unwrap();
+        // Monte Carlo and the fixed policy do not read the history.
+        load(VALID, &[minutes]).unwrap();
+        load(VALID, &["margin.method=historical", minutes, "margin.policy=fixed"]).unwrap();
+    }
+
+    #[test]
+    fn monte_carlo_needs_a_parametric_process() {
+        let text = VALID.replace("initial_price = 100.0\n", "").replace(
+            "process = { kind = \"gbm\", vol = 0.5 }",
+            "process = { kind = \"replay\", file = \"data/binance_usdm_btcusdt_perp_1m_2020-03-12_13.csv\" }",
+        );
+        let e = error(&text, &[]);
+        assert_contains(
+            &e,
+            &[
+                "s.toml:10:10: key `margin.method`",
+                "Monte Carlo scenarios need a parametric process",
+            ],
+        );
+        load(&text, &["margin.policy=grid"]).unwrap();
     }
 }

@@ -129,6 +129,17 @@ pub fn span_of_path(doc: &Document<String>, path: &str, prefer_key: bool) -> Opt
     best
 }
 
+/// Whether `path` names a table (standard, inline or an entry of an array of tables).
+pub fn is_table(doc: &Document<String>, path: &str) -> bool {
+    let Some(segments) = parse_path(path) else { return false };
+    let mut node = Node::Table(doc.as_table());
+    for seg in &segments {
+        let Some((_, next)) = node.child(seg) else { return false };
+        node = next;
+    }
+    matches!(node, Node::Table(_) | Node::Value(Value::InlineTable(_)))
+}
+
 /// The key path of the deepest key or value whose span contains `offset`.
 pub fn path_at(doc: &Document<String>, offset: usize) -> Option<String> {
     let mut path = Vec::new();

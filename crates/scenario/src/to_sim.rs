@@ -1,7 +1,11 @@
 //! Validated scenario -> the kernel's configuration.
+//!
+//! Only a mapping: every check on the input is in [`crate::validate`], which is where a
+//! file position can be given. A case that validation refuses is an internal error here
+//! (a `Scenario` built around validation).
 
 use crate::model::{self, Instrument, Policy, Process, Scenario, ScenarioMethod};
-use liqsim_core::{InputError, Result, SimTime};
+use liqsim_core::{Error, Result, SimTime};
 use liqsim_exchange::FundingConfig;
 use liqsim_risk::linear::Measure;
 use liqsim_risk::{
@@ -9,6 +13,11 @@ use liqsim_risk::{
     ScenarioSource,
 };
 use liqsim_sim::config::*;
+
+/// A combination that validation refuses reached the mapping.
+fn unchecked(what: &str) -> Error {
+    Error::Internal(format!("{what} passed validation"))
+}
 
 /// Anti-procyclicality for `es`/`var`: the stressed rates from the most volatile year
 /// (250 periods, or the whole history when shorter) of the margin history.
@@ -66,10 +75,7 @@ pub fn policy_config(s: &Scenario, max_leverage: f64) -> Result<PolicyConfig> {
             let source = match (m.method, &m.history) {
                 (ScenarioMethod::MonteCarlo, _) => {
                     let Process::Parametric { unit, spec } = &s.market.process else {
-                        return Err(InputError::new("Monte Carlo scenarios need a parametric process; this market replays a history")
-                            .key("margin.method")
-                            .expected("historical or filtered_historical for a replay")
-                            .into());
+                        return Err(unchecked("Monte Carlo scenarios with a replayed process"));
                     };
                     ScenarioSource::MonteCarlo {
                         process: spec.clone(),
@@ -86,15 +92,6 @@ pub fn policy_config(s: &Scenario, max_leverage: f64) -> Result<PolicyConfig> {
                     let periods = ((m.horizon.nanos() as f64 / period.nanos() as f64).round()
                         as usize)
                         .max(1);
-                    if returns.len() < periods + 10 {
-                        return Err(InputError::new(format!(
-                            "{} returns in the history, too few for a horizon of {periods} periods",
-                            returns.len()
-                        ))
-                        .key("margin.history")
-                        .expected("a history at least 10 periods longer than the horizon")
-                        .into());
-                    }
                     if method == ScenarioMethod::Historical {
                         ScenarioSource::Returns(liqsim_risk::scenarios::aggregate(
                             &returns, periods,
@@ -108,11 +105,7 @@ pub fn policy_config(s: &Scenario, max_leverage: f64) -> Result<PolicyConfig> {
                         }
                     }
                 }
-                (_, None) => {
-                    return Err(InputError::new("historical methods need a price history")
-                        .key("margin.history")
-                        .into());
-                }
+                (_, None) => return Err(unchecked("a historical method without a history")),
             };
             PolicyConfig::Scenario(ScenarioConfig {
                 measure,
@@ -124,6 +117,28 @@ pub fn policy_config(s: &Scenario, max_leverage: f64) -> Result<PolicyConfig> {
             })
         }
     })
+}
+
+/// The scheduled shocks on the kernel's clock (validation reads the volatility they
+/// put on the start through the same mapping).
+pub(crate) fn kernel_shocks(shocks: &[model::Shock]) -> Vec<liqsim_models::Shock> {
+    let at = |d: liqsim_core::SimDuration| SimTime::START.plus(d);
+    shocks
+        .iter()
+        .map(|shock| match *shock {
+            model::Shock::Jump { at: t, size } => liqsim_models::Shock::Jump { at: at(t), size },
+            model::Shock::Volatility { at: t, duration, multiplier } => {
+                liqsim_models::Shock::Volatility {
+                    start: at(t),
+                    end: at(t).plus(duration),
+                    multiplier,
+                }
+            }
+            model::Shock::Drought { at: t, duration, liquidity } => {
+                liqsim_models::Shock::Drought { start: at(t), end: at(t).plus(duration), liquidity }
+            }
+        })
+        .collect()
 }
 
 pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
@@ -141,25 +156,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             Instrument::OptionChain { .. } => None,
         })
         .unwrap_or(100.0);
-    let at = |d: liqsim_core::SimDuration| SimTime::START.plus(d);
-    let shocks = s
-        .market
-        .shocks
-        .iter()
-        .map(|shock| match *shock {
-            model::Shock::Jump { at: t, size } => liqsim_models::Shock::Jump { at: at(t), size },
-            model::Shock::Volatility { at: t, duration, multiplier } => {
-                liqsim_models::Shock::Volatility {
-                    start: at(t),
-                    end: at(t).plus(duration),
-                    multiplier,
-                }
-            }
-            model::Shock::Drought { at: t, duration, liquidity } => {
-                liqsim_models::Shock::Drought { start: at(t), end: at(t).plus(duration), liquidity }
-            }
-        })
-        .collect();
+    let shocks = kernel_shocks(&s.market.shocks);
     let process = match &s.market.process {
         Process::Parametric { unit, spec } => {
             ProcessConfig::Parametric { unit: *unit, spec: spec.clone() }

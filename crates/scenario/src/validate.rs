@@ -5,7 +5,9 @@
 use crate::model::*;
 use crate::raw::*;
 use crate::replay;
-use liqsim_core::{ContractSpec, Error, InputError, Money, Result, SimDuration};
+use liqsim_core::{ContractSpec, Error, InputError, Money, Result, SimDuration, SimTime};
+use liqsim_models::{PriceProcess, SviSlice, VolSurface};
+use liqsim_risk::{FixedConfig, GridConfig, ScenarioConfig};
 use std::path::Path;
 
 /// Agent populations above this are refused: a typo (an extra zero or three) should not
@@ -147,6 +149,7 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
     };
     let market = market(raw.market, base_dir, duration)?;
     let instruments = instruments(raw.instruments)?;
+    option_smile(&market, &instruments)?;
     let margin = margin(raw.margin, base_dir, &market)?;
     let liquidation = liquidation(raw.liquidation)?;
     let insurance_fund_initial = money(
@@ -172,6 +175,20 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         .enumerate()
         .map(|(i, a)| agent_group(a, &format!("agents[{i}]")))
         .collect::<Result<Vec<_>>>()?;
+    let has_chain = instruments.iter().any(|i| matches!(i, Instrument::OptionChain { .. }));
+    let option_agents = agents.iter().position(|g| {
+        matches!(
+            g.kind,
+            AgentKind::OptionWriter | AgentKind::OptionBuyer | AgentKind::OptionMarketMaker
+        )
+    });
+    if let (false, Some(i)) = (has_chain, option_agents) {
+        return Err(err(
+            &format!("agents[{i}].kind"),
+            format!("`{}` agents trade options and this scenario has none", agents[i].kind.name()),
+            "an [[instruments]] table with kind = \"option_chain\", or an agent kind without options",
+        ));
+    }
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default().trim().to_string(),
@@ -187,6 +204,79 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         fees,
         agents,
     })
+}
+
+/// The option desk's smile. liqsim-sim (`options.rs`, `Desk::new`) builds one raw-SVI
+/// slice per expiry from these constants and the process's volatility at the start (times
+/// the volatility shocks in force then, floored at `SMILE_MIN_VOL`), and refuses a slice
+/// whose minimum total variance is negative. The constants are private to the kernel,
+/// so they are repeated here; a change there must come here too (the test
+/// `validate_refuses_what_the_kernel_would` runs both on the same chains).
+const SMILE_B: f64 = 0.08;
+const SMILE_RHO: f64 = -0.35;
+const SMILE_SIGMA: f64 = 0.15;
+const SMILE_MIN_VOL: f64 = 0.05;
+/// The kernel's year for option expiries.
+const YEAR_NANOS: f64 = 365.25 * 86_400e9;
+
+/// Refuses an option chain whose smile the kernel could not build: a short expiry, or a
+/// low volatility, makes the minimum total variance of the slice negative.
+fn option_smile(market: &Market, instruments: &[Instrument]) -> Result<()> {
+    let Some((i, expiries)) = instruments.iter().enumerate().find_map(|(i, x)| match x {
+        Instrument::OptionChain { expiries, .. } => Some((i, expiries)),
+        Instrument::Perpetual { .. } => None,
+    }) else {
+        return Ok(());
+    };
+    let process_vol = match &market.process {
+        Process::Parametric { unit, spec } => {
+            liqsim_models::process::build(spec, *unit).volatility()
+        }
+        Process::Replay { bars, .. } => liqsim_models::Replay::new(bars.clone())
+            .map_err(|e| e.at_key("market.process.file"))?
+            .volatility(),
+    };
+    let shocks = liqsim_models::Shocks::new(crate::to_sim::kernel_shocks(&market.shocks));
+    let vol = (process_vol * shocks.vol_scale(SimTime::START)).max(SMILE_MIN_VOL);
+    for (j, &expiry) in expiries.iter().enumerate() {
+        let t = expiry.nanos() as f64 / YEAR_NANOS;
+        let slice = SviSlice::from_atm(t, vol, SMILE_B * t.sqrt(), SMILE_RHO, SMILE_SIGMA);
+        let Err(why) = VolSurface::new(vec![slice], vol) else { continue };
+        let path = format!("instruments[{i}].expiries[{j}]");
+        // With a = vol^2 t - b sigma and b = SMILE_B sqrt(t), the slice's minimum total
+        // variance a + b sigma sqrt(1 - rho^2) is vol^2 t - c sqrt(t), where
+        // c = SMILE_B sigma (1 - sqrt(1 - rho^2)): non-negative for t >= (c / vol^2)^2,
+        // or for vol >= sqrt(c / sqrt(t)).
+        let c = SMILE_B * SMILE_SIGMA * (1.0 - (1.0 - SMILE_RHO * SMILE_RHO).sqrt());
+        if vol * vol * t - c * t.sqrt() < 0.0 {
+            let shortest = SimDuration::from_secs(
+                ((c / (vol * vol)).powi(2) * YEAR_NANOS / 1e9).ceil() as u64 + 1,
+            );
+            let lowest = (c / t.sqrt()).sqrt();
+            return Err(err(
+                &path,
+                format!(
+                    "the option smile at expiry {expiry} would have a negative minimum total \
+                     variance at the starting volatility {vol:.4} (annualized)"
+                ),
+                format!(
+                    "an expiry of at least {shortest} at this volatility, or a process \
+                     volatility of at least {:.4} (annualized) for this expiry",
+                    (lowest * 1e4).ceil() / 1e4
+                ),
+            ));
+        }
+        let message = match &why {
+            Error::Input(e) => e.message.clone(),
+            other => other.to_string(),
+        };
+        return Err(err(
+            &path,
+            format!("the option smile at expiry {expiry} cannot be built: {message}"),
+            "a chain the option desk can price: see `option_chain` in scenarios/README.md",
+        ));
+    }
+    Ok(())
 }
 
 fn market(raw: RawMarket, base_dir: &Path, run: SimDuration) -> Result<Market> {
@@ -249,7 +339,7 @@ fn market(raw: RawMarket, base_dir: &Path, run: SimDuration) -> Result<Market> {
     }
     let shocks = raw
         .shocks
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, s)| shock(s, &format!("market.shocks[{i}]"), run))
         .collect::<Result<Vec<_>>>()?;
@@ -331,142 +421,84 @@ fn market(raw: RawMarket, base_dir: &Path, run: SimDuration) -> Result<Market> {
 }
 
 fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
-    const P: &str = "market.process";
-    let kinds = ["gbm", "merton", "kou", "svcj", "garch_t", "replay"];
-    if !kinds.contains(&raw.kind.as_str()) {
-        return Err(err(
-            "market.process.kind",
-            format!("unknown process `{}`", raw.kind),
-            format!("one of {}", kinds.join(", ")),
-        ));
-    }
-    let unit = choice(
-        raw.units.as_deref().unwrap_or("year"),
-        "market.process.units",
-        &[("year", RateUnit::PerYear), ("day", RateUnit::PerDay)],
-    )?;
-    // Each kind accepts its own keys; one given for another kind is a mistake worth naming.
-    let allowed: &[&str] = match raw.kind.as_str() {
-        "gbm" => &["vol", "drift"],
-        "merton" => &["vol", "drift", "jump_intensity", "jump_mean", "jump_vol"],
-        "kou" => &["vol", "drift", "jump_intensity", "p_up", "eta_up", "eta_down"],
-        "svcj" => &[
-            "drift",
-            "kappa",
-            "theta",
-            "sigma_v",
-            "rho",
-            "v0",
-            "jump_intensity",
-            "jump_mean",
-            "jump_vol",
-            "jump_var_mean",
-            "jump_corr",
-        ],
-        "garch_t" => &["drift", "omega", "alpha", "beta", "nu"],
-        _ => &["file"],
-    };
-    let given = [
-        ("vol", raw.vol.is_some()),
-        ("drift", raw.drift.is_some()),
-        ("jump_intensity", raw.jump_intensity.is_some()),
-        ("jump_mean", raw.jump_mean.is_some()),
-        ("jump_vol", raw.jump_vol.is_some()),
-        ("p_up", raw.p_up.is_some()),
-        ("eta_up", raw.eta_up.is_some()),
-        ("eta_down", raw.eta_down.is_some()),
-        ("kappa", raw.kappa.is_some()),
-        ("theta", raw.theta.is_some()),
-        ("sigma_v", raw.sigma_v.is_some()),
-        ("rho", raw.rho.is_some()),
-        ("v0", raw.v0.is_some()),
-        ("jump_var_mean", raw.jump_var_mean.is_some()),
-        ("jump_corr", raw.jump_corr.is_some()),
-        ("omega", raw.omega.is_some()),
-        ("alpha", raw.alpha.is_some()),
-        ("beta", raw.beta.is_some()),
-        ("nu", raw.nu.is_some()),
-        ("file", raw.file.is_some()),
-    ];
-    for (key, present) in given {
-        if present && !allowed.contains(&key) {
-            return Err(err(
-                &format!("{P}.{key}"),
-                format!("`{key}` is not a parameter of the `{}` process", raw.kind),
-                format!("keys of `{}`: kind, units, {}", raw.kind, allowed.join(", ")),
-            ));
-        }
-    }
-    let path = |k: &str| format!("{P}.{k}");
+    let path = |k: &str| format!("market.process.{k}");
     let need = |v: Option<f64>, k: &str, r: Range| -> Result<f64> {
         let p = path(k);
         real(required(v, &p, &r.describe())?, &p, r)
     };
+    let units = |u: Option<String>| {
+        choice(
+            u.as_deref().unwrap_or("year"),
+            "market.process.units",
+            &[("year", RateUnit::PerYear), ("day", RateUnit::PerDay)],
+        )
+    };
     let vol_range = Range::positive_up_to(20.0);
     let drift_range = Range::closed(-100.0, 100.0);
     let intensity_range = Range::non_negative_up_to(1e6);
-    Ok(match raw.kind.as_str() {
-        "gbm" => Process::Parametric {
-            unit,
+    Ok(match raw {
+        RawProcess::Gbm(p) => Process::Parametric {
+            unit: units(p.units)?,
             spec: ProcessSpec::Gbm {
-                vol: need(raw.vol, "vol", vol_range)?,
-                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+                vol: need(p.vol, "vol", vol_range)?,
+                drift: real_or(p.drift, 0.0, &path("drift"), drift_range)?,
             },
         },
-        "merton" => Process::Parametric {
-            unit,
+        RawProcess::Merton(p) => Process::Parametric {
+            unit: units(p.units)?,
             spec: ProcessSpec::Merton {
-                vol: need(raw.vol, "vol", vol_range)?,
-                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
-                jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
-                jump_mean: need(raw.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
-                jump_vol: need(raw.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
+                vol: need(p.vol, "vol", vol_range)?,
+                drift: real_or(p.drift, 0.0, &path("drift"), drift_range)?,
+                jump_intensity: need(p.jump_intensity, "jump_intensity", intensity_range)?,
+                jump_mean: need(p.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
+                jump_vol: need(p.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
             },
         },
-        "kou" => Process::Parametric {
-            unit,
+        RawProcess::Kou(p) => Process::Parametric {
+            unit: units(p.units)?,
             spec: ProcessSpec::Kou {
-                vol: need(raw.vol, "vol", vol_range)?,
-                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
-                jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
-                p_up: need(raw.p_up, "p_up", Range::closed(0.0, 1.0))?,
+                vol: need(p.vol, "vol", vol_range)?,
+                drift: real_or(p.drift, 0.0, &path("drift"), drift_range)?,
+                jump_intensity: need(p.jump_intensity, "jump_intensity", intensity_range)?,
+                p_up: need(p.p_up, "p_up", Range::closed(0.0, 1.0))?,
                 // eta_up > 1 keeps E[e^J] finite, which the drift compensator needs.
                 eta_up: need(
-                    raw.eta_up,
+                    p.eta_up,
                     "eta_up",
                     Range { min: Some((1.0, false)), max: Some((1e6, true)) },
                 )?,
-                eta_down: need(raw.eta_down, "eta_down", Range::positive_up_to(1e6))?,
+                eta_down: need(p.eta_down, "eta_down", Range::positive_up_to(1e6))?,
             },
         },
-        "svcj" => Process::Parametric {
-            unit,
+        RawProcess::Svcj(p) => Process::Parametric {
+            unit: units(p.units)?,
             spec: ProcessSpec::Svcj {
-                drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
-                kappa: need(raw.kappa, "kappa", Range::positive_up_to(1e4))?,
-                theta: need(raw.theta, "theta", Range::positive_up_to(100.0))?,
-                sigma_v: need(raw.sigma_v, "sigma_v", Range::non_negative_up_to(100.0))?,
-                rho: need(raw.rho, "rho", Range::closed(-1.0, 1.0))?,
-                v0: need(raw.v0, "v0", Range::non_negative_up_to(100.0))?,
-                jump_intensity: need(raw.jump_intensity, "jump_intensity", intensity_range)?,
-                jump_mean: need(raw.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
-                jump_vol: need(raw.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
+                drift: real_or(p.drift, 0.0, &path("drift"), drift_range)?,
+                kappa: need(p.kappa, "kappa", Range::positive_up_to(1e4))?,
+                theta: need(p.theta, "theta", Range::positive_up_to(100.0))?,
+                sigma_v: need(p.sigma_v, "sigma_v", Range::non_negative_up_to(100.0))?,
+                rho: need(p.rho, "rho", Range::closed(-1.0, 1.0))?,
+                v0: need(p.v0, "v0", Range::non_negative_up_to(100.0))?,
+                jump_intensity: need(p.jump_intensity, "jump_intensity", intensity_range)?,
+                jump_mean: need(p.jump_mean, "jump_mean", Range::closed(-5.0, 5.0))?,
+                jump_vol: need(p.jump_vol, "jump_vol", Range::non_negative_up_to(5.0))?,
                 jump_var_mean: need(
-                    raw.jump_var_mean,
+                    p.jump_var_mean,
                     "jump_var_mean",
                     Range::non_negative_up_to(100.0),
                 )?,
                 jump_corr: real_or(
-                    raw.jump_corr,
+                    p.jump_corr,
                     0.0,
                     &path("jump_corr"),
                     Range::closed(-100.0, 100.0),
                 )?,
             },
         },
-        "garch_t" => {
-            let alpha = need(raw.alpha, "alpha", Range::closed(0.0, 1.0))?;
-            let beta = need(raw.beta, "beta", Range::closed(0.0, 1.0))?;
+        RawProcess::GarchT(p) => {
+            let unit = units(p.units)?;
+            let alpha = need(p.alpha, "alpha", Range::closed(0.0, 1.0))?;
+            let beta = need(p.beta, "beta", Range::closed(0.0, 1.0))?;
             if alpha + beta >= 1.0 {
                 return Err(err(
                     &path("beta"),
@@ -480,22 +512,23 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
             Process::Parametric {
                 unit,
                 spec: ProcessSpec::GarchT {
-                    omega: need(raw.omega, "omega", Range::positive_up_to(1.0))?,
+                    omega: need(p.omega, "omega", Range::positive_up_to(1.0))?,
                     alpha,
                     beta,
                     // nu > 2 for a finite variance, which GARCH scaling needs.
                     nu: need(
-                        raw.nu,
+                        p.nu,
                         "nu",
                         Range { min: Some((2.0, false)), max: Some((1000.0, true)) },
                     )?,
-                    drift: real_or(raw.drift, 0.0, &path("drift"), drift_range)?,
+                    drift: real_or(p.drift, 0.0, &path("drift"), drift_range)?,
                 },
             }
         }
-        _ => {
-            let file =
-                required(raw.file, &path("file"), "a CSV path relative to the scenario file")?;
+        RawProcess::Replay(p) => {
+            // A replay has no rates, but a bad `units` is still a mistake worth naming.
+            units(p.units)?;
+            let file = required(p.file, &path("file"), "a CSV path relative to the scenario file")?;
             let resolved = base_dir.join(&file);
             let bars = replay::load_bars(&resolved)?;
             Process::Replay { file: resolved, bars }
@@ -503,61 +536,37 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
     })
 }
 
-fn shock(raw: &RawShock, path: &str, run: SimDuration) -> Result<Shock> {
-    let at = duration(&raw.at, &format!("{path}.at"), SimDuration::ZERO, run)?;
-    let window = |key: &str| -> Result<SimDuration> {
+fn shock(raw: RawShock, path: &str, run: SimDuration) -> Result<Shock> {
+    let at = |text: &str| duration(text, &format!("{path}.at"), SimDuration::ZERO, run);
+    let window = |text: Option<String>| -> Result<SimDuration> {
+        let p = format!("{path}.duration");
+        let text = required(text, &p, "a duration such as 30m")?;
+        duration(&text, &p, SimDuration::from_secs(1), MAX_DURATION)
+    };
+    let need = |v: Option<f64>, key: &str, range: Range| -> Result<f64> {
         let p = format!("{path}.{key}");
-        let text = required(raw.duration.as_deref(), &p, "a duration such as 30m")?;
-        duration(text, &p, SimDuration::from_secs(1), MAX_DURATION)
+        real(required(v, &p, &range.describe())?, &p, range)
     };
-    let kind = choice(
-        raw.kind.as_str(),
-        &format!("{path}.kind"),
-        &[("jump", 0), ("vol", 1), ("drought", 2)],
-    )?;
-    let unexpected = |key: &str, present: bool| -> Result<()> {
-        if present {
-            Err(err(
-                &format!("{path}.{key}"),
-                format!("`{key}` does not apply to a `{}` shock", raw.kind),
-                "jump: at, size; vol: at, duration, multiplier; drought: at, duration, liquidity",
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    Ok(match kind {
-        0 => {
-            unexpected("multiplier", raw.multiplier.is_some())?;
-            unexpected("duration", raw.duration.is_some())?;
-            unexpected("liquidity", raw.liquidity.is_some())?;
-            let p = format!("{path}.size");
+    Ok(match raw {
+        RawShock::Jump(s) => Shock::Jump {
+            at: at(&s.at)?,
             // A jump of -100% or worse would leave a non-positive price.
-            let range = Range { min: Some((-1.0, false)), max: Some((10.0, true)) };
-            Shock::Jump { at, size: real(required(raw.size, &p, &range.describe())?, &p, range)? }
-        }
-        1 => {
-            unexpected("size", raw.size.is_some())?;
-            unexpected("liquidity", raw.liquidity.is_some())?;
-            let p = format!("{path}.multiplier");
-            let range = Range::positive_up_to(100.0);
-            Shock::Volatility {
-                at,
-                duration: window("duration")?,
-                multiplier: real(required(raw.multiplier, &p, &range.describe())?, &p, range)?,
-            }
-        }
-        _ => {
-            unexpected("size", raw.size.is_some())?;
-            unexpected("multiplier", raw.multiplier.is_some())?;
-            let p = format!("{path}.liquidity");
-            let range = Range::closed(0.0, 1.0);
-            Shock::Drought {
-                at,
-                duration: window("duration")?,
-                liquidity: real(required(raw.liquidity, &p, &range.describe())?, &p, range)?,
-            }
-        }
+            size: need(
+                s.size,
+                "size",
+                Range { min: Some((-1.0, false)), max: Some((10.0, true)) },
+            )?,
+        },
+        RawShock::Vol(s) => Shock::Volatility {
+            at: at(&s.at)?,
+            duration: window(s.duration)?,
+            multiplier: need(s.multiplier, "multiplier", Range::positive_up_to(100.0))?,
+        },
+        RawShock::Drought(s) => Shock::Drought {
+            at: at(&s.at)?,
+            duration: window(s.duration)?,
+            liquidity: need(s.liquidity, "liquidity", Range::closed(0.0, 1.0))?,
+        },
     })
 }
 
@@ -570,76 +579,93 @@ fn instruments(raw: Vec<RawInstrument>) -> Result<Vec<Instrument>> {
         }]);
     }
     let mut symbols: Vec<String> = Vec::new();
-    let mut out = Vec::new();
+    let mut out: Vec<Instrument> = Vec::new();
     for (i, r) in raw.into_iter().enumerate() {
         let path = format!("instruments[{i}]");
-        if r.symbol.trim().is_empty() || symbols.contains(&r.symbol) {
+        let symbol = match &r {
+            RawInstrument::Perpetual(p) => &p.symbol,
+            RawInstrument::OptionChain(c) => &c.symbol,
+        };
+        if symbol.trim().is_empty() || symbols.contains(symbol) {
             return Err(err(
                 &format!("{path}.symbol"),
-                format!("symbol `{}` is empty or used twice", r.symbol),
+                format!("symbol `{symbol}` is empty or used twice"),
                 "a unique, non-empty symbol",
             ));
         }
-        symbols.push(r.symbol.clone());
-        let kind = choice(
-            r.kind.as_str(),
-            &format!("{path}.kind"),
-            &[("perpetual", false), ("option_chain", true)],
-        )?;
-        if kind {
-            if r.max_leverage.is_some() || r.max_position.is_some() {
-                return Err(err(
+        symbols.push(symbol.clone());
+        // The kernel has one perpetual book and one option desk (SimConfig holds one
+        // of each); a second would be ignored without a word, so it is refused here.
+        // `out[j]` is `instruments[j]`: every earlier instrument was pushed.
+        let first = out.iter().position(|o| {
+            matches!(
+                (&r, o),
+                (RawInstrument::Perpetual(_), Instrument::Perpetual { .. })
+                    | (RawInstrument::OptionChain(_), Instrument::OptionChain { .. })
+            )
+        });
+        if let Some(j) = first {
+            let (what, expected) = match r {
+                RawInstrument::Perpetual(_) => (
+                    "a second perpetual: the kernel runs one perpetual",
+                    "one instrument with kind = \"perpetual\"",
+                ),
+                RawInstrument::OptionChain(_) => (
+                    "a second option chain: the kernel runs one option chain",
+                    "one instrument with kind = \"option_chain\" (list every expiry and strike in it)",
+                ),
+            };
+            return Err(err(
+                &format!("{path}.kind"),
+                format!("{what} (instruments[{j}] is the first)"),
+                expected,
+            ));
+        }
+        match r {
+            RawInstrument::OptionChain(c) => {
+                if c.expiries.is_empty() || c.strikes.is_empty() {
+                    return Err(err(
+                        &format!("{path}.expiries"),
+                        "an option chain needs at least one expiry and one strike",
+                        "expiries = [\"7d\", ...], strikes = [0.9, 1.0, ...] (fractions of the initial price)",
+                    ));
+                }
+                let expiries = c
+                    .expiries
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| {
+                        duration(
+                            e,
+                            &format!("{path}.expiries[{j}]"),
+                            SimDuration::from_secs(60),
+                            MAX_DURATION,
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let strikes = c
+                    .strikes
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &k)| {
+                        real(k, &format!("{path}.strikes[{j}]"), Range::closed(0.05, 20.0))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                out.push(Instrument::OptionChain { symbol: c.symbol, expiries, strikes });
+            }
+            RawInstrument::Perpetual(p) => {
+                let max_leverage = real_or(
+                    p.max_leverage,
+                    100.0,
                     &format!("{path}.max_leverage"),
-                    "an option chain has no leverage cap; margin policy decides",
-                    "keys of option_chain: kind, symbol, expiries, strikes",
-                ));
+                    Range::closed(1.0, 1000.0),
+                )?;
+                let max_position = p
+                    .max_position
+                    .map(|x| real(x, &format!("{path}.max_position"), Range::positive_up_to(1e9)))
+                    .transpose()?;
+                out.push(Instrument::Perpetual { symbol: p.symbol, max_leverage, max_position });
             }
-            if r.expiries.is_empty() || r.strikes.is_empty() {
-                return Err(err(
-                    &format!("{path}.expiries"),
-                    "an option chain needs at least one expiry and one strike",
-                    "expiries = [\"7d\", ...], strikes = [0.9, 1.0, ...] (fractions of the initial price)",
-                ));
-            }
-            let expiries = r
-                .expiries
-                .iter()
-                .enumerate()
-                .map(|(j, e)| {
-                    duration(
-                        e,
-                        &format!("{path}.expiries[{j}]"),
-                        SimDuration::from_secs(60),
-                        MAX_DURATION,
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let strikes = r
-                .strikes
-                .iter()
-                .enumerate()
-                .map(|(j, &k)| real(k, &format!("{path}.strikes[{j}]"), Range::closed(0.05, 20.0)))
-                .collect::<Result<Vec<_>>>()?;
-            out.push(Instrument::OptionChain { symbol: r.symbol, expiries, strikes });
-        } else {
-            if !r.expiries.is_empty() || !r.strikes.is_empty() {
-                return Err(err(
-                    &format!("{path}.expiries"),
-                    "a perpetual has no expiries or strikes",
-                    "keys of perpetual: kind, symbol, max_leverage, max_position",
-                ));
-            }
-            let max_leverage = real_or(
-                r.max_leverage,
-                100.0,
-                &format!("{path}.max_leverage"),
-                Range::closed(1.0, 1000.0),
-            )?;
-            let max_position = r
-                .max_position
-                .map(|x| real(x, &format!("{path}.max_position"), Range::positive_up_to(1e9)))
-                .transpose()?;
-            out.push(Instrument::Perpetual { symbol: r.symbol, max_leverage, max_position });
         }
     }
     if !out.iter().any(|i| matches!(i, Instrument::Perpetual { .. })) {
@@ -684,7 +710,7 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             ("monte_carlo", ScenarioMethod::MonteCarlo),
         ],
     )?;
-    let scenarios = raw.scenarios.unwrap_or(1000);
+    let scenarios = raw.scenarios.unwrap_or(ScenarioConfig::MONTE_CARLO_SCENARIOS as i64);
     if !(10..=100_000).contains(&scenarios) {
         return Err(err(
             "margin.scenarios",
@@ -692,6 +718,13 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             "10 <= x <= 100000",
         ));
     }
+    let horizon = duration_or(
+        raw.horizon.as_deref(),
+        "1d",
+        "margin.horizon",
+        SimDuration::from_secs(60),
+        SimDuration::from_secs(30 * 86_400),
+    )?;
     let history = match &raw.history {
         Some(file) => {
             Some(replay::load_bars(&base_dir.join(file)).map_err(|e| e.at_key("margin.history"))?)
@@ -701,18 +734,52 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             _ => None,
         },
     };
-    if method != ScenarioMethod::MonteCarlo
-        && matches!(policy, Policy::Es | Policy::Var)
-        && history.is_none()
-    {
-        return Err(err(
-            "margin.history",
-            format!(
-                "method `{}` needs a price history and the market process is not a replay",
-                raw.method.as_deref().unwrap_or("filtered_historical")
-            ),
-            "margin.history = \"data/FILE.csv\", or margin.method = \"monte_carlo\"",
-        ));
+    let scenario_policy = matches!(policy, Policy::Es | Policy::Var);
+    let method_text = raw.method.as_deref().unwrap_or("filtered_historical");
+    if scenario_policy && method == ScenarioMethod::MonteCarlo {
+        if let Process::Replay { .. } = market.process {
+            return Err(err(
+                "margin.method",
+                "Monte Carlo scenarios need a parametric process; this market replays a history",
+                "historical or filtered_historical for a replay",
+            ));
+        }
+    } else if scenario_policy {
+        let Some(bars) = &history else {
+            return Err(err(
+                "margin.history",
+                format!(
+                    "method `{method_text}` needs a price history and the market process is not a replay"
+                ),
+                "margin.history = \"data/FILE.csv\", or margin.method = \"monte_carlo\"",
+            ));
+        };
+        // The scenario set sums the history's returns over the horizon in whole periods
+        // of the history (to_sim does the same); ten more returns than that is the least
+        // that gives a set.
+        let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+        let returns = liqsim_risk::scenarios::log_returns(&closes).len();
+        let period = SimDuration::from_nanos(bars[1].time_ns - bars[0].time_ns);
+        let periods = ((horizon.nanos() as f64 / period.nanos() as f64).round() as usize).max(1);
+        if returns < periods + 10 {
+            let key = if raw.history.is_some() { "margin.history" } else { "market.process.file" };
+            // The longest horizon this history serves, when it is one margin.horizon takes.
+            let longest = SimDuration::from_nanos(
+                period.nanos().saturating_mul(returns.saturating_sub(10) as u64),
+            );
+            let shorter = if longest >= SimDuration::from_secs(60) {
+                format!(", or margin.horizon of at most {longest}")
+            } else {
+                String::new()
+            };
+            return Err(err(
+                key,
+                format!(
+                    "{returns} returns in the history, too few for a horizon of {periods} periods of {period}"
+                ),
+                format!("a history of at least {} bars at this horizon{shorter}", periods + 11),
+            ));
+        }
     }
     let fixed = raw.fixed.unwrap_or(RawFixedMargin {
         initial: None,
@@ -720,8 +787,12 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
         tiers: Vec::new(),
         short_option_fraction: None,
     });
-    let fixed_initial =
-        real_or(fixed.initial, 0.01, "margin.fixed.initial", Range::positive_up_to(1.0))?;
+    let fixed_initial = real_or(
+        fixed.initial,
+        FixedConfig::INITIAL,
+        "margin.fixed.initial",
+        Range::positive_up_to(1.0),
+    )?;
     let fixed_maintenance = real_or(
         fixed.maintenance,
         fixed_initial / 2.0,
@@ -778,7 +849,8 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
         extreme_fraction: None,
         short_option_minimum: None,
     });
-    let steps = grid.steps.unwrap_or(9);
+    let grid_default = GridConfig::default();
+    let steps = grid.steps.unwrap_or(grid_default.steps as i64);
     if !(3..=101).contains(&steps) || steps % 2 == 0 {
         return Err(err(
             "margin.grid.steps",
@@ -786,29 +858,36 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             "odd 3 <= x <= 101 (the middle step is no move)",
         ));
     }
-    let vol_shifts =
-        if grid.vol_shifts.is_empty() { vec![-0.25, 0.0, 0.25] } else { grid.vol_shifts };
+    let vol_shifts = if grid.vol_shifts.is_empty() {
+        vec![-grid_default.vol_down, 0.0, grid_default.vol_up]
+    } else {
+        grid.vol_shifts
+    };
     for (i, &v) in vol_shifts.iter().enumerate() {
         real(v, &format!("margin.grid.vol_shifts[{i}]"), Range::open(-1.0, 10.0))?;
     }
     let apc = raw.apc.unwrap_or(RawApc { floor: None, buffer: None });
     Ok(Margin {
         policy,
-        confidence: real_or(raw.confidence, 0.99, "margin.confidence", Range::open(0.0, 1.0))?,
-        horizon: duration_or(
-            raw.horizon.as_deref(),
-            "1d",
-            "margin.horizon",
-            SimDuration::from_secs(60),
-            SimDuration::from_secs(30 * 86_400),
+        confidence: real_or(
+            raw.confidence,
+            ScenarioConfig::CONFIDENCE,
+            "margin.confidence",
+            Range::open(0.0, 1.0),
         )?,
+        horizon,
         method,
         scenarios: scenarios as usize,
-        ewma_lambda: real_or(raw.ewma_lambda, 0.94, "margin.ewma_lambda", Range::open(0.0, 1.0))?,
+        ewma_lambda: real_or(
+            raw.ewma_lambda,
+            ScenarioConfig::EWMA_LAMBDA,
+            "margin.ewma_lambda",
+            Range::open(0.0, 1.0),
+        )?,
         history,
         maintenance_fraction: real_or(
             raw.maintenance_fraction,
-            0.5,
+            ScenarioConfig::MAINTENANCE_FRACTION,
             "margin.maintenance_fraction",
             Range::positive_up_to(1.0),
         )?,
@@ -825,7 +904,7 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             tiers,
             short_option_fraction: real_or(
                 fixed.short_option_fraction,
-                0.15,
+                FixedConfig::SHORT_OPTION_FRACTION,
                 "margin.fixed.short_option_fraction",
                 Range::non_negative_up_to(1.0),
             )?,
@@ -833,7 +912,7 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
         grid: GridMargin {
             move_max: real_or(
                 grid.move_max,
-                0.16,
+                grid_default.move_max,
                 "margin.grid.move_max",
                 Range::positive_up_to(0.99),
             )?,
@@ -841,19 +920,19 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             vol_shifts,
             extreme_move: real_or(
                 grid.extreme_move,
-                0.33,
+                grid_default.extreme_move,
                 "margin.grid.extreme_move",
                 Range::positive_up_to(0.99),
             )?,
             extreme_fraction: real_or(
                 grid.extreme_fraction,
-                0.33,
+                grid_default.extreme_fraction,
                 "margin.grid.extreme_fraction",
                 Range::non_negative_up_to(1.0),
             )?,
             short_option_minimum: real_or(
                 grid.short_option_minimum,
-                0.01,
+                grid_default.short_option_min_fraction,
                 "margin.grid.short_option_minimum",
                 Range::non_negative_up_to(1.0),
             )?,
@@ -918,78 +997,51 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
 }
 
 fn distribution(
-    raw: Option<&RawDistribution>,
+    raw: Option<RawDistribution>,
     default: Distribution,
     path: &str,
     bounds: Range,
 ) -> Result<Distribution> {
     let Some(raw) = raw else { return Ok(default) };
-    let kind = choice(
-        raw.dist.as_str(),
-        &format!("{path}.dist"),
-        &[("constant", 0), ("lognormal", 1), ("pareto", 2), ("uniform", 3)],
-    )?;
     let field = |key: &str, v: Option<f64>| -> Result<f64> {
         let p = format!("{path}.{key}");
         real(required(v, &p, &bounds.describe())?, &p, bounds)
     };
-    let keys: [(&str, bool); 7] = [
-        ("value", raw.value.is_some()),
-        ("median", raw.median.is_some()),
-        ("sigma", raw.sigma.is_some()),
-        ("scale", raw.scale.is_some()),
-        ("shape", raw.shape.is_some()),
-        ("min", raw.min.is_some()),
-        ("max", raw.max.is_some()),
-    ];
-    let allowed: &[&str] = match kind {
-        0 => &["value"],
-        1 => &["median", "sigma", "min", "max"],
-        2 => &["scale", "shape", "max"],
-        _ => &["min", "max"],
-    };
-    for (key, present) in keys {
-        if present && !allowed.contains(&key) {
-            return Err(err(
-                &format!("{path}.{key}"),
-                format!("`{key}` is not a parameter of the `{}` distribution", raw.dist),
-                format!("keys of `{}`: dist, {}", raw.dist, allowed.join(", ")),
-            ));
-        }
-    }
     let upper = bounds.max.map(|(m, _)| m).unwrap_or(f64::MAX);
     let lower = bounds.min.map(|(m, _)| m).unwrap_or(0.0);
-    let dist = match kind {
-        0 => Distribution::Constant(field("value", raw.value)?),
-        1 => Distribution::LogNormal {
-            median: field("median", raw.median)?,
+    let dist = match raw {
+        RawDistribution::Constant(d) => Distribution::Constant(field("value", d.value)?),
+        RawDistribution::LogNormal(d) => Distribution::LogNormal {
+            median: field("median", d.median)?,
             sigma: real(
-                required(raw.sigma, &format!("{path}.sigma"), "0 <= x <= 5")?,
+                required(d.sigma, &format!("{path}.sigma"), "0 <= x <= 5")?,
                 &format!("{path}.sigma"),
                 Range::non_negative_up_to(5.0),
             )?,
-            min: match raw.min {
+            min: match d.min {
                 Some(v) => field("min", Some(v))?,
                 None => lower.max(f64::MIN_POSITIVE),
             },
-            max: match raw.max {
+            max: match d.max {
                 Some(v) => field("max", Some(v))?,
                 None => upper,
             },
         },
-        2 => Distribution::Pareto {
-            scale: field("scale", raw.scale)?,
+        RawDistribution::Pareto(d) => Distribution::Pareto {
+            scale: field("scale", d.scale)?,
             shape: real(
-                required(raw.shape, &format!("{path}.shape"), "0.1 <= x <= 20")?,
+                required(d.shape, &format!("{path}.shape"), "0.1 <= x <= 20")?,
                 &format!("{path}.shape"),
                 Range::closed(0.1, 20.0),
             )?,
-            max: match raw.max {
+            max: match d.max {
                 Some(v) => field("max", Some(v))?,
                 None => upper,
             },
         },
-        _ => Distribution::Uniform { min: field("min", raw.min)?, max: field("max", raw.max)? },
+        RawDistribution::Uniform(d) => {
+            Distribution::Uniform { min: field("min", d.min)?, max: field("max", d.max)? }
+        }
     };
     let (lo, hi) = match &dist {
         Distribution::LogNormal { median, min, max, .. } => (min.min(*median), *max),
@@ -1007,8 +1059,146 @@ fn distribution(
     Ok(dist)
 }
 
+/// The keys of one `[[agents]]` table, whatever its kind: a kind's table fills the keys
+/// it has, and the others keep the default of [`AgentGroup`]'s field (which that kind
+/// never reads).
+#[derive(Default)]
+struct AgentKeys {
+    count: Option<i64>,
+    deposit: Option<RawDistribution>,
+    leverage: Option<RawDistribution>,
+    long_fraction: Option<f64>,
+    stop_loss: Option<f64>,
+    take_profit: Option<f64>,
+    add_margin_probability: Option<f64>,
+    margin_mode: Option<String>,
+    position_share: Option<f64>,
+    limit_fraction: Option<f64>,
+    limit_offset: Option<f64>,
+    reentry: Option<String>,
+    wake: Option<String>,
+    latency: Option<RawDistribution>,
+    latency_stress: Option<f64>,
+    spread: Option<f64>,
+    levels: Option<i64>,
+    level_size: Option<f64>,
+    capital: Option<f64>,
+    pull_vol: Option<f64>,
+    calm: Option<String>,
+    lookback: Option<String>,
+    threshold: Option<f64>,
+}
+
+impl AgentKeys {
+    fn of(raw: RawAgents) -> (AgentKind, AgentKeys) {
+        match raw {
+            RawAgents::LeveragedTrader(a) => (
+                AgentKind::LeveragedTrader,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    leverage: a.leverage,
+                    long_fraction: a.long_fraction,
+                    stop_loss: a.stop_loss,
+                    take_profit: a.take_profit,
+                    add_margin_probability: a.add_margin_probability,
+                    margin_mode: a.margin_mode,
+                    position_share: a.position_share,
+                    limit_fraction: a.limit_fraction,
+                    limit_offset: a.limit_offset,
+                    reentry: a.reentry,
+                    wake: a.wake,
+                    latency: a.latency,
+                    latency_stress: a.latency_stress,
+                    ..AgentKeys::default()
+                },
+            ),
+            RawAgents::MarketMaker(a) => (
+                AgentKind::MarketMaker,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    spread: a.spread,
+                    levels: a.levels,
+                    level_size: a.level_size,
+                    capital: a.capital,
+                    pull_vol: a.pull_vol,
+                    calm: a.calm,
+                    stop_loss: a.stop_loss,
+                    ..AgentKeys::default()
+                },
+            ),
+            RawAgents::Momentum(a) => (
+                AgentKind::Momentum,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    leverage: a.leverage,
+                    threshold: a.threshold,
+                    lookback: a.lookback,
+                    latency: a.latency,
+                    latency_stress: a.latency_stress,
+                    ..AgentKeys::default()
+                },
+            ),
+            RawAgents::Arbitrageur(a) => (
+                AgentKind::Arbitrageur,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    wake: a.wake,
+                    latency: a.latency,
+                    latency_stress: a.latency_stress,
+                    ..AgentKeys::default()
+                },
+            ),
+            RawAgents::OptionWriter(a) => (
+                AgentKind::OptionWriter,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    leverage: a.leverage,
+                    stop_loss: a.stop_loss,
+                    reentry: a.reentry,
+                    wake: a.wake,
+                    latency: a.latency,
+                    latency_stress: a.latency_stress,
+                    ..AgentKeys::default()
+                },
+            ),
+            RawAgents::OptionBuyer(a) => (
+                AgentKind::OptionBuyer,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    long_fraction: a.long_fraction,
+                    reentry: a.reentry,
+                    wake: a.wake,
+                    latency: a.latency,
+                    latency_stress: a.latency_stress,
+                    ..AgentKeys::default()
+                },
+            ),
+            RawAgents::OptionMarketMaker(a) => (
+                AgentKind::OptionMarketMaker,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    spread: a.spread,
+                    levels: a.levels,
+                    level_size: a.level_size,
+                    capital: a.capital,
+                    pull_vol: a.pull_vol,
+                    calm: a.calm,
+                    ..AgentKeys::default()
+                },
+            ),
+        }
+    }
+}
+
 fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
-    let kind = choice(raw.kind.as_str(), &format!("{path}.kind"), &AgentKind::ALL)?;
+    let (kind, raw) = AgentKeys::of(raw);
     let count = raw.count.unwrap_or(1);
     if !(1..=MAX_AGENT_COUNT).contains(&count) {
         return Err(err(
@@ -1031,13 +1221,6 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
         &p("margin_mode"),
         &[("cross", false), ("isolated", true)],
     )?;
-    if isolated && kind != AgentKind::LeveragedTrader {
-        return Err(err(
-            &p("margin_mode"),
-            format!("isolated margin is for leveraged traders, not {}", kind.name()),
-            "margin_mode = \"cross\" (or kind = \"leveraged_trader\")",
-        ));
-    }
     Ok(AgentGroup {
         isolated,
         position_share: real_or(
@@ -1049,13 +1232,13 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
         kind,
         count: count as u32,
         deposit: distribution(
-            raw.deposit.as_ref(),
+            raw.deposit,
             default_deposit,
             &p("deposit"),
             Range::positive_up_to(1e10),
         )?,
         leverage: distribution(
-            raw.leverage.as_ref(),
+            raw.leverage,
             Distribution::LogNormal { median: 5.0, sigma: 0.6, min: 1.0, max: 100.0 },
             &p("leverage"),
             Range::closed(1.0, 1000.0),
@@ -1101,7 +1284,7 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
         )?,
         wake: duration_or(raw.wake.as_deref(), "5m", &p("wake"), SimDuration::from_millis(1), day)?,
         latency: distribution(
-            raw.latency.as_ref(),
+            raw.latency,
             Distribution::Constant(0.05),
             &p("latency"),
             Range::non_negative_up_to(60.0),
