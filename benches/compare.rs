@@ -8,7 +8,7 @@ use std::path::Path;
 fn configs() -> Vec<liqsim_sim::SimConfig> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
     let mut out = Vec::new();
-    for policy in ["es", "var", "fixed", "grid"] {
+    for policy in liqsim_scenario::Policy::NAMES {
         for seed in 7..27 {
             let overrides = vec![format!("margin.policy=\"{policy}\""), format!("seed={seed}")];
             let s = liqsim_scenario::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));

@@ -22,7 +22,7 @@ pub struct BacktestArgs {
     /// Scenario file whose history (margin.history, or the replay) is walked.
     pub file: PathBuf,
     /// Margin policy to test.
-    #[arg(long, value_parser = ["es", "var", "fixed", "grid"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Policy::NAMES))]
     pub policy: String,
     /// Side of the reference position.
     #[arg(long, value_parser = ["long", "short"], default_value = "long")]
@@ -68,15 +68,7 @@ pub fn run(args: &BacktestArgs) -> CliResult {
         .expected("historical or filtered_historical")
         .into());
     }
-    let max_leverage = s
-        .instruments
-        .iter()
-        .find_map(|i| match i {
-            liqsim_scenario::Instrument::Perpetual { max_leverage, .. } => Some(*max_leverage),
-            liqsim_scenario::Instrument::OptionChain { .. } => None,
-        })
-        .unwrap_or(100.0);
-    let base = liqsim_scenario::policy_config(&s, max_leverage)?;
+    let base = liqsim_scenario::policy_config(&s)?;
     // At each date the run's own model, its scenarios cut to the last `window` returns.
     let requirement =
         |history: &[f64], market: &liqsim_risk::Market| -> Result<Requirements, Error> {

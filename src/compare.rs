@@ -1,4 +1,4 @@
-//! `liqsim compare FILE --policies es,var,fixed,grid --seeds N`: margin policies side by
+//! `liqsim compare FILE [--policies es,var,...] --seeds N`: margin policies side by
 //! side on common random numbers.
 //!
 //! Every policy runs on the same seeds, and a seed fixes the price path and every agent
@@ -21,8 +21,8 @@ use std::path::PathBuf;
 pub struct CompareArgs {
     /// Scenario file (TOML).
     pub file: PathBuf,
-    /// Policies to compare, comma-separated: es, var, fixed, grid.
-    #[arg(long, value_delimiter = ',', default_value = "es,var,fixed,grid")]
+    /// Policies to compare, comma-separated (default: every policy).
+    #[arg(long, value_delimiter = ',')]
     pub policies: Vec<String>,
     /// Seeds per policy: the scenario's seed, seed+1, ...
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -53,12 +53,14 @@ pub fn compare_with(
     run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
 ) -> Result<Vec<PolicyRuns>, Error> {
     let mut policies = Vec::new();
-    for name in &args.policies {
+    let every: Vec<String> = Policy::NAMES.iter().map(|n| n.to_string()).collect();
+    let names = if args.policies.is_empty() { &every } else { &args.policies };
+    for name in names {
         let policy = Policy::parse(name.trim()).ok_or_else(|| {
             Error::from(
                 InputError::new(format!("unknown policy `{name}`"))
                     .source("--policies")
-                    .expected("a comma-separated list of es, var, fixed, grid"),
+                    .expected(format!("a comma-separated list of {}", Policy::listed())),
             )
         })?;
         if policies.contains(&policy) {

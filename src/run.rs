@@ -13,7 +13,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Margin policy (overrides `margin.policy`).
-    #[arg(long, value_parser = ["es", "var", "fixed", "grid"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(liqsim_scenario::Policy::NAMES))]
     pub policy: Option<String>,
     /// Override any scenario field: `--set margin.confidence=0.995` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -45,8 +45,9 @@ fn compare_json(text: &str, extra: &[&str]) -> serde_json::Value {
 
 #[test]
 fn a_flat_market_leaves_no_bad_debt_under_any_policy() {
-    let v = compare_json(BASE, &["--policies", "es,var,fixed,grid"]);
-    for policy in ["es", "var", "fixed", "grid"] {
+    // No --policies: every policy.
+    let v = compare_json(BASE, &[]);
+    for policy in liqsim_scenario::Policy::NAMES {
         assert_eq!(v["policies"][policy]["bad_debt"]["max"], 0.0, "{policy}: {v}");
     }
 }

@@ -10,6 +10,7 @@ mod bad_input;
 mod cascade;
 mod compare;
 mod history;
+mod invariants;
 mod options;
 mod price;
 mod risk;

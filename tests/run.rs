@@ -58,7 +58,7 @@ fn every_invariant_holds_after_every_event() {
 
 #[test]
 fn a_crash_liquidates_longs_and_the_books_balance_under_every_policy() {
-    for policy in ["es", "var", "fixed", "grid"] {
+    for policy in liqsim_scenario::Policy::NAMES {
         let (code, json, err) = run_json("scenarios/quickstart.toml", &["--policy", policy]);
         assert_eq!(code, 0, "{policy}: {err}");
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -106,7 +106,7 @@ fn scenario_summaries_under_every_policy() {
     insta::glob!("../scenarios", "*.toml", |path| {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let file = format!("scenarios/{name}");
-        for policy in ["es", "var", "fixed", "grid"] {
+        for policy in liqsim_scenario::Policy::NAMES {
             let (code, stdout, stderr) = run_json(&file, &["--policy", policy]);
             let report = if code == 0 { stdout } else { format!("exit {code}\n{stderr}") };
             insta::assert_snapshot!(format!("policy_{policy}"), report);

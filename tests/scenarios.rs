@@ -42,7 +42,7 @@ fn every_scenario_validates_under_every_policy() {
     args.extend(files.iter().map(String::as_str));
     let out = liqsim(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for policy in ["es", "var", "fixed", "grid"] {
+    for policy in liqsim_scenario::Policy::NAMES {
         for file in &files {
             // `run` validates before it runs; an invalid combination exits with 2.
             let out = liqsim(&["validate", file, "--set", &format!("margin.policy={policy}")]);

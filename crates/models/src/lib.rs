@@ -33,4 +33,4 @@ pub use options::{
 pub use process::{PriceProcess, ProcessSpec, RateUnit};
 pub use replay::{Bar, Replay};
 pub use shocks::{Shock, Shocked, Shocks};
-pub use surface::{SviSlice, VolSurface};
+pub use surface::{OPTION_YEAR_NANOS, PUT_SKEW, SmileShape, SviSlice, VolSurface};

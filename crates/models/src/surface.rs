@@ -16,10 +16,43 @@
 //!
 //! Validation: b >= 0, |rho| < 1, sigma > 0, a minimum total variance
 //! a + b sigma sqrt(1 - rho^2) >= 0, Roger Lee's wing bound b (1 + |rho|) <= 4, strictly
-//! increasing expiries. Known limitation: butterfly arbitrage inside a slice is not
+//! increasing expiries. [`PUT_SKEW`] is the shape of the kernel's option chains. Known limitation: butterfly arbitrage inside a slice is not
 //! checked beyond the wing bound.
 
 use liqsim_core::{Error, InputError, Result};
+
+/// Nanoseconds in the year option expiries are measured in (365.25 days).
+pub const OPTION_YEAR_NANOS: f64 = 365.25 * 86_400e9;
+
+/// The smile shape of a simulated option chain, the same at every expiry but for its
+/// wing slope, which grows with the square root of time: put skew as crypto option
+/// markets show it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmileShape {
+    /// Wing slope per square root of a year.
+    pub b_per_sqrt_year: f64,
+    pub rho: f64,
+    pub sigma: f64,
+    /// The at-the-money volatility a chain's smile is built at is at least this.
+    pub min_vol: f64,
+}
+
+/// The kernel's option chains' smile (and validation's check of it).
+pub const PUT_SKEW: SmileShape =
+    SmileShape { b_per_sqrt_year: 0.08, rho: -0.35, sigma: 0.15, min_vol: 0.05 };
+
+impl SmileShape {
+    /// The slice of an expiry `t_years` away at at-the-money volatility `atm_vol`.
+    pub fn slice(&self, t_years: f64, atm_vol: f64) -> SviSlice {
+        SviSlice::from_atm(
+            t_years,
+            atm_vol,
+            self.b_per_sqrt_year * t_years.sqrt(),
+            self.rho,
+            self.sigma,
+        )
+    }
+}
 
 /// One expiry's raw-SVI parameters (total variance, at the surface's reference volatility).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -4,6 +4,7 @@
 //! documented ranges.
 
 use liqsim_core::{ContractSpec, Money, SimDuration};
+pub use liqsim_risk::{FixedConfig, GreeksConfig, GridConfig};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
@@ -105,18 +106,37 @@ pub enum Policy {
     Var,
     Fixed,
     Grid,
+    Greeks,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 4] = [Policy::Es, Policy::Var, Policy::Fixed, Policy::Grid];
+    /// Every policy, in the order reports and `compare` list them.
+    pub const ALL: [Policy; 5] =
+        [Policy::Es, Policy::Var, Policy::Fixed, Policy::Grid, Policy::Greeks];
+    /// Their names as files, flags and reports write them.
+    pub const NAMES: [&'static str; Policy::ALL.len()] = {
+        let mut names = [""; Policy::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Policy::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Policy::Es => "es",
             Policy::Var => "var",
             Policy::Fixed => "fixed",
             Policy::Grid => "grid",
+            Policy::Greeks => "greeks",
         }
+    }
+
+    /// The names, comma-separated, for messages.
+    pub fn listed() -> String {
+        Policy::NAMES.join(", ")
     }
 
     pub fn parse(text: &str) -> Option<Policy> {
@@ -143,35 +163,13 @@ pub struct Margin {
     pub history: Option<Vec<Bar>>,
     pub maintenance_fraction: f64,
     pub refresh: SimDuration,
-    pub fixed: FixedMargin,
-    pub grid: GridMargin,
+    /// Every policy's own section, validated (the run takes `policy`'s; `--policy`
+    /// switches between them).
+    pub fixed: FixedConfig,
+    pub grid: GridConfig,
+    pub greeks: GreeksConfig,
     pub apc_floor: bool,
     pub apc_buffer: f64,
-}
-
-#[derive(Debug, Clone)]
-pub struct FixedMargin {
-    pub initial: f64,
-    pub maintenance: f64,
-    pub tiers: Vec<Tier>,
-    pub short_option_fraction: f64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tier {
-    pub notional_max: Money,
-    pub initial: f64,
-    pub maintenance: f64,
-}
-
-#[derive(Debug, Clone)]
-pub struct GridMargin {
-    pub move_max: f64,
-    pub steps: usize,
-    pub vol_shifts: Vec<f64>,
-    pub extreme_move: f64,
-    pub extreme_fraction: f64,
-    pub short_option_minimum: f64,
 }
 
 #[derive(Debug, Clone)]

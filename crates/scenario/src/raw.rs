@@ -224,6 +224,7 @@ pub struct RawMargin {
     pub refresh: Option<String>,
     pub fixed: Option<RawFixedMargin>,
     pub grid: Option<RawGridMargin>,
+    pub greeks: Option<RawGreeksMargin>,
     pub apc: Option<RawApc>,
 }
 
@@ -255,6 +256,18 @@ pub struct RawGridMargin {
     pub extreme_move: Option<f64>,
     pub extreme_fraction: Option<f64>,
     pub short_option_minimum: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGreeksMargin {
+    pub move_max: Option<f64>,
+    pub steps: Option<i64>,
+    pub vol_shift: Option<f64>,
+    pub extreme_move: Option<f64>,
+    pub extreme_fraction: Option<f64>,
+    pub short_option_minimum: Option<f64>,
+    pub delta_floor: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

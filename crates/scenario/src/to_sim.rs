@@ -8,10 +8,7 @@ use crate::model::{self, Instrument, Policy, Process, Scenario, ScenarioMethod};
 use liqsim_core::{Error, Result, SimTime};
 use liqsim_exchange::FundingConfig;
 use liqsim_risk::linear::Measure;
-use liqsim_risk::{
-    ApcConfig, FixedConfig, GridConfig, MarginSchedule, PolicyConfig, Rates, ScenarioConfig,
-    ScenarioSource,
-};
+use liqsim_risk::{ApcConfig, PolicyConfig, ScenarioConfig, ScenarioSource};
 use liqsim_sim::config::*;
 
 /// A combination that validation refuses reached the mapping.
@@ -40,36 +37,12 @@ fn apc(s: &Scenario, measure: Measure) -> Option<ApcConfig> {
 }
 
 /// The validated margin section as the risk crate's policy configuration.
-pub fn policy_config(s: &Scenario, max_leverage: f64) -> Result<PolicyConfig> {
+pub fn policy_config(s: &Scenario) -> Result<PolicyConfig> {
     let m = &s.margin;
     Ok(match m.policy {
-        Policy::Fixed => {
-            let f = &m.fixed;
-            let mut config = FixedConfig::flat(f.initial, f.maintenance, f.short_option_fraction);
-            if !f.tiers.is_empty() {
-                let tiers: Vec<_> = f
-                    .tiers
-                    .iter()
-                    .map(|t| {
-                        (t.notional_max, Rates { initial: t.initial, maintenance: t.maintenance })
-                    })
-                    .collect();
-                config.schedule = MarginSchedule::brackets(&tiers)?;
-            }
-            PolicyConfig::Fixed(config)
-        }
-        Policy::Grid => PolicyConfig::Grid(GridConfig {
-            move_max: m.grid.move_max,
-            steps: m.grid.steps,
-            extreme_move: m.grid.extreme_move,
-            extreme_fraction: m.grid.extreme_fraction,
-            maintenance_fraction: m.maintenance_fraction,
-            short_option_min_fraction: m.grid.short_option_minimum,
-            vol_up: m.grid.vol_shifts.iter().copied().fold(0.0, f64::max),
-            vol_down: -m.grid.vol_shifts.iter().copied().fold(0.0, f64::min),
-            max_leverage,
-            ..GridConfig::default()
-        }),
+        Policy::Fixed => PolicyConfig::Fixed(m.fixed.clone()),
+        Policy::Grid => PolicyConfig::Grid(m.grid),
+        Policy::Greeks => PolicyConfig::Greeks(m.greeks),
         Policy::Es | Policy::Var => {
             let measure = if m.policy == Policy::Es { Measure::Es } else { Measure::Var };
             let source = match (m.method, &m.history) {
@@ -113,7 +86,7 @@ pub fn policy_config(s: &Scenario, max_leverage: f64) -> Result<PolicyConfig> {
                 maintenance_fraction: m.maintenance_fraction,
                 source,
                 apc: apc(s, measure),
-                max_leverage,
+                max_leverage: crate::validate::max_leverage(&s.instruments),
             })
         }
     })
@@ -148,14 +121,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         }
         Instrument::Perpetual { .. } => None,
     });
-    let max_leverage = s
-        .instruments
-        .iter()
-        .find_map(|i| match i {
-            Instrument::Perpetual { max_leverage, .. } => Some(*max_leverage),
-            Instrument::OptionChain { .. } => None,
-        })
-        .unwrap_or(100.0);
+    let max_leverage = crate::validate::max_leverage(&s.instruments);
     let shocks = kernel_shocks(&s.market.shocks);
     let process = match &s.market.process {
         Process::Parametric { unit, spec } => {
@@ -164,7 +130,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         Process::Replay { bars, .. } => ProcessConfig::Replay(bars.clone()),
     };
     let m = &s.margin;
-    let policy = policy_config(s, max_leverage)?;
+    let policy = policy_config(s)?;
     let l = &s.liquidation;
     Ok(SimConfig {
         name: s.name.clone(),

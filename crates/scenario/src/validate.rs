@@ -6,8 +6,8 @@ use crate::model::*;
 use crate::raw::*;
 use crate::replay;
 use liqsim_core::{ContractSpec, Error, InputError, Money, Result, SimDuration, SimTime};
-use liqsim_models::{PriceProcess, SviSlice, VolSurface};
-use liqsim_risk::{FixedConfig, GridConfig, ScenarioConfig};
+use liqsim_models::{OPTION_YEAR_NANOS, PUT_SKEW, PriceProcess, VolSurface};
+use liqsim_risk::{MarginSchedule, Rates, ScenarioConfig};
 use std::path::Path;
 
 /// Agent populations above this are refused: a typo (an extra zero or three) should not
@@ -150,7 +150,7 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
     let market = market(raw.market, base_dir, duration)?;
     let instruments = instruments(raw.instruments)?;
     option_smile(&market, &instruments)?;
-    let margin = margin(raw.margin, base_dir, &market)?;
+    let margin = margin(raw.margin, base_dir, &market, max_leverage(&instruments))?;
     let liquidation = liquidation(raw.liquidation)?;
     let insurance_fund_initial = money(
         raw.insurance_fund.and_then(|f| f.initial).unwrap_or(0.0),
@@ -176,12 +176,7 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         .map(|(i, a)| agent_group(a, &format!("agents[{i}]")))
         .collect::<Result<Vec<_>>>()?;
     let has_chain = instruments.iter().any(|i| matches!(i, Instrument::OptionChain { .. }));
-    let option_agents = agents.iter().position(|g| {
-        matches!(
-            g.kind,
-            AgentKind::OptionWriter | AgentKind::OptionBuyer | AgentKind::OptionMarketMaker
-        )
-    });
+    let option_agents = agents.iter().position(|g| g.kind.trades_options());
     if let (false, Some(i)) = (has_chain, option_agents) {
         return Err(err(
             &format!("agents[{i}].kind"),
@@ -206,19 +201,6 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
     })
 }
 
-/// The option desk's smile. liqsim-sim (`options.rs`, `Desk::new`) builds one raw-SVI
-/// slice per expiry from these constants and the process's volatility at the start (times
-/// the volatility shocks in force then, floored at `SMILE_MIN_VOL`), and refuses a slice
-/// whose minimum total variance is negative. The constants are private to the kernel,
-/// so they are repeated here; a change there must come here too (the test
-/// `validate_refuses_what_the_kernel_would` runs both on the same chains).
-const SMILE_B: f64 = 0.08;
-const SMILE_RHO: f64 = -0.35;
-const SMILE_SIGMA: f64 = 0.15;
-const SMILE_MIN_VOL: f64 = 0.05;
-/// The kernel's year for option expiries.
-const YEAR_NANOS: f64 = 365.25 * 86_400e9;
-
 /// Refuses an option chain whose smile the kernel could not build: a short expiry, or a
 /// low volatility, makes the minimum total variance of the slice negative.
 fn option_smile(market: &Market, instruments: &[Instrument]) -> Result<()> {
@@ -237,20 +219,21 @@ fn option_smile(market: &Market, instruments: &[Instrument]) -> Result<()> {
             .volatility(),
     };
     let shocks = liqsim_models::Shocks::new(crate::to_sim::kernel_shocks(&market.shocks));
-    let vol = (process_vol * shocks.vol_scale(SimTime::START)).max(SMILE_MIN_VOL);
+    let vol = (process_vol * shocks.vol_scale(SimTime::START)).max(PUT_SKEW.min_vol);
     for (j, &expiry) in expiries.iter().enumerate() {
-        let t = expiry.nanos() as f64 / YEAR_NANOS;
-        let slice = SviSlice::from_atm(t, vol, SMILE_B * t.sqrt(), SMILE_RHO, SMILE_SIGMA);
+        let t = expiry.nanos() as f64 / OPTION_YEAR_NANOS;
+        let slice = PUT_SKEW.slice(t, vol);
         let Err(why) = VolSurface::new(vec![slice], vol) else { continue };
         let path = format!("instruments[{i}].expiries[{j}]");
-        // With a = vol^2 t - b sigma and b = SMILE_B sqrt(t), the slice's minimum total
-        // variance a + b sigma sqrt(1 - rho^2) is vol^2 t - c sqrt(t), where
-        // c = SMILE_B sigma (1 - sqrt(1 - rho^2)): non-negative for t >= (c / vol^2)^2,
-        // or for vol >= sqrt(c / sqrt(t)).
-        let c = SMILE_B * SMILE_SIGMA * (1.0 - (1.0 - SMILE_RHO * SMILE_RHO).sqrt());
+        // With a = vol^2 t - b sigma and b = B sqrt(t), the slice's minimum total variance
+        // a + b sigma sqrt(1 - rho^2) is vol^2 t - c sqrt(t), where
+        // c = B sigma (1 - sqrt(1 - rho^2)): non-negative for t >= (c / vol^2)^2, or for
+        // vol >= sqrt(c / sqrt(t)).
+        let shape = PUT_SKEW;
+        let c = shape.b_per_sqrt_year * shape.sigma * (1.0 - (1.0 - shape.rho * shape.rho).sqrt());
         if vol * vol * t - c * t.sqrt() < 0.0 {
             let shortest = SimDuration::from_secs(
-                ((c / (vol * vol)).powi(2) * YEAR_NANOS / 1e9).ceil() as u64 + 1,
+                ((c / (vol * vol)).powi(2) * OPTION_YEAR_NANOS / 1e9).ceil() as u64 + 1,
             );
             let lowest = (c / t.sqrt()).sqrt();
             return Err(err(
@@ -678,7 +661,23 @@ fn instruments(raw: Vec<RawInstrument>) -> Result<Vec<Instrument>> {
     Ok(out)
 }
 
-fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Margin> {
+/// The perpetual's leverage cap (margin never lets an account past it).
+pub(crate) fn max_leverage(instruments: &[Instrument]) -> f64 {
+    instruments
+        .iter()
+        .find_map(|i| match i {
+            Instrument::Perpetual { max_leverage, .. } => Some(*max_leverage),
+            Instrument::OptionChain { .. } => None,
+        })
+        .unwrap_or(100.0)
+}
+
+fn margin(
+    raw: Option<RawMargin>,
+    base_dir: &Path,
+    market: &Market,
+    max_leverage: f64,
+) -> Result<Margin> {
     let raw = raw.unwrap_or(RawMargin {
         policy: None,
         confidence: None,
@@ -691,6 +690,7 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
         refresh: None,
         fixed: None,
         grid: None,
+        greeks: None,
         apc: None,
     });
     let policy_text = raw.policy.as_deref().unwrap_or("fixed");
@@ -698,7 +698,7 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
         err(
             "margin.policy",
             format!("unknown policy `{policy_text}`"),
-            "one of es, var, fixed, grid",
+            format!("one of {}", Policy::listed()),
         )
     })?;
     let method = choice(
@@ -806,15 +806,20 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             "0 < maintenance <= initial",
         ));
     }
-    let mut tiers = Vec::new();
+    let short_option_fraction = real_or(
+        fixed.short_option_fraction,
+        FixedConfig::SHORT_OPTION_FRACTION,
+        "margin.fixed.short_option_fraction",
+        Range::non_negative_up_to(1.0),
+    )?;
+    let mut fixed_config =
+        FixedConfig::flat(fixed_initial, fixed_maintenance, short_option_fraction);
+    let mut tiers: Vec<(Money, Rates)> = Vec::new();
     for (i, t) in fixed.tiers.iter().enumerate() {
         let path = format!("margin.fixed.tiers[{i}]");
-        let tier = Tier {
-            notional_max: money(
-                t.notional_max,
-                &format!("{path}.notional_max"),
-                Range::positive_up_to(1e12),
-            )?,
+        let cap =
+            money(t.notional_max, &format!("{path}.notional_max"), Range::positive_up_to(1e12))?;
+        let rates = Rates {
             initial: real(t.initial, &format!("{path}.initial"), Range::positive_up_to(1.0))?,
             maintenance: real(
                 t.maintenance,
@@ -822,25 +827,34 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
                 Range::positive_up_to(1.0),
             )?,
         };
-        if tier.maintenance > tier.initial {
+        if rates.maintenance > rates.initial {
             return Err(err(
                 &format!("{path}.maintenance"),
                 "maintenance above initial",
                 "0 < maintenance <= initial",
             ));
         }
-        if let Some(prev) = tiers.last() {
-            let prev: &Tier = prev;
-            if tier.notional_max <= prev.notional_max || tier.maintenance < prev.maintenance {
-                return Err(err(
-                    &format!("{path}.notional_max"),
-                    "tiers must grow in notional and not fall in maintenance rate",
-                    "increasing notional_max, non-decreasing rates",
-                ));
-            }
+        if let Some(&(prev_cap, prev)) = tiers.last()
+            && (cap <= prev_cap || rates.maintenance < prev.maintenance)
+        {
+            return Err(err(
+                &format!("{path}.notional_max"),
+                "tiers must grow in notional and not fall in maintenance rate",
+                "increasing notional_max, non-decreasing rates",
+            ));
         }
-        tiers.push(tier);
+        tiers.push((cap, rates));
     }
+    if !tiers.is_empty() {
+        fixed_config.schedule =
+            MarginSchedule::brackets(&tiers).map_err(|e| e.at_key("margin.fixed.tiers"))?;
+    }
+    let maintenance_fraction = real_or(
+        raw.maintenance_fraction,
+        ScenarioConfig::MAINTENANCE_FRACTION,
+        "margin.maintenance_fraction",
+        Range::positive_up_to(1.0),
+    )?;
     let grid = raw.grid.unwrap_or(RawGridMargin {
         move_max: None,
         steps: None,
@@ -866,6 +880,39 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
     for (i, &v) in vol_shifts.iter().enumerate() {
         real(v, &format!("margin.grid.vol_shifts[{i}]"), Range::open(-1.0, 10.0))?;
     }
+    let grid = GridConfig {
+        move_max: real_or(
+            grid.move_max,
+            grid_default.move_max,
+            "margin.grid.move_max",
+            Range::positive_up_to(0.99),
+        )?,
+        steps: steps as usize,
+        vol_up: vol_shifts.iter().copied().fold(0.0, f64::max),
+        vol_down: -vol_shifts.iter().copied().fold(0.0, f64::min),
+        extreme_move: real_or(
+            grid.extreme_move,
+            grid_default.extreme_move,
+            "margin.grid.extreme_move",
+            Range::positive_up_to(0.99),
+        )?,
+        extreme_fraction: real_or(
+            grid.extreme_fraction,
+            grid_default.extreme_fraction,
+            "margin.grid.extreme_fraction",
+            Range::non_negative_up_to(1.0),
+        )?,
+        short_option_min_fraction: real_or(
+            grid.short_option_minimum,
+            grid_default.short_option_min_fraction,
+            "margin.grid.short_option_minimum",
+            Range::non_negative_up_to(1.0),
+        )?,
+        maintenance_fraction,
+        max_leverage,
+        ..grid_default
+    };
+    let greeks = greeks(raw.greeks, maintenance_fraction, max_leverage)?;
     let apc = raw.apc.unwrap_or(RawApc { floor: None, buffer: None });
     Ok(Margin {
         policy,
@@ -885,12 +932,7 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             Range::open(0.0, 1.0),
         )?,
         history,
-        maintenance_fraction: real_or(
-            raw.maintenance_fraction,
-            ScenarioConfig::MAINTENANCE_FRACTION,
-            "margin.maintenance_fraction",
-            Range::positive_up_to(1.0),
-        )?,
+        maintenance_fraction,
         refresh: duration_or(
             raw.refresh.as_deref(),
             "1m",
@@ -898,47 +940,71 @@ fn margin(raw: Option<RawMargin>, base_dir: &Path, market: &Market) -> Result<Ma
             SimDuration::from_secs(1),
             SimDuration::from_secs(86_400),
         )?,
-        fixed: FixedMargin {
-            initial: fixed_initial,
-            maintenance: fixed_maintenance,
-            tiers,
-            short_option_fraction: real_or(
-                fixed.short_option_fraction,
-                FixedConfig::SHORT_OPTION_FRACTION,
-                "margin.fixed.short_option_fraction",
-                Range::non_negative_up_to(1.0),
-            )?,
-        },
-        grid: GridMargin {
+        fixed: fixed_config,
+        grid,
+        greeks,
+        apc_floor: apc.floor.unwrap_or(false),
+        apc_buffer: real_or(apc.buffer, 0.0, "margin.apc.buffer", Range::non_negative_up_to(1.0))?,
+    })
+}
+
+/// `[margin.greeks]`: the delta-gamma-vega policy's grid and floor.
+fn greeks(
+    raw: Option<RawGreeksMargin>,
+    maintenance_fraction: f64,
+    max_leverage: f64,
+) -> Result<GreeksConfig> {
+    let raw = raw.unwrap_or_default();
+    let d = GreeksConfig::default();
+    let steps = raw.steps.unwrap_or(d.grid.steps as i64);
+    if !(3..=101).contains(&steps) || steps % 2 == 0 {
+        return Err(err(
+            "margin.greeks.steps",
+            format!("{steps} is not an odd number from 3 to 101"),
+            "odd 3 <= x <= 101 (the middle step is no move)",
+        ));
+    }
+    let p = |k: &str| format!("margin.greeks.{k}");
+    let vol_shift = real_or(raw.vol_shift, d.grid.vol_up, &p("vol_shift"), Range::open(0.0, 1.0))?;
+    Ok(GreeksConfig {
+        grid: GridConfig {
             move_max: real_or(
-                grid.move_max,
-                grid_default.move_max,
-                "margin.grid.move_max",
+                raw.move_max,
+                d.grid.move_max,
+                &p("move_max"),
                 Range::positive_up_to(0.99),
             )?,
             steps: steps as usize,
-            vol_shifts,
+            vol_up: vol_shift,
+            vol_down: vol_shift,
             extreme_move: real_or(
-                grid.extreme_move,
-                grid_default.extreme_move,
-                "margin.grid.extreme_move",
+                raw.extreme_move,
+                d.grid.extreme_move,
+                &p("extreme_move"),
                 Range::positive_up_to(0.99),
             )?,
             extreme_fraction: real_or(
-                grid.extreme_fraction,
-                grid_default.extreme_fraction,
-                "margin.grid.extreme_fraction",
+                raw.extreme_fraction,
+                d.grid.extreme_fraction,
+                &p("extreme_fraction"),
                 Range::non_negative_up_to(1.0),
             )?,
-            short_option_minimum: real_or(
-                grid.short_option_minimum,
-                grid_default.short_option_min_fraction,
-                "margin.grid.short_option_minimum",
+            short_option_min_fraction: real_or(
+                raw.short_option_minimum,
+                d.grid.short_option_min_fraction,
+                &p("short_option_minimum"),
                 Range::non_negative_up_to(1.0),
             )?,
+            maintenance_fraction,
+            max_leverage,
+            ..d.grid
         },
-        apc_floor: apc.floor.unwrap_or(false),
-        apc_buffer: real_or(apc.buffer, 0.0, "margin.apc.buffer", Range::non_negative_up_to(1.0))?,
+        delta_floor: real_or(
+            raw.delta_floor,
+            d.delta_floor,
+            &p("delta_floor"),
+            Range::non_negative_up_to(1.0),
+        )?,
     })
 }
 

@@ -75,13 +75,17 @@ impl Ctx<'_> {
             self.venue.exchange.candidates(mark, &mut liq.candidates);
             if !self.chain.is_empty() {
                 // Option holders are not in the exchange's index; the margin index keys them.
+                // One that holds no option any more (it closed them) leaves the index.
                 let from = liq.candidates.len();
                 self.margin.crossed(mark, &mut liq.candidates);
                 let exchange = &self.venue.exchange;
                 let mut k = from;
                 for i in from..liq.candidates.len() {
-                    if !exchange.holdings(liq.candidates[i]).is_empty() {
-                        liq.candidates[k] = liq.candidates[i];
+                    let a = liq.candidates[i];
+                    if exchange.holdings(a).is_empty() {
+                        self.margin.remove(a);
+                    } else {
+                        liq.candidates[k] = a;
                         k += 1;
                     }
                 }

@@ -21,16 +21,11 @@ use crate::world::Ctx;
 use liqsim_book::Side;
 use liqsim_core::{ContractSpec, Price, Qty, Result, RngStream, SimDuration, SimTime};
 use liqsim_exchange::{AccountId, Exchange};
-use liqsim_models::{OptionKind, SviSlice, VolSurface, black76_greeks};
+use liqsim_models::{OPTION_YEAR_NANOS, OptionKind, PUT_SKEW, VolSurface, black76_greeks};
 use liqsim_risk::Instrument;
 use rand::RngExt;
 
-const YEAR_NANOS: f64 = 365.25 * 86_400e9;
-
-/// Smile shape of every expiry: put skew as crypto option markets show it.
-const SMILE_B: f64 = 0.08;
-const SMILE_RHO: f64 = -0.35;
-const SMILE_SIGMA: f64 = 0.15;
+const YEAR_NANOS: f64 = OPTION_YEAR_NANOS;
 
 /// Minimum time to expiry for a new option position.
 const MIN_TIME_TO_EXPIRY: SimDuration = SimDuration::from_secs(3600);
@@ -72,7 +67,7 @@ impl OptionChain {
         let mut series = Vec::new();
         let mut surface = None;
         if let Some(chain) = chain {
-            let vol = reference_vol.max(0.05);
+            let vol = reference_vol.max(PUT_SKEW.min_vol);
             let mut expiries = chain.expiries.clone();
             expiries.sort();
             expiries.dedup();
@@ -80,7 +75,7 @@ impl OptionChain {
                 .iter()
                 .map(|e| {
                     let t = e.nanos() as f64 / YEAR_NANOS;
-                    SviSlice::from_atm(t, vol, SMILE_B * t.sqrt(), SMILE_RHO, SMILE_SIGMA)
+                    PUT_SKEW.slice(t, vol)
                 })
                 .collect();
             surface = Some(VolSurface::new(slices, vol)?);

@@ -44,7 +44,7 @@ use crate::traders::Traders;
 use crate::venue::Venue;
 use crate::{cascade::CascadeConfig, digest::Digest};
 use liqsim_book::Side;
-use liqsim_core::{Error, EventQueue, Qty, Result, SimTime};
+use liqsim_core::{EventQueue, Qty, Result, SimTime};
 use liqsim_exchange::{AccountId, Exchange, ExchangeConfig, MarginSchedule, Rates};
 use liqsim_models::Shock;
 use liqsim_risk::{MarginModel, MarketState};
@@ -111,12 +111,6 @@ pub struct World {
 
 impl World {
     pub fn new(cfg: SimConfig) -> Result<World> {
-        let option_agents = cfg.agents.iter().any(|g| g.kind.trades_options());
-        if option_agents && cfg.options.is_none() {
-            return Err(Error::input(
-                "option agents need an option chain: add [[instruments]] kind = \"option_chain\"",
-            ));
-        }
         let market = Market::new(&cfg)?;
         let exchange_config = ExchangeConfig {
             spec: cfg.spec,
