@@ -7,7 +7,7 @@
 //! stream), so they are tested here without a market. Market makers are not wake-driven:
 //! they requote on every price step, through the pure functions of [`crate::quoting`].
 
-use crate::config::{AgentGroup, AgentKind};
+use crate::config::{AgentGroup, Behaviour, MomentumConfig, TraderConfig, WriterConfig};
 use liqsim_core::{RngStream, SimDuration};
 use rand::RngExt;
 
@@ -110,25 +110,28 @@ pub struct Decision {
     pub next: Next,
 }
 
+/// A wake-driven kind, implemented by its own configuration: `group` carries what every
+/// kind has (wake, re-entry, look-back, the side draw).
 pub trait Agent {
     fn decide(
         &self,
-        config: &AgentGroup,
+        group: &AgentGroup,
         state: &mut State,
         view: &View,
         rng: &mut RngStream,
     ) -> Decision;
 }
 
-/// The behaviour of a wake-driven kind (`None` for market makers).
-pub fn behaviour(kind: AgentKind) -> Option<&'static dyn Agent> {
-    match kind {
-        AgentKind::LeveragedTrader => Some(&LeveragedTrader),
-        AgentKind::Momentum => Some(&Momentum),
-        AgentKind::Arbitrageur => Some(&Arbitrageur),
-        AgentKind::OptionWriter => Some(&OptionWriter),
-        AgentKind::OptionBuyer => Some(&OptionBuyer),
-        AgentKind::MarketMaker | AgentKind::OptionMarketMaker => None,
+/// The behaviour of a group's wake-driven kind (`None` for market makers, which quote
+/// through [`crate::quoting`]).
+pub fn behaviour(group: &AgentGroup) -> Option<&dyn Agent> {
+    match &group.behaviour {
+        Behaviour::LeveragedTrader(t) => Some(t),
+        Behaviour::Momentum(m) => Some(m),
+        Behaviour::Arbitrageur => Some(&Arbitrageur),
+        Behaviour::OptionWriter(w) => Some(w),
+        Behaviour::OptionBuyer => Some(&OptionBuyer),
+        Behaviour::MarketMaker(_) | Behaviour::OptionMarketMaker(_) => None,
     }
 }
 
@@ -147,12 +150,10 @@ fn lots_for(notional: f64, view: &View) -> i64 {
 /// (re-entry after `reentry`); the first margin warning (the position's equity under
 /// 1.5 x maintenance) adds half the deposit with `add_margin_probability` (from the
 /// wallet under isolated margin, as far as it goes).
-#[derive(Debug)]
-pub struct LeveragedTrader;
-
-impl Agent for LeveragedTrader {
-    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
-        let poll = exponential(c.wake, rng);
+impl Agent for TraderConfig {
+    fn decide(&self, g: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let c = self;
+        let poll = exponential(g.wake, rng);
         match s.status {
             Status::Waiting => {
                 let lots = lots_for(s.deposit * c.position_share * s.leverage, v);
@@ -193,7 +194,7 @@ impl Agent for LeveragedTrader {
             // Closed by auto-deleveraging: out of the market until it re-enters.
             Status::Open => {
                 s.status = Status::Waiting;
-                Decision { action: Action::Nothing, next: Next::After(c.reentry.max(c.wake)) }
+                Decision { action: Action::Nothing, next: Next::After(g.reentry.max(g.wake)) }
             }
             Status::Sending => Decision { action: Action::Nothing, next: Next::After(poll) },
             Status::Out => Decision { action: Action::Nothing, next: Next::Never },
@@ -204,11 +205,9 @@ impl Agent for LeveragedTrader {
 /// Trend follower: short after the index fell more than `threshold` over `lookback`,
 /// long after it rose as much, flat when the move is under half the threshold; looks
 /// again every fifth of the lookback (at least a second).
-#[derive(Debug)]
-pub struct Momentum;
-
-impl Agent for Momentum {
-    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, _rng: &mut RngStream) -> Decision {
+impl Agent for MomentumConfig {
+    fn decide(&self, g: &AgentGroup, s: &mut State, v: &View, _rng: &mut RngStream) -> Decision {
+        let c = self;
         let r = (v.index / v.index_then).ln();
         let lots = lots_for(s.deposit * s.leverage, v);
         let action = if r < -c.threshold && v.position >= 0 {
@@ -220,7 +219,7 @@ impl Agent for Momentum {
         } else {
             Action::Nothing
         };
-        let next = SimDuration::from_nanos((c.lookback.nanos() / 5).max(1_000_000_000));
+        let next = SimDuration::from_nanos((g.lookback.nanos() / 5).max(1_000_000_000));
         Decision { action, next: Next::After(next) }
     }
 }
@@ -231,7 +230,7 @@ impl Agent for Momentum {
 pub struct Arbitrageur;
 
 impl Agent for Arbitrageur {
-    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+    fn decide(&self, g: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
         let basis = v.mark / v.index - 1.0;
         let lots = lots_for(s.deposit * 2.0, v);
         let action = if basis > 0.0005 && v.position >= 0 {
@@ -243,19 +242,17 @@ impl Agent for Arbitrageur {
         } else {
             Action::Nothing
         };
-        Decision { action, next: Next::After(exponential(c.wake, rng)) }
+        Decision { action, next: Next::After(exponential(g.wake, rng)) }
     }
 }
 
 /// Sells a put (or, half the time, a strangle) sized to deposit x leverage of underlying
 /// notional; buys back at market when the loss reaches `stop_loss`; writes again
 /// `reentry` after its options are gone.
-#[derive(Debug)]
-pub struct OptionWriter;
-
-impl Agent for OptionWriter {
-    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
-        let next = Next::After(c.wake);
+impl Agent for WriterConfig {
+    fn decide(&self, g: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let c = self;
+        let next = Next::After(g.wake);
         match s.status {
             Status::Waiting => Decision {
                 action: Action::WriteOptions { strangle: rng.random::<f64>() < 0.5 },
@@ -263,7 +260,7 @@ impl Agent for OptionWriter {
             },
             Status::Open if !v.holds_options => {
                 s.status = Status::Waiting;
-                Decision { action: Action::Nothing, next: Next::After(c.reentry) }
+                Decision { action: Action::Nothing, next: Next::After(g.reentry) }
             }
             Status::Open => {
                 let loss = (s.deposit - v.equity) / s.deposit;
@@ -286,16 +283,16 @@ impl Agent for OptionWriter {
 pub struct OptionBuyer;
 
 impl Agent for OptionBuyer {
-    fn decide(&self, c: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
-        let next = Next::After(c.wake);
+    fn decide(&self, g: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let next = Next::After(g.wake);
         match s.status {
             Status::Waiting => Decision {
-                action: Action::BuyOption { call: rng.random::<f64>() < c.long_fraction },
+                action: Action::BuyOption { call: rng.random::<f64>() < g.long_fraction },
                 next,
             },
             Status::Open if !v.holds_options => {
                 s.status = Status::Waiting;
-                Decision { action: Action::Nothing, next: Next::After(c.reentry) }
+                Decision { action: Action::Nothing, next: Next::After(g.reentry) }
             }
             Status::Out => Decision { action: Action::Nothing, next: Next::Never },
             _ => Decision { action: Action::Nothing, next },
@@ -309,32 +306,27 @@ mod tests {
     use crate::config::Distribution;
     use liqsim_core::StreamId;
 
-    fn group(kind: AgentKind) -> AgentGroup {
+    fn group(behaviour: Behaviour) -> AgentGroup {
         AgentGroup {
-            kind,
             count: 1,
             deposit: Distribution::Constant(1000.0),
             leverage: Distribution::Constant(10.0),
             long_fraction: 0.5,
-            stop_loss: Some(0.5),
-            take_profit: Some(1.0),
-            add_margin_probability: 1.0,
-            isolated: false,
-            position_share: 1.0,
             reentry: SimDuration::from_secs(3600),
-            limit_fraction: 0.0,
-            limit_offset: 0.002,
             wake: SimDuration::from_secs(300),
             latency: Distribution::Constant(0.05),
             latency_stress: 0.5,
-            spread: 0.0005,
-            levels: 10,
-            level_size: 1.0,
-            capital: liqsim_core::Money::ZERO,
-            pull_vol: 5.0,
-            calm: SimDuration::from_secs(900),
             lookback: SimDuration::from_secs(300),
-            threshold: 0.01,
+            behaviour,
+        }
+    }
+
+    fn trader() -> TraderConfig {
+        TraderConfig {
+            stop_loss: Some(0.5),
+            take_profit: Some(1.0),
+            add_margin_probability: 1.0,
+            ..TraderConfig::default()
         }
     }
 
@@ -360,61 +352,60 @@ mod tests {
     fn a_waiting_trader_opens_at_its_target_leverage() {
         let mut rng = StreamId::named("t").rng(1);
         let mut s = state(Status::Waiting);
-        let d = LeveragedTrader.decide(
-            &group(AgentKind::LeveragedTrader),
-            &mut s,
-            &view(1000.0, 0),
-            &mut rng,
-        );
+        let t = trader();
+        let d = t.decide(&group(Behaviour::LeveragedTrader(t)), &mut s, &view(1000.0, 0), &mut rng);
         // 1,000 x 10 / 50,000 = 0.2 BTC = 200 lots of 0.001.
         assert_eq!(d.action, Action::Open { long: true, lots: 200 });
     }
 
     #[test]
     fn a_trader_stops_out_at_half_its_deposit_and_is_warned_once() {
-        let c = group(AgentKind::LeveragedTrader);
+        let t = trader();
+        let g = group(Behaviour::LeveragedTrader(t));
         let mut rng = StreamId::named("t").rng(1);
         let mut s = state(Status::Open);
-        let d = LeveragedTrader.decide(&c, &mut s, &view(500.0, 200), &mut rng);
+        let d = t.decide(&g, &mut s, &view(500.0, 200), &mut rng);
         assert_eq!(d.action, Action::Close);
         let mut s = state(Status::Open);
-        let d = LeveragedTrader.decide(&c, &mut s, &view(60.0 + 600.0, 200), &mut rng);
+        let d = t.decide(&g, &mut s, &view(60.0 + 600.0, 200), &mut rng);
         assert_eq!(d.action, Action::Nothing, "not yet warned at 660 equity, 50 maintenance");
-        let d = LeveragedTrader.decide(&c, &mut s, &view(70.0, 200), &mut rng);
+        let d = t.decide(&g, &mut s, &view(70.0, 200), &mut rng);
         assert_eq!(d.action, Action::Close, "70 is a loss of 93%");
-        let c = AgentGroup { stop_loss: None, ..c };
-        let d = LeveragedTrader.decide(&c, &mut s, &view(70.0, 200), &mut rng);
+        let t = TraderConfig { stop_loss: None, ..t };
+        let d = t.decide(&g, &mut s, &view(70.0, 200), &mut rng);
         assert_eq!(d.action, Action::TopUp { amount: 500.0 });
         assert!(s.warned);
-        let d = LeveragedTrader.decide(&c, &mut s, &view(70.0, 200), &mut rng);
+        let d = t.decide(&g, &mut s, &view(70.0, 200), &mut rng);
         assert_eq!(d.action, Action::Nothing, "one decision per warning");
         assert_eq!(d.next, Next::OnPriceLevels);
     }
 
     #[test]
     fn a_limit_entry_is_adopted_when_filled_and_replaced_at_market_when_not() {
-        let c = AgentGroup { limit_fraction: 1.0, ..group(AgentKind::LeveragedTrader) };
+        let t = TraderConfig { limit_fraction: 1.0, ..trader() };
+        let g = group(Behaviour::LeveragedTrader(t));
         let mut rng = StreamId::named("t").rng(1);
         let mut s = state(Status::Waiting);
-        let d = LeveragedTrader.decide(&c, &mut s, &view(1000.0, 0), &mut rng);
+        let d = t.decide(&g, &mut s, &view(1000.0, 0), &mut rng);
         assert_eq!(d.action, Action::OpenLimit { long: true, lots: 200, offset: 0.002 });
         let mut s = state(Status::Resting);
-        let d = LeveragedTrader.decide(&c, &mut s, &view(1000.0, 120), &mut rng);
+        let d = t.decide(&g, &mut s, &view(1000.0, 120), &mut rng);
         assert_eq!((d.action, d.next), (Action::Adopt, Next::OnPriceLevels));
-        let d = LeveragedTrader.decide(&c, &mut s, &view(1000.0, 0), &mut rng);
+        let d = t.decide(&g, &mut s, &view(1000.0, 0), &mut rng);
         assert_eq!(d.action, Action::Open { long: true, lots: 200 });
     }
 
     #[test]
     fn momentum_sells_into_a_fall_and_arbitrage_leans_against_the_basis() {
-        let c = group(AgentKind::Momentum);
+        let m = MomentumConfig::default();
+        let g = group(Behaviour::Momentum(m.clone()));
         let mut rng = StreamId::named("t").rng(1);
         let mut s = state(Status::Open);
         let v = View { index_then: 52_000.0, ..view(1000.0, 0) };
-        let d = Momentum.decide(&c, &mut s, &v, &mut rng);
+        let d = m.decide(&g, &mut s, &v, &mut rng);
         assert_eq!(d.action, Action::Reverse { long: false, lots: 200 });
         let v = View { mark: 50_100.0, ..view(1000.0, 0) };
-        let d = Arbitrageur.decide(&c, &mut s, &v, &mut rng);
+        let d = Arbitrageur.decide(&group(Behaviour::Arbitrageur), &mut s, &v, &mut rng);
         assert!(matches!(d.action, Action::Reverse { long: false, .. }));
     }
 }

@@ -63,41 +63,160 @@ pub enum Distribution {
     },
 }
 
+/// One `[[agents]]` group: what every kind has, and its kind's own configuration.
 #[derive(Debug, Clone)]
 pub struct AgentGroup {
-    pub kind: AgentKind,
     pub count: u32,
     /// Starting deposit in quote units.
     pub deposit: Distribution,
+    /// Target leverage and side (long with `long_fraction`) are drawn for every member of
+    /// every kind from the member's own stream, so that a kind's draws do not depend on
+    /// which of them it reads; traders, momentum traders and writers size positions on
+    /// the leverage, buyers choose calls over puts with `long_fraction`.
     pub leverage: Distribution,
     pub long_fraction: f64,
-    pub stop_loss: Option<f64>,
-    pub take_profit: Option<f64>,
-    pub add_margin_probability: f64,
-    /// Leveraged traders: each position in an isolated-margin account of its own, holding
-    /// `position_share` of the deposit (the rest stays in the trader's wallet, out of the
-    /// position's reach); cross margin puts the whole deposit behind it.
-    pub isolated: bool,
-    /// Leveraged traders: the share of the deposit a position is sized on (notional =
-    /// deposit x position_share x leverage).
-    pub position_share: f64,
-    pub reentry: SimDuration,
-    /// Leveraged traders: share of entries placed as post-only limit orders
-    /// `limit_offset` inside the mark (the rest are market orders).
-    pub limit_fraction: f64,
-    pub limit_offset: f64,
-    pub wake: SimDuration,
     /// Order latency in seconds.
     pub latency: Distribution,
     /// Widening in stress: latency x (1 + latency_stress x (realized / normal volatility
     /// - 1)) when realized volatility runs above the process's own.
     pub latency_stress: f64,
+    /// Mean time between looks (traders poll while an order is on its way; writers and
+    /// buyers look this often).
+    pub wake: SimDuration,
+    /// Pause before entering again after a stop, a target or a position gone.
+    pub reentry: SimDuration,
+    /// How far back an agent's view of the index reaches (momentum's signal).
+    pub lookback: SimDuration,
+    pub behaviour: Behaviour,
+}
+
+impl AgentGroup {
+    pub fn kind(&self) -> AgentKind {
+        match self.behaviour {
+            Behaviour::LeveragedTrader(_) => AgentKind::LeveragedTrader,
+            Behaviour::MarketMaker(_) => AgentKind::MarketMaker,
+            Behaviour::Momentum(_) => AgentKind::Momentum,
+            Behaviour::Arbitrageur => AgentKind::Arbitrageur,
+            Behaviour::OptionWriter(_) => AgentKind::OptionWriter,
+            Behaviour::OptionBuyer => AgentKind::OptionBuyer,
+            Behaviour::OptionMarketMaker(_) => AgentKind::OptionMarketMaker,
+        }
+    }
+
+    /// The trader configuration, for a leveraged-trader group.
+    pub fn trader(&self) -> Option<&TraderConfig> {
+        match &self.behaviour {
+            Behaviour::LeveragedTrader(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The quoting configuration, for a maker group (perpetual or options).
+    pub fn maker(&self) -> Option<&MakerConfig> {
+        match &self.behaviour {
+            Behaviour::MarketMaker(m) | Behaviour::OptionMarketMaker(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Each kind's own configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    LeveragedTrader(TraderConfig),
+    MarketMaker(MakerConfig),
+    Momentum(MomentumConfig),
+    Arbitrageur,
+    OptionWriter(WriterConfig),
+    OptionBuyer,
+    OptionMarketMaker(MakerConfig),
+}
+
+/// A leveraged trader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraderConfig {
+    /// Close when everything it owns has lost this share of its deposit.
+    pub stop_loss: Option<f64>,
+    /// Close when it has gained this share of its deposit.
+    pub take_profit: Option<f64>,
+    /// Chance to add half the deposit at the first margin warning.
+    pub add_margin_probability: f64,
+    /// Each position in an isolated-margin account of its own, holding `position_share`
+    /// of the deposit (the rest stays in the trader's wallet, out of the position's
+    /// reach); cross margin puts the whole deposit behind it.
+    pub isolated: bool,
+    /// The share of the deposit a position is sized on (notional = deposit x
+    /// position_share x leverage).
+    pub position_share: f64,
+    /// Share of entries placed as post-only limit orders `limit_offset` inside the mark
+    /// (the rest are market orders).
+    pub limit_fraction: f64,
+    pub limit_offset: f64,
+}
+
+impl Default for TraderConfig {
+    fn default() -> TraderConfig {
+        TraderConfig {
+            stop_loss: None,
+            take_profit: None,
+            add_margin_probability: 0.1,
+            isolated: false,
+            position_share: 1.0,
+            limit_fraction: 0.0,
+            limit_offset: 0.002,
+        }
+    }
+}
+
+/// A market maker, perpetual or options (see `quoting`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MakerConfig {
+    /// Half-spread of each level: a fraction of the price (perpetual), of the forward
+    /// (options).
     pub spread: f64,
     pub levels: u32,
+    /// Units a level.
     pub level_size: f64,
+    /// Inventory limit in quote units (0: five times equity).
     pub capital: Money,
+    /// Realized volatility (per year) above which the group pulls its quotes.
     pub pull_vol: f64,
+    /// How long a pull lasts.
     pub calm: SimDuration,
-    pub lookback: SimDuration,
+    /// Perpetual makers: pull for `calm` after losing this share of the deposit.
+    pub stop_loss: Option<f64>,
+}
+
+impl Default for MakerConfig {
+    fn default() -> MakerConfig {
+        MakerConfig {
+            spread: 0.0005,
+            levels: 10,
+            level_size: 1.0,
+            capital: Money::ZERO,
+            pull_vol: 5.0,
+            calm: SimDuration::from_secs(900),
+            stop_loss: None,
+        }
+    }
+}
+
+/// A trend follower.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MomentumConfig {
+    /// Index move over the lookback that flips it.
     pub threshold: f64,
+}
+
+impl Default for MomentumConfig {
+    fn default() -> MomentumConfig {
+        MomentumConfig { threshold: 0.01 }
+    }
+}
+
+/// An option writer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriterConfig {
+    /// Buy back when the loss reaches this share of the deposit.
+    pub stop_loss: Option<f64>,
 }

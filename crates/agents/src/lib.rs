@@ -14,5 +14,8 @@ pub mod config;
 pub mod quoting;
 pub mod sampling;
 
-pub use config::{AgentGroup, AgentKind, Distribution};
+pub use config::{
+    AgentGroup, AgentKind, Behaviour, Distribution, MakerConfig, MomentumConfig, TraderConfig,
+    WriterConfig,
+};
 pub use sampling::Sampler;

@@ -19,7 +19,7 @@
 //! group. Each brings its net delta back inside +/- `level_size` units with a market
 //! order on the perpetual ([`hedge`]): a dealer short puts sells as the price falls.
 
-use crate::config::AgentGroup;
+use crate::config::MakerConfig;
 use liqsim_core::SimTime;
 
 /// What a standing ladder was quoted at: (fair price, position, liquidity factor,
@@ -51,7 +51,7 @@ pub struct GroupState {
 /// A group pulls for `calm` when realized volatility (per year, `vol`) exceeds
 /// `pull_vol`; its quotes widen by realized / 50%.
 pub fn group_quoting(
-    config: &AgentGroup,
+    config: &MakerConfig,
     state: &mut GroupState,
     vol: f64,
     now: SimTime,
@@ -109,7 +109,7 @@ pub enum Requote {
 /// A perpetual maker's decision at a price step; on `Replace`, `ladder` holds the new
 /// orders in submission order (bids from the best down, then asks from the best up).
 pub fn perpetual_quotes(
-    config: &AgentGroup,
+    config: &MakerConfig,
     state: &mut MakerState,
     view: &MakerView,
     ladder: &mut Vec<Quote>,
@@ -211,7 +211,7 @@ pub struct SeriesRequote {
 
 /// An option maker's decision in one series; `quoted` is its state for the series.
 pub fn series_quotes(
-    config: &AgentGroup,
+    config: &MakerConfig,
     quoted: &mut Option<QuotedAt>,
     view: &SeriesView,
     ladder: &mut Vec<Quote>,
@@ -263,7 +263,7 @@ pub fn series_quotes(
 
 /// An option maker's delta hedge: (sell, lots) on the perpetual to bring its net delta
 /// (base units) back inside +/- `level_size`, or nothing.
-pub fn hedge(config: &AgentGroup, net_delta: f64, lot: f64) -> Option<(bool, i64)> {
+pub fn hedge(config: &MakerConfig, net_delta: f64, lot: f64) -> Option<(bool, i64)> {
     if net_delta.abs() <= config.level_size {
         return None;
     }
@@ -273,35 +273,14 @@ pub fn hedge(config: &AgentGroup, net_delta: f64, lot: f64) -> Option<(bool, i64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AgentKind, Distribution};
-    use liqsim_core::{Money, SimDuration};
+    use liqsim_core::SimDuration;
 
-    fn maker() -> AgentGroup {
-        AgentGroup {
-            kind: AgentKind::MarketMaker,
-            count: 1,
-            deposit: Distribution::Constant(1e6),
-            leverage: Distribution::Constant(1.0),
-            long_fraction: 0.5,
-            stop_loss: Some(0.2),
-            take_profit: None,
-            add_margin_probability: 0.0,
-            isolated: false,
-            position_share: 1.0,
-            reentry: SimDuration::ZERO,
-            limit_fraction: 0.0,
-            limit_offset: 0.0,
-            wake: SimDuration::from_secs(1),
-            latency: Distribution::Constant(0.0),
-            latency_stress: 0.0,
+    fn maker() -> MakerConfig {
+        MakerConfig {
             spread: 1.0 / 64.0,
             levels: 3,
-            level_size: 1.0,
-            capital: Money::ZERO,
-            pull_vol: 5.0,
-            calm: SimDuration::from_secs(900),
-            lookback: SimDuration::from_secs(60),
-            threshold: 0.01,
+            stop_loss: Some(0.2),
+            ..MakerConfig::default()
         }
     }
 
@@ -362,7 +341,7 @@ mod tests {
 
     #[test]
     fn option_makers_quote_live_series_and_hedge_outside_their_band() {
-        let (config, mut ladder) = (AgentGroup { spread: 1.0 / 1024.0, ..maker() }, Vec::new());
+        let (config, mut ladder) = (MakerConfig { spread: 1.0 / 1024.0, ..maker() }, Vec::new());
         let series = SeriesView {
             group: GroupQuoting { pulled: false, widen: 1.0 },
             fair: 512.0,

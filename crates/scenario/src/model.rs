@@ -191,4 +191,7 @@ pub struct Fees {
     pub taker: f64,
 }
 
-pub use liqsim_agents::config::{AgentGroup, AgentKind, Distribution};
+pub use liqsim_agents::config::{
+    AgentGroup, AgentKind, Behaviour, Distribution, MakerConfig, MomentumConfig, TraderConfig,
+    WriterConfig,
+};

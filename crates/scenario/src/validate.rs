@@ -176,11 +176,14 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         .map(|(i, a)| agent_group(a, &format!("agents[{i}]")))
         .collect::<Result<Vec<_>>>()?;
     let has_chain = instruments.iter().any(|i| matches!(i, Instrument::OptionChain { .. }));
-    let option_agents = agents.iter().position(|g| g.kind.trades_options());
+    let option_agents = agents.iter().position(|g| g.kind().trades_options());
     if let (false, Some(i)) = (has_chain, option_agents) {
         return Err(err(
             &format!("agents[{i}].kind"),
-            format!("`{}` agents trade options and this scenario has none", agents[i].kind.name()),
+            format!(
+                "`{}` agents trade options and this scenario has none",
+                agents[i].kind().name()
+            ),
             "an [[instruments]] table with kind = \"option_chain\", or an agent kind without options",
         ));
     }
@@ -1281,21 +1284,100 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
         }
         _ => Distribution::LogNormal { median: 2_000.0, sigma: 1.2, min: 50.0, max: 5_000_000.0 },
     };
-    let capital = raw.capital.unwrap_or(0.0);
-    let isolated = choice(
-        raw.margin_mode.as_deref().unwrap_or("cross"),
-        &p("margin_mode"),
-        &[("cross", false), ("isolated", true)],
-    )?;
+    let stop_loss =
+        raw.stop_loss.map(|v| real(v, &p("stop_loss"), Range::positive_up_to(1.0))).transpose()?;
+    let maker = || -> Result<MakerConfig> {
+        let d = MakerConfig::default();
+        let levels = raw.levels.unwrap_or(i64::from(d.levels));
+        if !(1..=1000).contains(&levels) {
+            return Err(err(
+                &p("levels"),
+                format!("{levels} is out of range"),
+                "1 <= levels <= 1000",
+            ));
+        }
+        Ok(MakerConfig {
+            spread: real_or(raw.spread, d.spread, &p("spread"), Range::positive_up_to(0.5))?,
+            levels: levels as u32,
+            level_size: real_or(
+                raw.level_size,
+                d.level_size,
+                &p("level_size"),
+                Range::positive_up_to(1e6),
+            )?,
+            capital: money(
+                raw.capital.unwrap_or(d.capital.to_f64()),
+                &p("capital"),
+                Range::non_negative_up_to(1e12),
+            )?,
+            pull_vol: real_or(
+                raw.pull_vol,
+                d.pull_vol,
+                &p("pull_vol"),
+                Range::positive_up_to(100.0),
+            )?,
+            calm: match raw.calm.as_deref() {
+                Some(text) => duration(text, &p("calm"), SimDuration::ZERO, day)?,
+                None => d.calm,
+            },
+            stop_loss,
+        })
+    };
+    let behaviour = match kind {
+        AgentKind::LeveragedTrader => {
+            let d = TraderConfig::default();
+            Behaviour::LeveragedTrader(TraderConfig {
+                stop_loss,
+                take_profit: raw
+                    .take_profit
+                    .map(|v| real(v, &p("take_profit"), Range::positive_up_to(100.0)))
+                    .transpose()?,
+                add_margin_probability: real_or(
+                    raw.add_margin_probability,
+                    d.add_margin_probability,
+                    &p("add_margin_probability"),
+                    Range::closed(0.0, 1.0),
+                )?,
+                isolated: choice(
+                    raw.margin_mode.as_deref().unwrap_or("cross"),
+                    &p("margin_mode"),
+                    &[("cross", false), ("isolated", true)],
+                )?,
+                position_share: real_or(
+                    raw.position_share,
+                    d.position_share,
+                    &p("position_share"),
+                    Range::positive_up_to(1.0),
+                )?,
+                limit_fraction: real_or(
+                    raw.limit_fraction,
+                    d.limit_fraction,
+                    &p("limit_fraction"),
+                    Range::closed(0.0, 1.0),
+                )?,
+                limit_offset: real_or(
+                    raw.limit_offset,
+                    d.limit_offset,
+                    &p("limit_offset"),
+                    Range::closed(0.0, 0.5),
+                )?,
+            })
+        }
+        AgentKind::MarketMaker => Behaviour::MarketMaker(maker()?),
+        AgentKind::OptionMarketMaker => Behaviour::OptionMarketMaker(maker()?),
+        AgentKind::Momentum => Behaviour::Momentum(MomentumConfig {
+            threshold: real_or(
+                raw.threshold,
+                MomentumConfig::default().threshold,
+                &p("threshold"),
+                Range::positive_up_to(1.0),
+            )?,
+        }),
+        AgentKind::Arbitrageur => Behaviour::Arbitrageur,
+        AgentKind::OptionWriter => Behaviour::OptionWriter(WriterConfig { stop_loss }),
+        AgentKind::OptionBuyer => Behaviour::OptionBuyer,
+    };
     Ok(AgentGroup {
-        isolated,
-        position_share: real_or(
-            raw.position_share,
-            1.0,
-            &p("position_share"),
-            Range::positive_up_to(1.0),
-        )?,
-        kind,
         count: count as u32,
         deposit: distribution(
             raw.deposit,
@@ -1314,32 +1396,6 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             0.5,
             &p("long_fraction"),
             Range::closed(0.0, 1.0),
-        )?,
-        stop_loss: raw
-            .stop_loss
-            .map(|v| real(v, &p("stop_loss"), Range::positive_up_to(1.0)))
-            .transpose()?,
-        take_profit: raw
-            .take_profit
-            .map(|v| real(v, &p("take_profit"), Range::positive_up_to(100.0)))
-            .transpose()?,
-        add_margin_probability: real_or(
-            raw.add_margin_probability,
-            0.1,
-            &p("add_margin_probability"),
-            Range::closed(0.0, 1.0),
-        )?,
-        limit_fraction: real_or(
-            raw.limit_fraction,
-            0.0,
-            &p("limit_fraction"),
-            Range::closed(0.0, 1.0),
-        )?,
-        limit_offset: real_or(
-            raw.limit_offset,
-            0.002,
-            &p("limit_offset"),
-            Range::closed(0.0, 0.5),
         )?,
         reentry: duration_or(
             raw.reentry.as_deref(),
@@ -1361,22 +1417,6 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             &p("latency_stress"),
             Range::closed(0.0, 100.0),
         )?,
-        spread: real_or(raw.spread, 0.0005, &p("spread"), Range::positive_up_to(0.5))?,
-        levels: {
-            let levels = raw.levels.unwrap_or(10);
-            if !(1..=1000).contains(&levels) {
-                return Err(err(
-                    &p("levels"),
-                    format!("{levels} is out of range"),
-                    "1 <= levels <= 1000",
-                ));
-            }
-            levels as u32
-        },
-        level_size: real_or(raw.level_size, 1.0, &p("level_size"), Range::positive_up_to(1e6))?,
-        capital: money(capital, &p("capital"), Range::non_negative_up_to(1e12))?,
-        pull_vol: real_or(raw.pull_vol, 5.0, &p("pull_vol"), Range::positive_up_to(100.0))?,
-        calm: duration_or(raw.calm.as_deref(), "15m", &p("calm"), SimDuration::ZERO, day)?,
         lookback: duration_or(
             raw.lookback.as_deref(),
             "15m",
@@ -1384,6 +1424,6 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             SimDuration::from_secs(1),
             SimDuration::from_secs(7 * 86_400),
         )?,
-        threshold: real_or(raw.threshold, 0.01, &p("threshold"), Range::positive_up_to(1.0))?,
+        behaviour,
     })
 }

@@ -45,7 +45,7 @@ impl Group {
     }
 
     pub fn is_maker(&self) -> bool {
-        matches!(self.config.kind, AgentKind::MarketMaker | AgentKind::OptionMarketMaker)
+        self.config.maker().is_some()
     }
 }
 
@@ -66,19 +66,21 @@ impl Population {
         for (gi, g) in agents.iter().enumerate() {
             let deposit = Sampler::new(&g.deposit)?;
             let leverage = Sampler::new(&g.leverage)?;
-            let first_wallet = g.isolated.then_some(exchange.accounts() as u32);
+            let isolated = g.trader().is_some_and(|t| t.isolated);
+            let first_wallet = isolated.then_some(exchange.accounts() as u32);
             // A member's draws, the same for its wallet and its account.
             let member_draws = |m: u32| {
                 StreamId::named("agents").with_index(gi as u64).with_index(u64::from(m)).rng(seed)
             };
             let mut margins = Vec::new();
-            if g.isolated {
+            if isolated {
+                let share = g.trader().map_or(1.0, |t| t.position_share);
                 margins.reserve(g.count as usize);
                 for m in 0..g.count {
                     let mut rng = member_draws(m);
                     let amount = Money::round_from_f64(deposit.sample(&mut rng))?;
                     exchange.open_account(amount)?;
-                    margins.push(Money::round_from_f64(amount.to_f64() * g.position_share)?);
+                    margins.push(Money::round_from_f64(amount.to_f64() * share)?);
                 }
             }
             let first_account = exchange.accounts() as u32;
@@ -137,7 +139,8 @@ impl Population {
     /// What member m stakes on a position: deposit x position_share.
     pub fn stake(&self, gi: usize, m: usize) -> Result<Money> {
         let g = &self.groups[gi];
-        Money::round_from_f64(g.members[m].state.deposit * g.config.position_share)
+        let share = g.config.trader().map_or(1.0, |t| t.position_share);
+        Money::round_from_f64(g.members[m].state.deposit * share)
     }
 
     /// The cash in member m's wallet beside its isolated account (zero under cross margin).
@@ -183,7 +186,7 @@ impl Population {
             .windows(2)
             .map(|w| LeverageBand { from: w[0], to: w[1], ..LeverageBand::default() })
             .collect();
-        let traders = self.groups.iter().filter(|g| g.config.kind == AgentKind::LeveragedTrader);
+        let traders = self.groups.iter().filter(|g| g.config.kind() == AgentKind::LeveragedTrader);
         for member in traders.flat_map(|g| &g.members).filter(|m| m.opened) {
             let lev = f64::from(member.effective_leverage);
             let k = bands.iter().position(|b| lev < b.to).unwrap_or(bands.len() - 1);

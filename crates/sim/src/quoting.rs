@@ -63,10 +63,10 @@ impl Ctx<'_> {
         for k in 0..makers.groups.len() {
             let gi = makers.groups[k].group;
             let config = &self.population.groups[gi].config;
-            if config.kind != AgentKind::MarketMaker {
+            let (AgentKind::MarketMaker, Some(&maker)) = (config.kind(), config.maker()) else {
                 continue;
-            }
-            let group = quoting::group_quoting(config, &mut makers.groups[k].state, vol, self.now);
+            };
+            let group = quoting::group_quoting(&maker, &mut makers.groups[k].state, vol, self.now);
             for m in 0..self.population.groups[gi].members.len() {
                 let a = self.population.account(gi, m);
                 let exchange = &self.venue.exchange;
@@ -86,9 +86,8 @@ impl Ctx<'_> {
                     lot: spec.qty_to_f64(Qty::from_lots(1)),
                     tick: spec.tick_size().to_f64(),
                 };
-                let config = &self.population.groups[gi].config;
                 let state = &mut makers.groups[k].members[m];
-                if quoting::perpetual_quotes(config, state, &view, &mut makers.ladder)
+                if quoting::perpetual_quotes(&maker, state, &view, &mut makers.ladder)
                     == Requote::Keep
                 {
                     continue;
@@ -113,10 +112,11 @@ impl Ctx<'_> {
         for k in 0..makers.groups.len() {
             let gi = makers.groups[k].group;
             let config = &self.population.groups[gi].config;
-            if config.kind != AgentKind::OptionMarketMaker {
+            let (AgentKind::OptionMarketMaker, Some(&maker)) = (config.kind(), config.maker())
+            else {
                 continue;
-            }
-            let group = quoting::group_quoting(config, &mut makers.groups[k].state, vol, self.now);
+            };
+            let group = quoting::group_quoting(&maker, &mut makers.groups[k].state, vol, self.now);
             for m in 0..self.population.groups[gi].members.len() {
                 let a = self.population.account(gi, m);
                 let out = self.population.groups[gi].members[m].state.status == Status::Out;
@@ -139,9 +139,8 @@ impl Ctx<'_> {
                         lot: spec.qty_to_f64(Qty::from_lots(1)),
                         tick: spec.tick_size().to_f64(),
                     };
-                    let config = &self.population.groups[gi].config;
                     let slot = &mut makers.groups[k].series[m * series_count + s];
-                    let r = quoting::series_quotes(config, slot, &view, &mut makers.ladder);
+                    let r = quoting::series_quotes(&maker, slot, &view, &mut makers.ladder);
                     if r.cancel {
                         self.venue.option_books[s].cancel_all(OwnerId(a.0));
                     }
@@ -162,17 +161,18 @@ impl Ctx<'_> {
         let lot = spec.qty_to_f64(Qty::from_lots(1));
         let mark = spec.price_to_f64(self.market.mark_ticks);
         for gi in 0..self.population.groups.len() {
-            if self.population.groups[gi].config.kind != AgentKind::OptionMarketMaker {
+            let config = &self.population.groups[gi].config;
+            let (AgentKind::OptionMarketMaker, Some(&maker)) = (config.kind(), config.maker())
+            else {
                 continue;
-            }
+            };
             for m in 0..self.population.groups[gi].members.len() {
                 if self.population.groups[gi].members[m].state.status == Status::Out {
                     continue;
                 }
                 let a = self.population.account(gi, m);
                 let delta = self.chain.net_delta(&self.venue.exchange, a);
-                let config = &self.population.groups[gi].config;
-                let Some((sell, lots)) = quoting::hedge(config, delta, lot) else { continue };
+                let Some((sell, lots)) = quoting::hedge(&maker, delta, lot) else { continue };
                 let slip = if sell { 1.0 - HEDGE_SLIPPAGE } else { 1.0 + HEDGE_SLIPPAGE };
                 let protection = spec.price_from_f64(mark * slip)?;
                 self.venue.book.cancel_all(OwnerId(a.0));

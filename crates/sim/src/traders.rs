@@ -189,7 +189,7 @@ impl Ctx<'_> {
         if q == 0 {
             return Ok(());
         }
-        let config = &self.population.groups[gi].config;
+        let config = self.population.groups[gi].config.trader().copied().unwrap_or_default();
         let member = self.population.groups[gi].members[m];
         let mark = self.market.mark_ticks;
         let v = self.cfg.spec.tick_lot_value().micros() as f64;
@@ -249,8 +249,10 @@ impl Ctx<'_> {
         if member.state.status == Status::Out {
             return Ok(());
         }
-        let kind = self.population.groups[gi].config.kind;
-        let Some(agent) = behaviour(kind) else { return Ok(()) };
+        let kind = self.population.groups[gi].config.kind();
+        if behaviour(&self.population.groups[gi].config).is_none() {
+            return Ok(());
+        }
         let mut rng = member_rng(self.cfg.seed, gi, m, member.wakes);
         self.population.groups[gi].members[m].wakes += 1;
         let spec = self.cfg.spec;
@@ -278,8 +280,9 @@ impl Ctx<'_> {
             maintenance: maintenance.to_f64(),
         };
         let mut state = member.state;
-        let decision =
-            agent.decide(&self.population.groups[gi].config, &mut state, &view, &mut rng);
+        let group = &self.population.groups[gi].config;
+        let Some(agent) = behaviour(group) else { return Ok(()) };
+        let decision = agent.decide(group, &mut state, &view, &mut rng);
         self.population.groups[gi].members[m].state = state;
         match decision.action {
             Action::Nothing => {}
@@ -345,7 +348,7 @@ impl Ctx<'_> {
             return Ok(()); // liquidated while the order was on its way
         }
         let config = &self.population.groups[gi].config;
-        let (kind, reentry, wake) = (config.kind, config.reentry, config.wake);
+        let (kind, reentry, wake) = (config.kind(), config.reentry, config.wake);
         let mark = self.market.mark_ticks;
         match action {
             Action::OpenLimit { long, lots, offset } => {
@@ -484,7 +487,7 @@ impl Ctx<'_> {
         let g = &self.population.groups[gi];
         let exchange = &self.venue.exchange;
         if g.first_wallet.is_none()
-            || g.config.kind != AgentKind::LeveragedTrader
+            || g.config.kind() != AgentKind::LeveragedTrader
             || !exchange.is_flat(a)
         {
             return Ok(());
@@ -505,7 +508,8 @@ impl Ctx<'_> {
     pub fn on_deleveraged(&mut self, c: AccountId) {
         let Some((gi, m)) = self.population.member_of(c) else { return };
         let g = &self.population.groups[gi];
-        if g.config.kind == AgentKind::LeveragedTrader && g.members[m].state.status == Status::Open
+        if g.config.kind() == AgentKind::LeveragedTrader
+            && g.members[m].state.status == Status::Open
         {
             self.traders.unwatch(c);
             self.schedule_wake(gi, m, self.now);

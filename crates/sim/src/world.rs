@@ -158,10 +158,11 @@ impl World {
                 .groups
                 .iter()
                 .enumerate()
-                .map(|(gi, g)| (gi, g.config.kind, g.members.len())),
+                .map(|(gi, g)| (gi, g.config.kind(), g.members.len())),
             chain.len(),
         );
-        let limit_entries = cfg.agents.iter().any(|g| g.limit_fraction > 0.0);
+        let limit_entries =
+            cfg.agents.iter().any(|g| g.trader().is_some_and(|t| t.limit_fraction > 0.0));
         let mut world = World {
             now: SimTime::START,
             queue: EventQueue::with_capacity(1024),
