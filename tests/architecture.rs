@@ -1,26 +1,12 @@
 //! Architecture rules, checked from the Cargo.toml files and the sources:
-//! - liqsim crates depend only on crates of a lower layer (DESIGN.md, Layout);
+//! - the dependency graph ARCHITECTURE.md draws is exactly the one the manifests declare,
+//!   and it points down (each package depends only on packages drawn below it);
 //! - simulation crates depend on no serde, file format, thread pool or progress crate, and
 //!   their sources use no files, clocks, threads or hashed collections;
 //! - every Rust source file starts with a `//!` doc comment.
 
 use crate::support::repo_root;
 use std::path::{Path, PathBuf};
-
-/// Layer of each liqsim package: a package may depend only on lower layers.
-const LAYERS: [(&str, u32); 11] = [
-    ("liqsim-core", 0),
-    ("liqsim-book", 1),
-    ("liqsim-models", 1),
-    ("liqsim-risk", 2),
-    ("liqsim-exchange", 3),
-    ("liqsim-agents", 4),
-    ("liqsim-sim", 5),
-    ("liqsim-scenario", 6),
-    ("liqsim-sweep", 7),
-    ("liqsim-report", 8),
-    ("liqsim", 9),
-];
 
 const SIMULATION: [&str; 7] = [
     "liqsim-core",
@@ -72,8 +58,23 @@ fn manifests() -> Vec<(String, toml::Table, PathBuf)> {
         .collect()
 }
 
-fn layer(name: &str) -> Option<u32> {
-    LAYERS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
+/// The graph ARCHITECTURE.md draws: (package, its liqsim dependencies), top to bottom.
+fn drawn_graph() -> Vec<(String, Vec<String>)> {
+    let text =
+        std::fs::read_to_string(repo_root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let marker =
+        text.find("<!-- dependency graph").expect("ARCHITECTURE.md draws a dependency graph");
+    let block = &text[marker..];
+    let start = block.find("```text").expect("the graph is a text block") + "```text".len();
+    let end = start + block[start..].find("```").expect("the graph's block ends");
+    block[start..end]
+        .lines()
+        .filter_map(|line| line.split_once("->"))
+        .map(|(name, deps)| {
+            let deps = deps.split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+            (name.trim().to_string(), deps.collect())
+        })
+        .collect()
 }
 
 fn normal_dependencies(table: &toml::Table) -> Vec<String> {
@@ -85,19 +86,30 @@ fn normal_dependencies(table: &toml::Table) -> Vec<String> {
 }
 
 #[test]
-fn every_crate_has_a_layer_and_dependencies_point_down() {
+fn the_drawn_dependency_graph_is_the_real_one_and_points_down() {
+    let drawn = drawn_graph();
     let manifests = manifests();
     assert!(manifests.len() >= 3, "found only {} manifests", manifests.len());
+    let mut drawn_names: Vec<&str> = drawn.iter().map(|(n, _)| n.as_str()).collect();
+    let mut real_names: Vec<&str> = manifests.iter().map(|(n, _, _)| n.as_str()).collect();
+    drawn_names.sort_unstable();
+    real_names.sort_unstable();
+    assert_eq!(drawn_names, real_names, "ARCHITECTURE.md draws other packages than exist");
     for (name, table, _) in &manifests {
-        let own =
-            layer(name).unwrap_or_else(|| panic!("{name} has no layer in tests/architecture.rs"));
-        for dep in normal_dependencies(table) {
-            if let Some(dep_layer) = layer(&dep) {
-                assert!(
-                    dep_layer < own,
-                    "{name} (layer {own}) depends on {dep} (layer {dep_layer}): dependencies point down only"
-                );
-            }
+        let (row, (_, drawn_deps)) =
+            drawn.iter().enumerate().find(|(_, (n, _))| n == name).expect("drawn");
+        let mut real: Vec<String> =
+            normal_dependencies(table).into_iter().filter(|d| d.starts_with("liqsim")).collect();
+        let mut drawn_deps = drawn_deps.clone();
+        real.sort();
+        drawn_deps.sort();
+        assert_eq!(real, drawn_deps, "{name}: Cargo.toml and ARCHITECTURE.md disagree");
+        for dep in &drawn_deps {
+            let below = drawn.iter().position(|(n, _)| n == dep).expect("dependency drawn");
+            assert!(
+                below > row,
+                "{name} depends on {dep}, drawn above it: dependencies point down"
+            );
         }
     }
 }

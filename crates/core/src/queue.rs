@@ -2,9 +2,8 @@
 //!
 //! Events are totally ordered by [`EventKey`] = (time, phase, seq):
 //! - earlier time first;
-//! - at equal time, the lower phase first (the kernel documents which phase is which:
-//!   exogenous price, mark price, margin checks, liquidation orders, agent orders, funding,
-//!   expiry);
+//! - at equal time, the lower phase first (the phases are the kernel's; liqsim-sim's
+//!   `world` module lists them);
 //! - at equal time and phase, the event pushed first pops first (FIFO). `seq` is assigned
 //!   by the queue from a counter, so two runs that push the same events in the same order
 //!   pop them in the same order. Nothing is left to heap internals or hashing.

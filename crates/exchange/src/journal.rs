@@ -6,12 +6,13 @@
 //! is an ordinary trader account (it holds positions, so it needs an owner) that the
 //! venue's configuration designates.
 //!
-//! The settlement account is the counterparty of realized perpetual P&L: a closing fill
-//! pays realized P&L from it, so its balance is always exactly the sum over open
-//! perpetual positions of (mark value - cost basis), which is independent of the mark
-//! because open quantities sum to zero per instrument (checked by the venue). The
-//! bad-debt account goes negative by losses nobody paid: an unpaid loss is recorded as a
-//! claim and the books still balance.
+//! Fills move the full notional from buyer to seller (the exchange's cash model: a
+//! position's P&L is its cash plus its quantity at the mark, never a transfer), so no
+//! trade passes through the settlement account. It is a pass-through pool: funding and
+//! option expiry collect from the payers into it first, then pay the receivers out of
+//! it, and leave it at zero (the exchange's checker verifies it; funding's rounding
+//! residual goes to fee income). The bad-debt account goes negative by losses nobody
+//! paid: an unpaid loss is recorded as a claim and the books still balance.
 //!
 //! Conservation (checked exactly, [`Journal::conservation_error`]):
 //! sum(trader balances) + insurance fund + fee income + settlement + bad-debt claim
@@ -30,7 +31,7 @@ pub enum Book {
     Trader(AccountId),
     InsuranceFund,
     FeeIncome,
-    /// Counterparty of realized perpetual P&L and of option cash settlement.
+    /// The pool funding and option expiry pass through (zero between them).
     Settlement,
     /// Negative by the losses that neither the fund, ADL nor socialization covered.
     BadDebt,
