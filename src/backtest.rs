@@ -92,6 +92,7 @@ pub fn run(args: &BacktestArgs) -> CliResult {
                         source,
                         apc: None,
                         max_leverage: c.max_leverage,
+                        horizon_years: c.horizon_years,
                     })
                 }
                 other => other.clone(),

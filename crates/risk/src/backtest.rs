@@ -377,6 +377,7 @@ mod tests {
                 source: ScenarioSource::Set(historical_set(recent, 1, 1.0 / 365.0, 0.94)),
                 apc: None,
                 max_leverage: 1000.0,
+                horizon_years: 1.0 / 365.0,
             };
             MarginModel::new(PolicyConfig::Scenario(config), 0)?.portfolio(&position, market)
         };

@@ -276,6 +276,7 @@ mod tests {
             source: ScenarioSource::Set(set.clone()),
             apc: None,
             max_leverage: 100.0,
+            horizon_years: 1.0 / 365.0,
         };
         let mut model = MarginModel::new(PolicyConfig::Scenario(config), 0).unwrap();
         let slow = model.portfolio(&positions, &MARKET).unwrap();

@@ -87,6 +87,7 @@ pub fn policy_config(s: &Scenario) -> Result<PolicyConfig> {
                 source,
                 apc: apc(s, measure),
                 max_leverage: crate::validate::max_leverage(&s.instruments),
+                horizon_years: m.horizon.as_years_f64(),
             })
         }
     })
