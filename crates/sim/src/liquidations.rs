@@ -33,6 +33,10 @@ const LIQUIDATION_BAND: f64 = 0.1;
 /// The backstop's unwinding sales fill no further than this from the mark.
 const UNWIND_SLIPPAGE: f64 = 0.01;
 
+/// A liquidated holder's option buy-back fills up to twice the mark plus this share of the
+/// forward (as a divisor: 50 is 2%); its sale down to half the mark.
+const OPTION_BUYBACK_FORWARD_DIVISOR: i64 = 50;
+
 #[derive(Debug)]
 pub(crate) struct Liquidations {
     /// The exchange's liquidation engine and waterfall (its ADL ranking is cached per
@@ -224,7 +228,9 @@ impl Ctx<'_> {
             let mark = self.venue.exchange.option_mark(h.series);
             let buy = h.qty < 0;
             let bound = if buy {
-                Price::from_ticks(2 * mark.ticks() + forward_ticks / 50 + 1)
+                Price::from_ticks(
+                    2 * mark.ticks() + forward_ticks / OPTION_BUYBACK_FORWARD_DIVISOR + 1,
+                )
             } else {
                 Price::from_ticks((mark.ticks() / 2).max(1))
             };

@@ -30,6 +30,19 @@ const YEAR_NANOS: f64 = OPTION_YEAR_NANOS;
 /// Minimum time to expiry for a new option position.
 const MIN_TIME_TO_EXPIRY: SimDuration = SimDuration::from_secs(3600);
 
+/// Strikes writers and buyers aim at, as multiples of the forward.
+const WRITER_PUT_STRIKE: f64 = 0.9;
+const WRITER_CALL_STRIKE: f64 = 1.1;
+const BUYER_PUT_STRIKE: f64 = 0.95;
+const BUYER_CALL_STRIKE: f64 = 1.05;
+/// A writer's sale fills no lower than this share of the mark (tenths).
+const WRITER_FLOOR_TENTHS: i64 = 7;
+/// A buyer pays up to 30% over the mark, and sizes its order at that price.
+const BUYER_CEILING_TENTHS: i64 = 13;
+const BUYER_PRICE_ALLOWANCE: f64 = 1.3;
+/// A buyer spends its deposit divided by this.
+const BUYER_BUDGET_DIVISOR: f64 = 3.0;
+
 /// Years from `now` to `expiry` (0 once it has passed).
 pub(crate) fn years_between(now: SimTime, expiry: SimTime) -> f64 {
     (expiry.nanos().saturating_sub(now.nanos())) as f64 / YEAR_NANOS
@@ -251,10 +264,13 @@ impl Ctx<'_> {
         let mark_ticks = self.market.mark_ticks;
         let forward = spec.price_to_f64(mark_ticks);
         let mut legs = Vec::with_capacity(2);
-        if let Some(s) = self.chain.nearest(OptionKind::Put, expiry, 0.9 * forward) {
+        if let Some(s) = self.chain.nearest(OptionKind::Put, expiry, WRITER_PUT_STRIKE * forward) {
             legs.push(s);
         }
-        if strangle && let Some(s) = self.chain.nearest(OptionKind::Call, expiry, 1.1 * forward) {
+        if strangle
+            && let Some(s) =
+                self.chain.nearest(OptionKind::Call, expiry, WRITER_CALL_STRIKE * forward)
+        {
             legs.push(s);
         }
         if legs.is_empty() {
@@ -284,7 +300,7 @@ impl Ctx<'_> {
         let mut sold = 0;
         for s in legs {
             let mark = self.venue.exchange.option_mark(s as u16);
-            let bound = Price::from_ticks((mark.ticks() * 7 / 10).max(1));
+            let bound = Price::from_ticks((mark.ticks() * WRITER_FLOOR_TENTHS / 10).max(1));
             sold += self
                 .submit_option(s, market_order(a, Side::Sell, lots, bound, None))?
                 .filled
@@ -305,23 +321,23 @@ impl Ctx<'_> {
         let spec = self.cfg.spec;
         let forward = spec.price_to_f64(self.market.mark_ticks);
         let (kind, target) = if call {
-            (OptionKind::Call, 1.05 * forward)
+            (OptionKind::Call, BUYER_CALL_STRIKE * forward)
         } else {
-            (OptionKind::Put, 0.95 * forward)
+            (OptionKind::Put, BUYER_PUT_STRIKE * forward)
         };
         let Some(s) = self.chain.nearest(kind, expiry, target) else { return Ok(false) };
         let mark = self.venue.exchange.option_mark(s as u16);
         if mark.ticks() <= 0 {
             return Ok(false);
         }
-        let price = spec.price_to_f64(mark) * 1.3;
+        let price = spec.price_to_f64(mark) * BUYER_PRICE_ALLOWANCE;
         let lot = spec.qty_to_f64(Qty::from_lots(1));
-        let budget = deposit / 3.0;
+        let budget = deposit / BUYER_BUDGET_DIVISOR;
         let lots = (budget / price / lot).floor() as i64;
         if lots <= 0 {
             return Ok(false);
         }
-        let bound = Price::from_ticks(mark.ticks() * 13 / 10 + 1);
+        let bound = Price::from_ticks(mark.ticks() * BUYER_CEILING_TENTHS / 10 + 1);
         Ok(self.submit_option(s, market_order(a, Side::Buy, lots, bound, None))?.filled.lots() > 0)
     }
 
