@@ -20,7 +20,7 @@
 //! order on the perpetual ([`hedge`]): a dealer short puts sells as the price falls.
 
 use crate::config::MakerConfig;
-use liqsim_core::SimTime;
+use liqsim_core::{Result, SimTime};
 
 /// What a standing ladder was quoted at: (fair price, position, liquidity factor,
 /// widening). A new ladder is quoted only when one of them has moved.
@@ -87,7 +87,6 @@ pub struct MakerView {
     /// Perpetual position in lots, and in base units.
     pub position: i64,
     pub position_units: f64,
-    pub equity: f64,
     pub deposit: f64,
     /// The maker has been liquidated.
     pub out: bool,
@@ -108,16 +107,20 @@ pub enum Requote {
 
 /// A perpetual maker's decision at a price step; on `Replace`, `ladder` holds the new
 /// orders in submission order (bids from the best down, then asks from the best up).
+/// `equity` gives the maker's equity at the mark; it is asked for only when the decision
+/// needs it (a loss limit, or a new ladder), and at most once.
 pub fn perpetual_quotes(
     config: &MakerConfig,
     state: &mut MakerState,
     view: &MakerView,
+    equity: impl FnOnce() -> Result<f64>,
     ladder: &mut Vec<Quote>,
-) -> Requote {
+) -> Result<Requote> {
     ladder.clear();
     let half_spread = config.spread;
+    let mut equity = Lazy::new(equity);
     if let Some(limit) = config.stop_loss
-        && view.equity < view.deposit * (1.0 - limit)
+        && equity.get()? < view.deposit * (1.0 - limit)
         && view.now >= state.loss_pull_until
     {
         state.loss_pull_until = view.now.plus(config.calm);
@@ -135,24 +138,24 @@ pub fn perpetual_quotes(
         }
     };
     if !pulled && !stale {
-        return Requote::Keep;
+        return Ok(Requote::Keep);
     }
     state.quoted = None;
     if pulled || view.position == 0 && view.out {
-        return Requote::Replace;
+        return Ok(Requote::Replace);
     }
     state.quoted = Some(key);
-    if view.equity <= 0.0 {
-        return Requote::Replace;
+    let equity = equity.get()?;
+    if equity <= 0.0 {
+        return Ok(Requote::Replace);
     }
-    let limit =
-        if config.capital.is_positive() { config.capital.to_f64() } else { view.equity * 5.0 };
+    let limit = if config.capital.is_positive() { config.capital.to_f64() } else { equity * 5.0 };
     let inventory = view.mark * view.position_units;
     let skew = (inventory / limit).clamp(-1.0, 1.0);
     let h = half_spread * widen;
     let lots = ((config.level_size * view.liquidity / view.lot).floor() as i64).max(0);
     if lots == 0 {
-        return Requote::Replace;
+        return Ok(Requote::Replace);
     }
     let per_side_cap = limit / 2.0;
     for (buy, sign) in [(true, -1.0), (false, 1.0)] {
@@ -175,7 +178,26 @@ pub fn perpetual_quotes(
             ladder.push(Quote { buy, ticks, lots });
         }
     }
-    Requote::Replace
+    Ok(Requote::Replace)
+}
+
+/// A value computed on first use.
+struct Lazy<F> {
+    compute: Option<F>,
+    value: f64,
+}
+
+impl<F: FnOnce() -> Result<f64>> Lazy<F> {
+    fn new(compute: F) -> Lazy<F> {
+        Lazy { compute: Some(compute), value: 0.0 }
+    }
+
+    fn get(&mut self) -> Result<f64> {
+        if let Some(compute) = self.compute.take() {
+            self.value = compute()?;
+        }
+        Ok(self.value)
+    }
 }
 
 /// What an option maker sees of one series at a price step.
@@ -293,7 +315,6 @@ mod tests {
             mark: 128.0,
             position: 0,
             position_units: 0.0,
-            equity: 1e6,
             deposit: 1e6,
             out: false,
             liquidity: 1.0,
@@ -305,7 +326,10 @@ mod tests {
     #[test]
     fn a_flat_maker_quotes_a_symmetric_ladder_and_keeps_it_while_nothing_moves() {
         let (config, mut state, mut ladder) = (maker(), MakerState::default(), Vec::new());
-        assert_eq!(perpetual_quotes(&config, &mut state, &view(), &mut ladder), Requote::Replace);
+        assert_eq!(
+            perpetual_quotes(&config, &mut state, &view(), || Ok(1e6), &mut ladder).unwrap(),
+            Requote::Replace
+        );
         // 4 lots a level (1 unit at a 0.25 lot) at 128 x (1 -/+ k / 64): 126, 124, 122
         // and 130, 132, 134, in quarter ticks.
         let prices: Vec<(bool, i64)> = ladder.iter().map(|q| (q.buy, q.ticks)).collect();
@@ -317,9 +341,15 @@ mod tests {
         // The fair price moves by a quarter of the half-spread (0.5 of 128): keep; more:
         // requote.
         let moved = MakerView { fair: 128.5, ..view() };
-        assert_eq!(perpetual_quotes(&config, &mut state, &moved, &mut ladder), Requote::Keep);
+        assert_eq!(
+            perpetual_quotes(&config, &mut state, &moved, || Ok(1e6), &mut ladder).unwrap(),
+            Requote::Keep
+        );
         let moved = MakerView { fair: 128.75, ..view() };
-        assert_eq!(perpetual_quotes(&config, &mut state, &moved, &mut ladder), Requote::Replace);
+        assert_eq!(
+            perpetual_quotes(&config, &mut state, &moved, || Ok(1e6), &mut ladder).unwrap(),
+            Requote::Replace
+        );
     }
 
     #[test]
@@ -328,13 +358,13 @@ mod tests {
         // 19,531.25 units long at 128 against a limit of 5 x equity: skew 0.5, both sides
         // half a level lower: 125 and 129.
         let long = MakerView { position: 78_125, position_units: 19_531.25, ..view() };
-        perpetual_quotes(&config, &mut MakerState::default(), &long, &mut ladder);
+        perpetual_quotes(&config, &mut MakerState::default(), &long, || Ok(1e6), &mut ladder)
+            .unwrap();
         assert_eq!(ladder[0], Quote { buy: true, ticks: 500, lots: 4 });
         assert!(ladder.contains(&Quote { buy: false, ticks: 516, lots: 4 }));
         // Equity 21% below the deposit: pulled for `calm`, no quotes.
         let mut state = MakerState::default();
-        let lost = MakerView { equity: 0.79e6, ..view() };
-        perpetual_quotes(&config, &mut state, &lost, &mut ladder);
+        perpetual_quotes(&config, &mut state, &view(), || Ok(0.79e6), &mut ladder).unwrap();
         assert!(ladder.is_empty());
         assert_eq!(state.loss_pull_until, view().now.plus(config.calm));
     }

@@ -79,7 +79,6 @@ impl Ctx<'_> {
                     mark: spec.price_to_f64(mark),
                     position: position.lots(),
                     position_units: spec.qty_to_f64(position),
-                    equity: exchange.equity(a, mark)?.to_f64(),
                     deposit: member.state.deposit,
                     out: member.state.status == Status::Out,
                     liquidity,
@@ -87,9 +86,10 @@ impl Ctx<'_> {
                     tick: spec.tick_size().to_f64(),
                 };
                 let state = &mut makers.groups[k].members[m];
-                if quoting::perpetual_quotes(&maker, state, &view, &mut makers.ladder)
-                    == Requote::Keep
-                {
+                let equity = || Ok(exchange.equity(a, mark)?.to_f64());
+                let requote =
+                    quoting::perpetual_quotes(&maker, state, &view, equity, &mut makers.ladder)?;
+                if requote == Requote::Keep {
                     continue;
                 }
                 self.venue.book.cancel_all(OwnerId(a.0));

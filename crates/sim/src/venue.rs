@@ -39,6 +39,7 @@ impl Venue {
     }
 
     /// Matches `order` in the perpetual's book and settles its fills on the exchange.
+    #[inline]
     fn submit(&mut self, order: NewOrder, liquidation: bool) -> Result<SubmitResult> {
         self.fills.clear();
         let result = self.book.submit(order, &mut self.fills);
@@ -93,6 +94,7 @@ fn buyer_seller(f: &Fill, taker: AccountId) -> (AccountId, AccountId) {
 
 impl Ctx<'_> {
     /// Submits an agent's or a maker's `order` to the perpetual's book.
+    #[inline]
     pub fn submit(&mut self, order: NewOrder) -> Result<SubmitResult> {
         self.submit_as(order, false)
     }
