@@ -215,8 +215,18 @@ impl Default for MomentumConfig {
 }
 
 /// An option writer.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WriterConfig {
     /// Buy back when the loss reaches this share of the deposit.
     pub stop_loss: Option<f64>,
+    /// The strikes it sells, as multiples of the forward: the put nearest `put_strike`,
+    /// and for a strangle the call nearest `call_strike`.
+    pub put_strike: f64,
+    pub call_strike: f64,
+}
+
+impl Default for WriterConfig {
+    fn default() -> WriterConfig {
+        WriterConfig { stop_loss: None, put_strike: 0.9, call_strike: 1.1 }
+    }
 }

@@ -386,6 +386,8 @@ pub struct RawOptionWriter {
     pub deposit: Option<RawDistribution>,
     pub leverage: Option<RawDistribution>,
     pub stop_loss: Option<f64>,
+    pub put_strike: Option<f64>,
+    pub call_strike: Option<f64>,
     pub reentry: Option<String>,
     pub wake: Option<String>,
     pub latency: Option<RawDistribution>,

@@ -1156,6 +1156,8 @@ struct AgentKeys {
     calm: Option<String>,
     lookback: Option<String>,
     threshold: Option<f64>,
+    put_strike: Option<f64>,
+    call_strike: Option<f64>,
 }
 
 impl AgentKeys {
@@ -1228,6 +1230,8 @@ impl AgentKeys {
                     deposit: a.deposit,
                     leverage: a.leverage,
                     stop_loss: a.stop_loss,
+                    put_strike: a.put_strike,
+                    call_strike: a.call_strike,
                     reentry: a.reentry,
                     wake: a.wake,
                     latency: a.latency,
@@ -1374,7 +1378,24 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             )?,
         }),
         AgentKind::Arbitrageur => Behaviour::Arbitrageur,
-        AgentKind::OptionWriter => Behaviour::OptionWriter(WriterConfig { stop_loss }),
+        AgentKind::OptionWriter => {
+            let d = WriterConfig::default();
+            Behaviour::OptionWriter(WriterConfig {
+                stop_loss,
+                put_strike: real_or(
+                    raw.put_strike,
+                    d.put_strike,
+                    &p("put_strike"),
+                    Range::closed(0.05, 1.0),
+                )?,
+                call_strike: real_or(
+                    raw.call_strike,
+                    d.call_strike,
+                    &p("call_strike"),
+                    Range::closed(1.0, 20.0),
+                )?,
+            })
+        }
         AgentKind::OptionBuyer => Behaviour::OptionBuyer,
     };
     Ok(AgentGroup {

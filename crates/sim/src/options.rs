@@ -8,8 +8,8 @@
 //! series at once.
 //!
 //! Writers' and buyers' decisions come from liqsim-agents; their orders meet the books
-//! here: a writer sells the put nearest 0.9 x the forward (and the call nearest 1.1 x for
-//! a strangle) on a random live expiry at least an hour away, sized so that the
+//! here: a writer sells the put nearest its `put_strike` x the forward (and the call
+//! nearest `call_strike` x for a strangle) on a random live expiry at least an hour away, sized so that the
 //! underlying notional is deposit x leverage, cut in half until the policy's initial
 //! margin is covered; a buyer spends a third of its deposit on the put nearest 0.95 x or
 //! the call nearest 1.05 x the forward.
@@ -18,6 +18,7 @@ use crate::config::OptionChainConfig;
 use crate::events::SimEvent;
 use crate::venue::market_order;
 use crate::world::Ctx;
+use liqsim_agents::WriterConfig;
 use liqsim_book::Side;
 use liqsim_core::{ContractSpec, Price, Qty, Result, RngStream, SimDuration, SimTime};
 use liqsim_exchange::{AccountId, Exchange};
@@ -30,9 +31,7 @@ const YEAR_NANOS: f64 = OPTION_YEAR_NANOS;
 /// Minimum time to expiry for a new option position.
 const MIN_TIME_TO_EXPIRY: SimDuration = SimDuration::from_secs(3600);
 
-/// Strikes writers and buyers aim at, as multiples of the forward.
-const WRITER_PUT_STRIKE: f64 = 0.9;
-const WRITER_CALL_STRIKE: f64 = 1.1;
+/// Strikes buyers aim at, as multiples of the forward.
 const BUYER_PUT_STRIKE: f64 = 0.95;
 const BUYER_CALL_STRIKE: f64 = 1.05;
 /// A writer's sale fills no lower than this share of the mark (tenths).
@@ -254,6 +253,7 @@ impl Ctx<'_> {
     pub fn write_options(
         &mut self,
         a: AccountId,
+        writer: &WriterConfig,
         leverage: f64,
         deposit: f64,
         strangle: bool,
@@ -264,12 +264,12 @@ impl Ctx<'_> {
         let mark_ticks = self.market.mark_ticks;
         let forward = spec.price_to_f64(mark_ticks);
         let mut legs = Vec::with_capacity(2);
-        if let Some(s) = self.chain.nearest(OptionKind::Put, expiry, WRITER_PUT_STRIKE * forward) {
+        if let Some(s) = self.chain.nearest(OptionKind::Put, expiry, writer.put_strike * forward) {
             legs.push(s);
         }
         if strangle
             && let Some(s) =
-                self.chain.nearest(OptionKind::Call, expiry, WRITER_CALL_STRIKE * forward)
+                self.chain.nearest(OptionKind::Call, expiry, writer.call_strike * forward)
         {
             legs.push(s);
         }

@@ -405,8 +405,13 @@ impl Ctx<'_> {
                 let member = self.population.groups[gi].members[m];
                 let mut rng = member_rng(self.cfg.seed, gi, m, member.wakes | 1 << 31);
                 let state = member.state;
+                let writer = match &self.population.groups[gi].config.behaviour {
+                    liqsim_agents::Behaviour::OptionWriter(w) => *w,
+                    _ => liqsim_agents::WriterConfig::default(),
+                };
+                let (leverage, deposit) = (state.leverage, state.deposit);
                 let opened =
-                    self.write_options(a, state.leverage, state.deposit, strangle, &mut rng)?;
+                    self.write_options(a, &writer, leverage, deposit, strangle, &mut rng)?;
                 self.population.groups[gi].members[m].state.status =
                     if opened { Status::Open } else { Status::Waiting };
             }
