@@ -79,10 +79,11 @@ impl Instrument {
         self.value(&market.shocked(shock), shock.horizon_years) - self.value(market, 0.0)
     }
 
-    /// (delta, gamma) of one unit with respect to the forward, now.
-    pub fn delta_gamma(&self, market: &Market) -> (f64, f64) {
+    /// (delta, gamma, vega) of one unit now: with respect to the forward, and per 1.00
+    /// of volatility.
+    pub fn greeks(&self, market: &Market) -> (f64, f64, f64) {
         match *self {
-            Instrument::Perpetual => (1.0, 0.0),
+            Instrument::Perpetual => (1.0, 0.0, 0.0),
             Instrument::Option { kind, strike, expiry_years } => {
                 let g = black76_greeks(
                     kind,
@@ -92,9 +93,15 @@ impl Instrument {
                     expiry_years,
                     market.rate,
                 );
-                (g.delta, g.gamma)
+                (g.delta, g.gamma, g.vega)
             }
         }
+    }
+
+    /// (delta, gamma) of one unit with respect to the forward, now.
+    pub fn delta_gamma(&self, market: &Market) -> (f64, f64) {
+        let (delta, gamma, _) = self.greeks(market);
+        (delta, gamma)
     }
 }
 

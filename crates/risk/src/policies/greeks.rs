@@ -32,7 +32,6 @@ use crate::policies::grid::{GridConfig, worst_over_grid};
 use crate::portfolio::{Instrument, Market};
 use crate::schedule::MarginSchedule;
 use liqsim_core::Result;
-use liqsim_models::black76_greeks;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GreeksConfig {
@@ -102,19 +101,9 @@ impl Policy for Greeks {
 
     fn prepare(&mut self, instruments: &[Instrument], market: &Market) {
         self.greeks.clear();
-        self.greeks.extend(instruments.iter().map(|inst| match *inst {
-            Instrument::Perpetual => NetGreeks { delta: 1.0, gamma: 0.0, vega: 0.0 },
-            Instrument::Option { kind, strike, expiry_years } => {
-                let g = black76_greeks(
-                    kind,
-                    market.forward,
-                    strike,
-                    market.vol,
-                    expiry_years,
-                    market.rate,
-                );
-                NetGreeks { delta: g.delta, gamma: g.gamma, vega: g.vega }
-            }
+        self.greeks.extend(instruments.iter().map(|inst| {
+            let (delta, gamma, vega) = inst.greeks(market);
+            NetGreeks { delta, gamma, vega }
         }));
         // The expansion is linear in the Greeks, so each instrument's row over the grid
         // sums to the portfolio's: P&L = delta dF + gamma dF^2 / 2 + vega dv.
