@@ -94,7 +94,7 @@ impl Ctx<'_> {
                 }
                 self.venue.book.cancel_all(OwnerId(a.0));
                 for q in &makers.ladder {
-                    self.submit(post_only(a, q.buy, q.ticks, q.lots))?;
+                    self.venue.post(None, post_only(a, q.buy, q.ticks, q.lots))?;
                 }
             }
         }
@@ -146,7 +146,7 @@ impl Ctx<'_> {
                     }
                     if r.quote {
                         for q in &makers.ladder {
-                            self.submit_option(s, post_only(a, q.buy, q.ticks, q.lots))?;
+                            self.venue.post(Some(s), post_only(a, q.buy, q.ticks, q.lots))?;
                         }
                     }
                 }

@@ -249,8 +249,10 @@ impl Ctx<'_> {
         if member.state.status == Status::Out {
             return Ok(());
         }
-        let kind = self.population.groups[gi].config.kind();
-        if behaviour(&self.population.groups[gi].config).is_none() {
+        let group = &self.population.groups[gi];
+        let kind = group.config.kind();
+        // Makers quote every price step and never wake.
+        if group.is_maker() {
             return Ok(());
         }
         let mut rng = member_rng(self.cfg.seed, gi, m, member.wakes);
@@ -364,7 +366,7 @@ impl Ctx<'_> {
                     if long { (price / tick).floor() } else { (price / tick).ceil() } as i64;
                 let rests = allowed
                     && ticks > 0
-                    && self.submit(post_only(a, long, ticks, lots))?.resting.lots() > 0;
+                    && self.venue.post(None, post_only(a, long, ticks, lots))?.resting.lots() > 0;
                 let (status, after) = if rests {
                     (Status::Resting, wake)
                 } else {

@@ -69,6 +69,22 @@ impl Venue {
         Ok(result)
     }
 
+    /// Rests a post-only `order` in the perpetual's book (or in series `series`'), or
+    /// has it refused: it never matches, so there is nothing to settle.
+    pub fn post(&mut self, series: Option<usize>, order: NewOrder) -> Result<SubmitResult> {
+        debug_assert_eq!(order.kind, OrderKind::PostOnly);
+        self.fills.clear();
+        let book = match series {
+            None => &mut self.book,
+            Some(s) => &mut self.option_books[s],
+        };
+        let result = book.submit(order, &mut self.fills);
+        if !self.fills.is_empty() {
+            return Err(liqsim_core::Error::Internal("a post-only order matched".into()));
+        }
+        Ok(result)
+    }
+
     /// Cancels `a`'s orders in every book.
     pub fn cancel_everywhere(&mut self, a: AccountId) {
         self.book.cancel_all(OwnerId(a.0));
