@@ -115,6 +115,7 @@ mod tests_support {
             },
             solvent: true,
             conservation_error: Money::ZERO,
+            open_interest: OpenInterestFigures::default(),
             margin: MarginFigures {
                 mean_initial: Money::from_micros((s.margin.confidence * 1e9) as i64),
                 peak_initial: Money::from_micros(2_000_000_000),

@@ -83,11 +83,33 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         (
             "liquidations",
             format!(
-                "{} ({} long, {} short)",
-                o.liquidations.count, o.liquidations.long_count, o.liquidations.short_count
+                "{} ({} long, {} short) on {} accounts",
+                o.liquidations.count,
+                o.liquidations.long_count,
+                o.liquidations.short_count,
+                o.liquidations.accounts
             ),
         ),
         ("liquidated notional", o.liquidations.notional.to_string()),
+        (
+            "shortfall",
+            match ratio(o.liquidations.shortfall, o.liquidations.shortfall_base) {
+                Some(r) => {
+                    format!("{} ({:.1} bp against the marks)", o.liquidations.shortfall, r * 1e4)
+                }
+                None => "-".into(),
+            },
+        ),
+        (
+            "open interest",
+            format!(
+                "peak {:.3} ({}), trough after it {:.3}, end {:.3}",
+                o.open_interest.peak.units,
+                o.open_interest.peak.notional,
+                o.open_interest.trough.units,
+                o.open_interest.end.units
+            ),
+        ),
         ("bad debt", o.bad_debt.to_string()),
         (
             "insurance fund",
@@ -143,4 +165,9 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
+}
+
+/// `a / b` for positive `b`.
+fn ratio(a: liqsim_core::Money, b: liqsim_core::Money) -> Option<f64> {
+    b.is_positive().then(|| a.to_f64() / b.to_f64())
 }

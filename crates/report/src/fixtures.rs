@@ -20,7 +20,8 @@ use liqsim_core::{Money, SimDuration, SimTime};
 use liqsim_sim::cascade::{CascadeConfig, Cause, LiquidationRecord, analyze};
 use liqsim_sim::{
     AdlTotals, CascadeSummary, FundFigures, LeverageBand, LiquidationRow, LiquidationTotals,
-    MarginFigures, Outcome, SeriesRow, ShockKind, ShockWindow, Side,
+    MarginFigures, OpenInterest, OpenInterestFigures, Outcome, SeriesRow, ShockKind, ShockWindow,
+    Side,
 };
 use std::collections::BTreeMap;
 
@@ -168,6 +169,22 @@ pub fn crash_outcome() -> Outcome {
             caused_by,
             depth: r.depth,
             bad_debt: bad,
+            book: quantity,
+            backstop: 0.0,
+            mark_close: 0.0,
+            adl: 0.0,
+            socialized: Money::ZERO,
+            // Sold a little below the mark (bought a little above), deeper in a cascade.
+            fill_price: price
+                * (1.0
+                    + if r.side == Side::Long { -1.0 } else { 1.0 }
+                        * 0.001
+                        * f64::from(r.depth + 1)),
+            shortfall: money(
+                (notional.to_f64() * 0.001 * f64::from(r.depth + 1) * 100.0).round() / 100.0,
+            ),
+            group: Some(1),
+            leverage: 10.0 + f64::from(r.depth) * 5.0,
         });
         records.push(LiquidationRecord {
             time: secs(r.t),
@@ -295,11 +312,15 @@ pub fn crash_outcome() -> Outcome {
         duration: SimDuration::from_secs(24 * HOUR),
         liquidations: LiquidationTotals {
             count: log.len() as u64,
+            accounts: log.iter().map(|l| l.account).collect::<std::collections::BTreeSet<_>>().len()
+                as u64,
             notional: Money::from_micros(long_notional.micros() + short_notional.micros()),
             long_count,
             long_notional,
             short_count,
             short_notional,
+            shortfall: Money::from_micros(log.iter().map(|l| l.shortfall.micros()).sum()),
+            shortfall_base: Money::from_micros(long_notional.micros() + short_notional.micros()),
         },
         bad_debt: bad_cum,
         insurance_fund: FundFigures { start: fund_start, end: fund, min: fund_min },
@@ -321,6 +342,7 @@ pub fn crash_outcome() -> Outcome {
         },
         solvent: unpaid_cum == Money::ZERO,
         conservation_error: Money::ZERO,
+        open_interest: open_interest(&series, shock),
         margin: MarginFigures {
             mean_initial: Money::from_micros((margin_sum / rows.max(1) as i128) as i64),
             peak_initial: margin_peak,
@@ -435,4 +457,28 @@ pub fn sweep_points() -> Vec<SweepPoint> {
         }
     }
     points
+}
+
+/// Open-interest figures read off the fixture's series, as the recorder keeps them.
+fn open_interest(series: &[SeriesRow], shock: f64) -> OpenInterestFigures {
+    let point = |r: &SeriesRow| OpenInterest {
+        units: r.open_interest,
+        notional: money((r.open_interest * r.mark * 100.0).round() / 100.0),
+    };
+    let mut oi = OpenInterestFigures::default();
+    for r in series {
+        let p = point(r);
+        if p.units > oi.peak.units {
+            oi.peak = p;
+            oi.peak_time = r.time;
+            oi.trough = p;
+        } else if p.units < oi.trough.units {
+            oi.trough = p;
+        }
+        if r.time <= secs(shock) {
+            oi.pre_stress = Some(p);
+        }
+        oi.end = p;
+    }
+    oi
 }

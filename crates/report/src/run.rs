@@ -29,8 +29,15 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 }
 
 /// The run summary: one JSON object, keys in this order: `scenario`, `seed`, `policy`,
-/// `digest`, `events`, `accounts_checked`, `sim_seconds`, `liquidations { count, notional, long_count,
-/// long_notional, short_count, short_notional }`, `bad_debt`, `insurance_fund { start,
+/// `digest`, `events`, `accounts_checked`, `sim_seconds`, `liquidations { count (steps),
+/// accounts (distinct), notional, long_count, long_notional, short_count, short_notional,
+/// long_share (of notional), per_peak_open_interest (liquidated notional over the peak
+/// open interest's), shortfall (what the perpetual closes cost against the mark at each
+/// trigger), shortfall_bps (of the notional closed at those marks) }`, `open_interest {
+/// pre_stress (null without a shock), pre_stress_notional, peak, peak_notional, peak_s,
+/// trough (the lowest after the peak), trough_notional, end, end_notional,
+/// fall_from_peak }` (base units, and notional at the mark when observed; observed after
+/// every price step), `bad_debt`, `insurance_fund { start,
 /// end, min }`, `adl { count, notional, mark_count, mark_notional, backstop_count,
 /// backstop_notional }`, `socialized_loss`, `cascade { max_depth,
 /// amplification, waves, largest, size_counts: [[size, count], ...] }`, `solvent`,
@@ -41,6 +48,7 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 /// `options { series, premium_volume, settled, open_interest }`.
 pub fn summary_json(o: &Outcome) -> String {
     let l = &o.liquidations;
+    let oi = &o.open_interest;
     let c = &o.cascade;
     Json::obj()
         .with("scenario", Json::str(&o.scenario))
@@ -54,11 +62,50 @@ pub fn summary_json(o: &Outcome) -> String {
             "liquidations",
             Json::obj()
                 .with("count", Json::int(l.count))
+                .with("accounts", Json::int(l.accounts))
                 .with("notional", Json::money(l.notional))
                 .with("long_count", Json::int(l.long_count))
                 .with("long_notional", Json::money(l.long_notional))
                 .with("short_count", Json::int(l.short_count))
-                .with("short_notional", Json::money(l.short_notional)),
+                .with("short_notional", Json::money(l.short_notional))
+                .with(
+                    "long_share",
+                    Json::opt(ratio(l.long_notional, l.notional).map(|r| Json::fixed(r, 6))),
+                )
+                .with(
+                    "per_peak_open_interest",
+                    Json::opt(ratio(l.notional, oi.peak.notional).map(|r| Json::fixed(r, 6))),
+                )
+                .with("shortfall", Json::money(l.shortfall))
+                .with(
+                    "shortfall_bps",
+                    Json::opt(
+                        ratio(l.shortfall, l.shortfall_base).map(|r| Json::fixed(r * 1e4, 3)),
+                    ),
+                ),
+        )
+        .with(
+            "open_interest",
+            Json::obj()
+                .with("pre_stress", Json::opt(oi.pre_stress.map(|p| Json::fixed(p.units, 6))))
+                .with(
+                    "pre_stress_notional",
+                    Json::opt(oi.pre_stress.map(|p| Json::money(p.notional))),
+                )
+                .with("peak", Json::fixed(oi.peak.units, 6))
+                .with("peak_notional", Json::money(oi.peak.notional))
+                .with(
+                    "peak_s",
+                    Json::fixed(
+                        oi.peak_time.since(liqsim_core::SimTime::START).as_seconds_f64(),
+                        6,
+                    ),
+                )
+                .with("trough", Json::fixed(oi.trough.units, 6))
+                .with("trough_notional", Json::money(oi.trough.notional))
+                .with("end", Json::fixed(oi.end.units, 6))
+                .with("end_notional", Json::money(oi.end.notional))
+                .with("fall_from_peak", Json::opt(fall_from_peak(o).map(|r| Json::fixed(r, 6)))),
         )
         .with("bad_debt", Json::money(o.bad_debt))
         .with(
@@ -137,6 +184,17 @@ pub fn summary_json(o: &Outcome) -> String {
                 .with("open_interest", Json::fixed(o.options.open_interest, 6)),
         )
         .render()
+}
+
+/// `a / b` for positive `b`.
+fn ratio(a: Money, b: Money) -> Option<f64> {
+    b.is_positive().then(|| a.to_f64() / b.to_f64())
+}
+
+/// The share of the peak open interest gone at the trough after it.
+pub fn fall_from_peak(o: &Outcome) -> Option<f64> {
+    let oi = &o.open_interest;
+    (oi.peak.units > 0.0).then(|| 1.0 - oi.trough.units / oi.peak.units)
 }
 
 fn f6(x: f64) -> String {
@@ -230,8 +288,14 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// `mark` (when triggered), `bankruptcy_price` (empty for an account holding only
 /// options), `cause` (`exogenous` or `cascade`),
 /// `caused_by` (index of the causing liquidation, empty when exogenous), `depth` (0 for
-/// exogenous, else one more than its cause), `bad_debt` (loss beyond the account's equity).
-pub const LIQUIDATIONS_HEADER: [&str; 12] = [
+/// exogenous, else one more than its cause), `bad_debt` (loss beyond the account's equity),
+/// then where the closed perpetual went in base units (`book`, `backstop`, `mark_close`,
+/// `adl`), `socialized` (loss shared over accounts in profit), `fill_price` (average price
+/// the perpetual fetched; empty when none was closed), `shortfall` (its cost against
+/// `mark`, positive when worse), `group` (index of the owner's `[[agents]]` group; empty
+/// for the backstop), `leverage` (perpetual notional over equity at the trigger; empty at
+/// or below zero equity).
+pub const LIQUIDATIONS_HEADER: [&str; 21] = [
     "index",
     "time_s",
     "account",
@@ -244,6 +308,15 @@ pub const LIQUIDATIONS_HEADER: [&str; 12] = [
     "caused_by",
     "depth",
     "bad_debt",
+    "book",
+    "backstop",
+    "mark_close",
+    "adl",
+    "socialized",
+    "fill_price",
+    "shortfall",
+    "group",
+    "leverage",
 ];
 
 pub fn side_name(side: Side) -> &'static str {
@@ -270,6 +343,15 @@ pub fn liquidations_csv(o: &Outcome) -> String {
             l.caused_by.map(|c| c.to_string()).unwrap_or_default(),
             l.depth.to_string(),
             l.bad_debt.to_string(),
+            format!("{:.9}", l.book),
+            format!("{:.9}", l.backstop),
+            format!("{:.9}", l.mark_close),
+            format!("{:.9}", l.adl),
+            l.socialized.to_string(),
+            f6(l.fill_price),
+            l.shortfall.to_string(),
+            l.group.map(|g| g.to_string()).unwrap_or_default(),
+            f6(l.leverage),
         ];
         text.push_str(&fields.join(","));
         text.push('\n');

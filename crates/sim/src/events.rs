@@ -52,6 +52,9 @@ pub enum SimEvent {
     OpenDeficit { amount: Money },
     /// The fund could not pay a loss: the waterfall went on to ADL.
     FundInsufficient,
+    /// The perpetual's open interest after a price step: base units, and notional at the
+    /// mark.
+    OpenInterest { units: f64, notional: Money },
 }
 
 impl Digest {
@@ -112,7 +115,8 @@ impl Digest {
             | SimEvent::Socialized { .. }
             | SimEvent::Unpaid { .. }
             | SimEvent::OpenDeficit { .. }
-            | SimEvent::FundInsufficient => {}
+            | SimEvent::FundInsufficient
+            | SimEvent::OpenInterest { .. } => {}
         }
     }
 }

@@ -143,10 +143,18 @@ impl Ctx<'_> {
         let mark = self.market.mark_ticks;
         let spec = self.cfg.spec;
         let now = self.now;
-        let mut host = LiquidationHost { ctx: self, backstop: liq.backstop };
+        let exchange = &self.venue.exchange;
+        let equity = exchange.equity(a, mark)?;
+        let leverage = if equity.is_positive() {
+            exchange.notional(a, mark)?.to_f64() / equity.to_f64()
+        } else {
+            f64::INFINITY
+        };
+        let mut host = LiquidationHost { ctx: self, backstop: liq.backstop, proceeds: Money::ZERO };
         let Some(done) = liq.liquidator.liquidate(&mut host, a, mark, now)? else {
             return Ok(None);
         };
+        let proceeds = host.proceeds.checked_add(done.backstop_notional)?;
         let balance = self.venue.exchange.insurance_fund();
         self.observers.emit(now, SimEvent::Fund { balance })?;
         if done.backstop_lots > 0 {
@@ -157,17 +165,35 @@ impl Ctx<'_> {
         self.on_liquidated(a)?;
         let id = self.observers.recorder.liquidation_count();
         let id = u32::try_from(id).map_err(|_| Error::overflow("liquidation count"))?;
+        // The perpetual's closes against its value at the trigger's mark.
+        let perp_lots = done.book_lots + done.backstop_lots + done.mark_close_lots + done.adl_lots;
+        let at_mark = spec.notional(mark, Qty::from_lots(perp_lots))?;
+        let shortfall = if done.long {
+            at_mark.checked_sub(proceeds)?
+        } else {
+            proceeds.checked_sub(at_mark)?
+        };
+        let units = |lots: i64| spec.qty_to_f64(Qty::from_lots(lots));
         let row = LiquidationRow {
             time: now,
             account: a.0,
             side: if done.long { LiqSide::Long } else { LiqSide::Short },
-            quantity: spec.qty_to_f64(Qty::from_lots(done.closed)),
+            quantity: units(done.closed),
             notional: done.notional,
             mark: spec.price_to_f64(mark),
             bankruptcy_price: done.bankruptcy_price * spec.tick_size().to_f64(),
             caused_by: cause,
             depth: 0,
             bad_debt: done.bad_debt,
+            book: units(done.book_lots),
+            backstop: units(done.backstop_lots),
+            mark_close: units(done.mark_close_lots),
+            adl: units(done.adl_lots),
+            socialized: done.socialized,
+            fill_price: if perp_lots > 0 { proceeds.to_f64() / units(perp_lots) } else { f64::NAN },
+            shortfall,
+            group: self.population.member_of(a).map(|(gi, _)| gi as u32),
+            leverage,
         };
         self.observers.emit(now, SimEvent::Liquidation { row, closed: done.closed })?;
         Ok(Some(id))
@@ -288,6 +314,9 @@ impl Ctx<'_> {
 pub(crate) struct LiquidationHost<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
     backstop: Option<AccountId>,
+    /// What the liquidated perpetual fetched so far: book fills, and closes against
+    /// opposing positions (the backstop's take is in the waterfall's own record).
+    proceeds: Money,
 }
 
 impl Host for LiquidationHost<'_, '_> {
@@ -318,7 +347,9 @@ impl Host for LiquidationHost<'_, '_> {
         lots: i64,
         bound: Price,
     ) -> Result<(i64, i64)> {
-        let r = self.ctx.submit_as(market_order(a, to_side(!sell), lots, bound, None), true)?;
+        let order = market_order(a, to_side(!sell), lots, bound, None);
+        let (r, filled) = self.ctx.submit_as(order, true)?;
+        self.proceeds = self.proceeds.checked_add(filled)?;
         Ok((r.filled.lots(), r.returned.lots()))
     }
 
@@ -329,6 +360,7 @@ impl Host for LiquidationHost<'_, '_> {
         notional: Money,
         adl: bool,
     ) -> Result<()> {
+        self.proceeds = self.proceeds.checked_add(notional)?;
         let ctx = &mut *self.ctx;
         ctx.venue.book.cancel_all(OwnerId(c.0));
         ctx.observers.emit(ctx.now, SimEvent::ForcedClose { account: c, lots, notional, adl })?;

@@ -15,6 +15,7 @@ use crate::cascade::{self, CascadeConfig, Cause, Forest, LiquidationRecord, Side
 use crate::events::SimEvent;
 use crate::outcome::*;
 use liqsim_core::{Error, Money, Result, SimDuration, SimTime};
+use std::collections::BTreeSet;
 
 /// The state read at the end of each metrics interval.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -60,6 +61,9 @@ pub struct Recorder {
     margin_peak: Money,
     pre_stress: Option<Money>,
     forest: Forest,
+    /// Accounts liquidated at least once.
+    liquidated: BTreeSet<u32>,
+    open_interest: OpenInterestFigures,
     /// Losses nobody paid (neither fund, ADL nor socialization).
     unpaid: Money,
     option_premium_volume: Money,
@@ -88,6 +92,8 @@ impl Recorder {
             margin_peak: Money::ZERO,
             pre_stress: None,
             forest: Forest::default(),
+            liquidated: BTreeSet::new(),
+            open_interest: OpenInterestFigures::default(),
             unpaid: Money::ZERO,
             option_premium_volume: Money::ZERO,
             option_settled: Money::ZERO,
@@ -131,7 +137,29 @@ impl Recorder {
                 self.on_fund_insufficient(now);
                 Ok(())
             }
+            SimEvent::OpenInterest { units, notional } => {
+                self.on_open_interest(now, units, notional);
+                Ok(())
+            }
         }
+    }
+
+    /// The peak so far, the trough after it, the last value before the first shock and
+    /// the latest.
+    fn on_open_interest(&mut self, now: SimTime, units: f64, notional: Money) {
+        let point = OpenInterest { units, notional };
+        let oi = &mut self.open_interest;
+        if units > oi.peak.units {
+            oi.peak = point;
+            oi.peak_time = now;
+            oi.trough = point;
+        } else if units < oi.trough.units {
+            oi.trough = point;
+        }
+        if self.config.first_shock.is_some_and(|shock| now <= shock) {
+            oi.pre_stress = Some(point);
+        }
+        oi.end = point;
     }
 
     /// Losses nobody has paid so far.
@@ -169,6 +197,15 @@ impl Recorder {
         let (depth, _) = self.forest.add(cause)?;
         self.first_liquidation.get_or_insert(l.time);
         self.totals.count += 1;
+        if self.liquidated.insert(l.account) {
+            self.totals.accounts += 1;
+        }
+        self.totals.shortfall = self.totals.shortfall.checked_add(l.shortfall)?;
+        if l.fill_price.is_finite() {
+            let closed = l.book + l.backstop + l.mark_close + l.adl;
+            self.totals.shortfall_base =
+                self.totals.shortfall_base.checked_add(Money::round_from_f64(closed * l.mark)?)?;
+        }
         self.totals.notional = self.totals.notional.checked_add(l.notional)?;
         match l.side {
             Side::Long => {
@@ -333,6 +370,7 @@ impl Recorder {
             },
             solvent,
             conservation_error: run.conservation_error,
+            open_interest: self.open_interest,
             margin: MarginFigures {
                 mean_initial,
                 peak_initial: self.margin_peak,
@@ -396,6 +434,16 @@ mod tests {
             caused_by,
             depth: 99,
             bad_debt: m(bad_debt),
+            // 0.1 sold in the book at 99 against a mark of 100: a shortfall of 0.1.
+            book: 0.1,
+            backstop: 0.0,
+            mark_close: 0.0,
+            adl: 0.0,
+            socialized: Money::ZERO,
+            fill_price: 99.0,
+            shortfall: Money::from_micros(100_000),
+            group: Some(0),
+            leverage: 20.0,
         }
     }
 
@@ -452,7 +500,11 @@ mod tests {
         assert_eq!(o.series[1].bad_debt, m(60));
         assert_eq!(o.series[1].adl_notional, m(40));
         assert_eq!(o.liquidations.count, 4);
+        assert_eq!(o.liquidations.accounts, 4);
         assert_eq!(o.liquidations.notional, m(700));
+        // Four closes of 0.1 at a mark of 100, each 0.1 short of it.
+        assert_eq!(o.liquidations.shortfall, Money::from_micros(400_000));
+        assert_eq!(o.liquidations.shortfall_base, m(40));
         assert_eq!((o.liquidations.long_notional, o.liquidations.short_notional), (m(600), m(100)));
         assert_eq!(o.bad_debt, m(60));
         assert_eq!(o.cascade.max_depth, 3);
@@ -488,6 +540,8 @@ mod tests {
         r.on_liquidation(first_again).unwrap();
         let o = r.finish(facts()).unwrap();
         let causes: Vec<_> = o.liquidation_log.iter().map(|l| (l.caused_by, l.depth)).collect();
+        // Accounts 5 and 6 were liquidated twice each: four steps, two accounts.
+        assert_eq!((o.liquidations.count, o.liquidations.accounts), (4, 2));
         assert_eq!(causes, [(None, 0), (Some(0), 1), (Some(0), 1), (None, 0)]);
     }
 
@@ -502,5 +556,23 @@ mod tests {
             r.on_liquidation(liq(1, Side::Long, 1, Some(0), 0)),
             Err(Error::Internal(_))
         ));
+    }
+
+    #[test]
+    fn open_interest_keeps_the_book_before_the_shock_the_peak_and_the_trough_after_it() {
+        let mut r = Recorder::new(RecorderConfig {
+            start_fund: m(1),
+            first_shock: Some(t(30)),
+            cascade: CascadeConfig::default(),
+        });
+        for (s, units) in [(10, 5.0), (20, 8.0), (30, 9.0), (40, 12.0), (50, 3.0), (60, 4.0)] {
+            let notional = Money::round_from_f64(units * 100.0).unwrap();
+            r.on_event(t(s), SimEvent::OpenInterest { units, notional }).unwrap();
+        }
+        let oi = r.finish(facts()).unwrap().open_interest;
+        assert_eq!(oi.pre_stress.map(|p| p.units), Some(9.0));
+        assert_eq!((oi.peak.units, oi.peak_time), (12.0, t(40)));
+        assert_eq!((oi.trough.units, oi.trough.notional), (3.0, m(300)));
+        assert_eq!((oi.end.units, oi.end.notional), (4.0, m(400)));
     }
 }

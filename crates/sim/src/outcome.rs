@@ -34,6 +34,7 @@ pub struct Outcome {
     /// deposits - withdrawals - (balances + fund + fees + bad debt claim); always zero.
     pub conservation_error: Money,
     pub margin: MarginFigures,
+    pub open_interest: OpenInterestFigures,
     pub first_liquidation: Option<SimTime>,
     pub first_adl: Option<SimTime>,
     /// First time the fund was empty, or could not pay a loss and ADL took over.
@@ -79,12 +80,41 @@ pub const LEVERAGE_BAND_EDGES: [f64; 6] = [1.0, 5.0, 10.0, 20.0, 50.0, f64::INFI
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LiquidationTotals {
+    /// Liquidation steps (a partial liquidation in three steps counts three).
     pub count: u64,
+    /// Distinct accounts liquidated at least once.
+    pub accounts: u64,
     pub notional: Money,
     pub long_count: u64,
     pub long_notional: Money,
     pub short_count: u64,
     pub short_notional: Money,
+    /// Implementation shortfall of the perpetual closes: what they fetched against the
+    /// mark when each was triggered (a long's sale below it, a short's buy above it, is a
+    /// positive cost).
+    pub shortfall: Money,
+    /// Perpetual notional at those marks that the shortfall is measured on.
+    pub shortfall_base: Money,
+}
+
+/// Open interest of the perpetual (one side's lots), observed after every price step.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OpenInterestFigures {
+    /// The last observation before the first scheduled shock (none without a shock): the
+    /// book going into the stress.
+    pub pre_stress: Option<OpenInterest>,
+    pub peak: OpenInterest,
+    pub peak_time: SimTime,
+    /// The lowest observation after the peak.
+    pub trough: OpenInterest,
+    pub end: OpenInterest,
+}
+
+/// Open interest in base units, and its notional at the mark when observed.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OpenInterest {
+    pub units: f64,
+    pub notional: Money,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -191,6 +221,22 @@ pub struct LiquidationRow {
     pub depth: u32,
     /// Part of the loss beyond the account's equity.
     pub bad_debt: Money,
+    /// Where the closed perpetual went, base units: the book, the backstop (at the
+    /// bankruptcy price), opposing positions at the mark, and by auto-deleveraging.
+    pub book: f64,
+    pub backstop: f64,
+    pub mark_close: f64,
+    pub adl: f64,
+    /// Loss shared over accounts in profit for this liquidation's debt.
+    pub socialized: Money,
+    /// Average price the closed perpetual fetched; NaN when none was closed.
+    pub fill_price: f64,
+    /// What the closes cost against the mark at the trigger (positive: worse than it).
+    pub shortfall: Money,
+    /// The agent group owning the account (`None`: the backstop).
+    pub group: Option<u32>,
+    /// Perpetual notional over equity at the trigger; infinite at or below zero equity.
+    pub leverage: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -14,7 +14,7 @@ use liqsim_agents::behaviour::Status;
 use liqsim_book::{
     BookConfig, Fill, NewOrder, OrderBook, OrderKind, OwnerId, Side, StpMode, SubmitResult,
 };
-use liqsim_core::{Price, Qty, Result};
+use liqsim_core::{Money, Price, Qty, Result};
 use liqsim_exchange::{AccountId, Exchange};
 
 #[derive(Debug)]
@@ -112,15 +112,20 @@ impl Ctx<'_> {
     /// Submits an agent's or a maker's `order` to the perpetual's book.
     #[inline]
     pub fn submit(&mut self, order: NewOrder) -> Result<SubmitResult> {
-        self.submit_as(order, false)
+        Ok(self.submit_as(order, false)?.0)
     }
 
     /// Submits `order` to the perpetual's book, as a liquidation's or not, and lets the
-    /// kernel hear of each fill.
-    pub fn submit_as(&mut self, order: NewOrder, liquidation: bool) -> Result<SubmitResult> {
+    /// kernel hear of each fill; returns the result and the notional filled.
+    pub fn submit_as(
+        &mut self,
+        order: NewOrder,
+        liquidation: bool,
+    ) -> Result<(SubmitResult, Money)> {
         let result = self.venue.submit(order, liquidation)?;
         let taker = AccountId(order.owner.0);
         let spec = self.cfg.spec;
+        let mut filled = Money::ZERO;
         for i in 0..self.venue.fills.len() {
             let f = self.venue.fills[i];
             let (buyer, seller) = buyer_seller(&f, taker);
@@ -138,6 +143,7 @@ impl Ctx<'_> {
                 self.schedule_wake(gi, m, self.now);
             }
             let notional = spec.notional(f.price, f.qty)?;
+            filled = filled.checked_add(notional)?;
             let signed =
                 if f.aggressor == Side::Buy { notional.to_f64() } else { -notional.to_f64() };
             self.market.on_fill(self.now, signed, f.price);
@@ -145,7 +151,7 @@ impl Ctx<'_> {
             self.observers.emit(self.now, trade)?;
         }
         self.venue.fills.clear();
-        Ok(result)
+        Ok((result, filled))
     }
 
     /// Submits `order` to series `s`'s book; both sides of each fill are re-evaluated.

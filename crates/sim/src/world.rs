@@ -376,6 +376,11 @@ fn price_step(ctx: &mut Ctx, liquidations: &mut Liquidations, makers: &mut Maker
         ctx.hedge_option_makers()?;
     }
     ctx.wake_watchers();
+    let spec = ctx.cfg.spec;
+    let open_interest = ctx.venue.exchange.open_interest();
+    let notional = spec.notional(ctx.market.mark_ticks, open_interest)?;
+    let units = spec.qty_to_f64(open_interest);
+    ctx.observers.emit(ctx.now, SimEvent::OpenInterest { units, notional })?;
     let next = ctx.now.plus(step);
     if next.since(SimTime::START) <= ctx.cfg.duration {
         ctx.queue.push(next, PHASE_PRICE, Event::PriceStep);
