@@ -120,6 +120,8 @@ mod tests_support {
                 mean_initial: Money::from_micros((s.margin.confidence * 1e9) as i64),
                 peak_initial: Money::from_micros(2_000_000_000),
                 pre_stress_initial: Money::from_micros(1_000_000_000),
+                pre_stress_rate: 0.05,
+                peak_rate: 0.1,
             },
             first_liquidation: None,
             first_adl: None,

@@ -120,8 +120,8 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         ),
         ("ADL", format!("{} closes, notional {}", o.adl.count, o.adl.notional)),
         (
-            "closed at mark",
-            format!("{} closes, notional {}", o.adl.mark_count, o.adl.mark_notional),
+            "engine took",
+            format!("{} takes, notional {}", o.adl.engine_count, o.adl.engine_notional),
         ),
         ("socialized loss", o.socialized_loss.to_string()),
         (
@@ -141,12 +141,21 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         ("solvent", if o.solvent { "yes".into() } else { "no".into() }),
         ("conservation error", o.conservation_error.to_string()),
     ];
-    if o.adl.backstop_count > 0 {
-        // Beside the other places a liquidation's remainder can go.
-        let at =
-            rows.iter().position(|(k, _)| *k == "closed at mark").map_or(rows.len(), |i| i + 1);
+    // Beside the other places a liquidation's remainder can go, when it went there.
+    let after_engine =
+        rows.iter().position(|(k, _)| *k == "engine took").map_or(rows.len(), |i| i + 1);
+    if o.adl.mark_count > 0 {
         rows.insert(
-            at,
+            after_engine,
+            (
+                "closed at mark",
+                format!("{} closes, notional {}", o.adl.mark_count, o.adl.mark_notional),
+            ),
+        );
+    }
+    if o.adl.backstop_count > 0 {
+        rows.insert(
+            after_engine,
             (
                 "backstop took",
                 format!("{} takes, notional {}", o.adl.backstop_count, o.adl.backstop_notional),

@@ -121,7 +121,7 @@ fn october_2025_deleverages_winners_with_a_small_fund() {
 }
 
 #[test]
-fn october_2025_exhausts_the_small_fund_in_the_cascade_unless_fees_feed_it() {
+fn october_2025_exhausts_the_small_fund_in_the_cascade_and_fees_only_delay_it() {
     let v = run_summary("scenarios/oct-2025-deleveraging.toml");
     let exhausted = v["fund_exhausted_s"].as_f64().expect("the fund runs out");
     // The replay starts at 16:00Z; the cascade ran from 20:50Z to 21:25Z.
@@ -138,8 +138,12 @@ fn october_2025_exhausts_the_small_fund_in_the_cascade_unless_fees_feed_it() {
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let fed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert!(fed["fund_exhausted_s"].is_null());
-    assert_eq!(fed["adl"]["count"], 0);
+    // The fund carries the liquidation engine's inventory, which no book takes in the
+    // cascade: its mark-to-market loss runs past what a 1.25% fee brings in, so the fund
+    // still runs out (later) and the engine is deleveraged.
+    let fed_exhausted = fed["fund_exhausted_s"].as_f64().expect("the fund still runs out");
+    assert!(fed_exhausted > exhausted, "{fed_exhausted} vs {exhausted}");
+    assert!(fed["adl"]["count"].as_u64().unwrap() > 0);
     let (start, end) =
         (fed["insurance_fund"]["start"].as_f64(), fed["insurance_fund"]["end"].as_f64());
     assert!(end > start, "a 1.25% fee grows the fund: {start:?} -> {end:?}");

@@ -87,6 +87,30 @@ pub struct Exchange {
     /// The owner of each isolated-margin account.
     /// Few accounts are isolated: a map, not a slot per account.
     parents: BTreeMap<u32, AccountId>,
+    /// The exchange's own liquidation engine, if it runs one.
+    engine: Option<Engine>,
+}
+
+/// The exchange's liquidation engine: an account that takes over at the bankruptcy price
+/// what the book cannot, holds it and works it off. It is never liquidated, deleveraged
+/// or socialized against. Funded by the insurance fund, it can carry as much as the fund
+/// plus its own equity covers at initial margin, and its result, once it is flat, is the
+/// fund's; as a vault, its own deposit is its capital and its result stays in it.
+/// What an account taking over a position must keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Room {
+    /// Initial margin, inside the venue's position and leverage caps (a backstop).
+    Initial,
+    /// Maintenance margin (a vault engine).
+    Maintenance,
+    /// Equity not below zero (an engine the fund funds).
+    Solvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Engine {
+    pub account: AccountId,
+    pub funded_by_fund: bool,
 }
 
 /// A flat account's debt and who paid it.
@@ -126,6 +150,7 @@ impl Exchange {
             holdings: Vec::new(),
             option_holders: BTreeSet::new(),
             parents: BTreeMap::new(),
+            engine: None,
         }
     }
 
@@ -528,6 +553,22 @@ impl Exchange {
         price: Price,
         mark: Price,
     ) -> Result<i64> {
+        self.capacity_with(a, Room::Initial, Money::ZERO, buy, lots, price, mark)
+    }
+
+    /// [`Exchange::capacity`] under `room`, with `extra` capital counted beside the
+    /// account's equity.
+    #[allow(clippy::too_many_arguments)]
+    fn capacity_with(
+        &self,
+        a: AccountId,
+        room: Room,
+        extra: Money,
+        buy: bool,
+        lots: i64,
+        price: Price,
+        mark: Price,
+    ) -> Result<i64> {
         let old = self.qty[a.0 as usize];
         let spec = self.config.spec;
         let options = if self.holdings[a.0 as usize].is_empty() {
@@ -540,7 +581,8 @@ impl Exchange {
             if new.abs() <= old.abs() && new.signum() * old.signum() >= 0 {
                 return Ok(true);
             }
-            if self.config.max_position.is_some_and(|max| new.abs() > max) {
+            if room == Room::Initial && self.config.max_position.is_some_and(|max| new.abs() > max)
+            {
                 return Ok(false);
             }
             let paid = spec.notional(price, Qty::from_lots(new - old))?;
@@ -548,11 +590,19 @@ impl Exchange {
                 .cash(a)
                 .checked_sub(paid)?
                 .checked_add(spec.notional(mark, Qty::from_lots(new))?)?
-                .checked_add(options)?;
+                .checked_add(options)?
+                .checked_add(extra)?;
             let notional = spec.notional(mark, Qty::from_lots(new.abs()))?;
-            let required = self.schedule.requirement(notional, new > 0, false)?;
-            Ok(equity >= required
-                && notional.to_f64() <= equity.to_f64() * self.config.max_leverage)
+            Ok(match room {
+                Room::Initial => {
+                    equity >= self.schedule.requirement(notional, new > 0, false)?
+                        && notional.to_f64() <= equity.to_f64() * self.config.max_leverage
+                }
+                Room::Maintenance => {
+                    equity >= self.schedule.requirement(notional, new > 0, true)?
+                }
+                Room::Solvent => !equity.is_negative(),
+            })
         };
         if fits(lots)? {
             return Ok(lots);
@@ -737,6 +787,94 @@ impl Exchange {
         let short_to = (p * (1.0 + m)).ceil() as i64;
         out.extend(self.longs.range((long_from, 0)..).rev().map(|&(_, a)| AccountId(a)));
         out.extend(self.shorts.range(..=(short_to, u32::MAX)).map(|&(_, a)| AccountId(a)));
+        if let Some(e) = self.engine {
+            out.retain(|&a| a != e.account);
+        }
+    }
+
+    /// Makes `account` the exchange's liquidation engine.
+    pub fn set_engine(&mut self, account: AccountId, funded_by_fund: bool) -> Result<()> {
+        self.index(account)?;
+        self.engine = Some(Engine { account, funded_by_fund });
+        Ok(())
+    }
+
+    pub fn engine(&self) -> Option<Engine> {
+        self.engine
+    }
+
+    fn is_engine(&self, i: usize) -> bool {
+        self.engine.is_some_and(|e| e.account.0 as usize == i)
+    }
+
+    /// Lots of a position the engine can take over, of `lots` bought (or sold) at
+    /// `price`, valued at `mark`. Funded by the fund, as long as the fund stays solvent:
+    /// its balance plus the engine's equity not below zero (the engine is the exchange:
+    /// it needs no margin, only the money to bear the loss, which is why auto-deleveraging
+    /// begins when the fund runs out). A vault keeps its own equity at or above
+    /// maintenance, as any account must.
+    pub fn engine_capacity(&self, buy: bool, lots: i64, price: Price, mark: Price) -> Result<i64> {
+        let Some(e) = self.engine else { return Ok(0) };
+        let (room, extra) = if e.funded_by_fund {
+            (Room::Solvent, self.insurance_fund())
+        } else {
+            (Room::Maintenance, Money::ZERO)
+        };
+        self.capacity_with(e.account, room, extra, buy, lots, price, mark)
+    }
+
+    /// A fund-funded engine that is flat settles its cash with the fund (its gain goes
+    /// in, its loss is paid out). Returns what the fund received (negative: paid).
+    pub fn settle_engine(&mut self) -> Result<Money> {
+        let Some(e) = self.engine.filter(|e| e.funded_by_fund) else { return Ok(Money::ZERO) };
+        let a = e.account;
+        if !self.is_flat(a) {
+            return Ok(Money::ZERO);
+        }
+        let cash = self.cash(a);
+        if cash.is_positive() {
+            self.ledger.transfer(
+                Book::Trader(a),
+                Book::InsuranceFund,
+                cash,
+                Reason::EngineSettlement,
+            )?;
+        } else if cash.is_negative() {
+            let owed = cash.checked_neg()?;
+            self.ledger.transfer(
+                Book::InsuranceFund,
+                Book::Trader(a),
+                owed,
+                Reason::EngineSettlement,
+            )?;
+        }
+        self.rekey(a)?;
+        Ok(cash)
+    }
+
+    /// The price (fractional ticks) at which a fund-funded engine's position would leave
+    /// the fund at zero: fund + cash + q P v = 0. `None` without such an engine or when it
+    /// is flat.
+    pub fn engine_bankruptcy_price(&self) -> Option<f64> {
+        let e = self.engine.filter(|e| e.funded_by_fund)?;
+        let q = self.qty[e.account.0 as usize];
+        if q == 0 {
+            return None;
+        }
+        let v = self.config.spec.tick_lot_value().micros() as f64;
+        let cash = self.cash(e.account).micros() as f64;
+        let fund = self.insurance_fund().micros() as f64;
+        Some(-(cash + fund) / (q as f64 * v))
+    }
+
+    /// The insurance fund as it stands at `mark`: its balance, plus the equity of the
+    /// engine it funds (the positions the engine still holds are the fund's).
+    pub fn fund_value(&self, mark: Price) -> Result<Money> {
+        let fund = self.insurance_fund();
+        match self.engine {
+            Some(e) if e.funded_by_fund => fund.checked_add(self.equity(e.account, mark)?),
+            _ => Ok(fund),
+        }
     }
 
     /// The price at which closing `a`'s perpetual position would leave a loss equal to
@@ -813,7 +951,7 @@ impl Exchange {
     ) -> Result<(Vec<AccountId>, usize)> {
         let mut ranked: Vec<(bool, f64, u32)> = Vec::new();
         for (i, &q) in self.qty.iter().enumerate() {
-            if q == 0 || (q > 0) == bankrupt_is_long {
+            if q == 0 || (q > 0) == bankrupt_is_long || self.is_engine(i) {
                 continue;
             }
             let a = AccountId(i as u32);
@@ -855,7 +993,7 @@ impl Exchange {
         let mut total = Money::ZERO;
         for i in 0..self.qty.len() {
             let holds_options = !self.holdings[i].is_empty();
-            if i == a.0 as usize || (self.qty[i] == 0 && !holds_options) {
+            if i == a.0 as usize || (self.qty[i] == 0 && !holds_options) || self.is_engine(i) {
                 continue;
             }
             let w = AccountId(i as u32);
@@ -960,7 +1098,8 @@ impl Exchange {
         };
         for i in 0..self.qty.len() {
             let q = self.qty[i];
-            if q == 0 || !self.holdings[i].is_empty() {
+            // The engine's inventory is the venue's own, not margin its traders post.
+            if q == 0 || !self.holdings[i].is_empty() || self.is_engine(i) {
                 continue;
             }
             let a = AccountId(i as u32);

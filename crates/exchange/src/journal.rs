@@ -57,6 +57,8 @@ pub enum Reason {
     UnpaidClaim,
     /// Margin moved between an account and its isolated sub-account.
     MarginTransfer,
+    /// The liquidation engine's result, once flat, settled with the fund that funds it.
+    EngineSettlement,
 }
 
 impl Book {

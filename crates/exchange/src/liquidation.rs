@@ -9,14 +9,17 @@
 //!    of the position at a time until initial margin is restored;
 //! 3. each chunk is an IOC order bounded at the bankruptcy price; a backstop, if
 //!    configured, takes what the book returns at that price, as far as its own initial
-//!    margin allows (it is an account like any other, and is liquidated like one);
+//!    margin allows (it is an account like any other, and is liquidated like one); then
+//!    the exchange's liquidation engine, if it runs one, takes the rest at that price, as
+//!    far as its capital (the insurance fund, or a vault's own) covers initial margin,
+//!    and works it off into the book later (the host's job);
 //! 4. when the fund has money (or there is no ADL), fills beyond bankruptcy within a band
 //!    of the mark, and no further than the fund can pay;
-//! 5. what the book still cannot take is closed against opposing positions in ADL rank
-//!    order: at the mark when the fund can pay the account's loss there (the fund pays),
-//!    at the bankruptcy price when it cannot (auto-deleveraging: opposing positions in
-//!    profit give some of it up), and, once no opposing position is in profit, the rest
-//!    at the mark against any opposing position;
+//! 5. what is still left is closed against opposing positions in ADL rank order: at the
+//!    bankruptcy price (auto-deleveraging: opposing positions in profit give some of it
+//!    up), and, once no opposing position is in profit, the rest at the mark against any
+//!    opposing position. With `mark_close`, the old rule of venues without an engine
+//!    comes first: closes at the mark while the fund can pay the account's loss there;
 //! 6. a liquidation fee of the closed notional goes to the fund, never more than the
 //!    equity left above zero;
 //! 7. a flat account below zero is bad debt: the fund pays what it can, the rest is
@@ -82,6 +85,9 @@ pub struct LiquidationRules {
     pub adl: bool,
     /// Fills beyond bankruptcy stay within this share of the mark.
     pub band: f64,
+    /// Close what the book (and backstop, and engine) cannot take against opposing
+    /// positions at the mark while the fund can pay the loss, before any ADL.
+    pub mark_close: bool,
 }
 
 impl Default for LiquidationRules {
@@ -93,6 +99,7 @@ impl Default for LiquidationRules {
             backstop: None,
             adl: true,
             band: 0.1,
+            mark_close: false,
         }
     }
 }
@@ -114,6 +121,10 @@ pub struct Liquidated {
     pub backstop_lots: i64,
     /// What the backstop paid for them (at bankruptcy prices).
     pub backstop_notional: Money,
+    /// Taken over by the exchange's liquidation engine, and what it paid (at bankruptcy
+    /// prices).
+    pub engine_lots: i64,
+    pub engine_notional: Money,
     pub mark_close_lots: i64,
     pub adl_lots: i64,
     pub fee: Money,
@@ -176,6 +187,9 @@ impl Liquidator {
         mark: Price,
         now: SimTime,
     ) -> Result<Option<Liquidated>> {
+        if host.exchange().engine().is_some_and(|e| e.account == a) {
+            return Ok(None);
+        }
         host.cancel_orders(a)?;
         let start = host.exchange().position(a).lots();
         let mut done = Liquidated {
@@ -186,6 +200,8 @@ impl Liquidator {
             book_lots: 0,
             backstop_lots: 0,
             backstop_notional: Money::ZERO,
+            engine_lots: 0,
+            engine_notional: Money::ZERO,
             mark_close_lots: 0,
             adl_lots: 0,
             fee: Money::ZERO,
@@ -238,6 +254,22 @@ impl Liquidator {
                     left -= take;
                 }
             }
+            if left > 0
+                && let Some(engine) = host.exchange().engine()
+            {
+                let exchange = host.exchange();
+                let take = exchange.engine_capacity(long, left, bound, mark)?;
+                if take > 0 {
+                    let e = engine.account;
+                    let (buyer, seller) = if long { (e, a) } else { (a, e) };
+                    exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
+                    let paid = exchange.spec().notional(bound, Qty::from_lots(take))?;
+                    done.engine_notional = done.engine_notional.checked_add(paid)?;
+                    done.engine_lots += take;
+                    closed += take;
+                    left -= take;
+                }
+            }
             // Beyond bankruptcy the loss is bad debt: taken when the fund can pay it, or
             // when there is no ADL to close the position at the bankruptcy price instead.
             if left > 0 && (host.exchange().insurance_fund().is_positive() || !self.rules.adl) {
@@ -259,13 +291,16 @@ impl Liquidator {
             if left > 0 {
                 let exchange = host.exchange();
                 let deficit = exchange.equity(a, mark)?.checked_neg()?;
-                if exchange.insurance_fund() >= deficit.max(Money::ZERO) {
+                let fund_can_pay = exchange.insurance_fund() >= deficit.max(Money::ZERO);
+                if self.rules.mark_close && fund_can_pay {
                     let lots =
                         self.close_against_opposing(host, a, long, mark, mark, left, false, now)?;
                     done.mark_close_lots += lots;
                     closed += lots;
                 } else if self.rules.adl {
-                    host.fund_insufficient();
+                    if !fund_can_pay {
+                        host.fund_insufficient();
+                    }
                     // At the bankruptcy price of what is left: fills beyond the first
                     // bound in this chunk have moved it.
                     let bound = limit_at(host.exchange().bankruptcy_price(a).unwrap_or(0.0), long);
@@ -311,6 +346,30 @@ impl Liquidator {
         (done.bad_debt, done.fund_paid, done.socialized, done.unpaid) =
             (debt.debt, debt.fund_paid, debt.socialized, debt.unpaid);
         Ok(Some(done))
+    }
+
+    /// An engine the fund funds whose losses have used the fund up (the fund plus the
+    /// engine's equity below zero at `mark`) is itself deleveraged: its whole position is
+    /// closed against opposing positions in profit, in ADL rank order, at the price that
+    /// leaves the fund at zero. Returns the lots closed.
+    pub fn deleverage_engine<H: Host>(
+        &mut self,
+        host: &mut H,
+        mark: Price,
+        now: SimTime,
+    ) -> Result<i64> {
+        let exchange = host.exchange();
+        let Some(engine) = exchange.engine().filter(|e| e.funded_by_fund) else { return Ok(0) };
+        let e = engine.account;
+        let q = exchange.position(e).lots();
+        if !self.rules.adl || q == 0 || !exchange.fund_value(mark)?.is_negative() {
+            return Ok(0);
+        }
+        let long = q > 0;
+        let Some(b) = exchange.engine_bankruptcy_price() else { return Ok(0) };
+        host.fund_insufficient();
+        host.cancel_orders(e)?;
+        self.close_against_opposing(host, e, long, mark, limit_at(b, long), q.abs(), true, now)
     }
 
     /// Closes `lots` of `a`'s position against opposing accounts in rank order (ranked at

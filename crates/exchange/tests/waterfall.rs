@@ -47,6 +47,17 @@ fn config() -> ExchangeConfig {
     }
 }
 
+/// The rules of these examples: a venue without a liquidation engine, which closes what
+/// its book cannot take against opposing positions at the mark while the fund can pay.
+fn rules() -> LiquidationRules {
+    LiquidationRules { mark_close: true, ..LiquidationRules::default() }
+}
+
+/// The rules of a venue with a liquidation engine: no closes at the mark.
+fn rules_with_engine() -> LiquidationRules {
+    LiquidationRules::default()
+}
+
 fn schedule() -> MarginSchedule {
     let rates = Rates { initial: 0.10, maintenance: 0.05 };
     MarginSchedule::Flat { long: rates, short: rates }
@@ -188,7 +199,7 @@ fn liquidation_filled_in_the_book_above_bankruptcy_feeds_the_fund() {
     // Mark 86: equity -850.5 + 860 = 9.5 < maintenance 5% x 860 = 43. A sale of 10
     // bounded at 85.05 fills at C's 86: A receives 860 (no taker fee on a liquidation),
     // cash 9.5; fee 0.5% x 860 = 4.3 <= 9.5 to the fund; A keeps 5.2.
-    let done = v.liquidate(LiquidationRules::default(), a, "86");
+    let done = v.liquidate(rules(), a, "86");
     assert_eq!((done.book_lots, done.backstop_lots, done.adl_lots), (10, 0, 0));
     assert_eq!((done.notional, done.fee, done.bad_debt), (m("860"), m("4.3"), Money::ZERO));
     assert_eq!(done.bankruptcy_price, 8505.0);
@@ -211,7 +222,7 @@ fn liquidation_filled_to_the_bound_rest_to_the_backstop() {
     let a = leveraged_long(&mut v, b);
     v.quote(c, Side::Buy, "85.05", 4);
     v.quote(c, Side::Buy, "85", 6);
-    let rules = LiquidationRules { backstop: Some(z), ..LiquidationRules::default() };
+    let rules = LiquidationRules { backstop: Some(z), ..rules() };
     // 4 @ 85.05: A's cash -850.5 + 340.2 = -510.3 for 6 lots, still bankrupt at 85.05.
     // The 85.00 bid is past the bound. The backstop buys 6 @ 85.05 = 510.3: A ends at
     // exactly 0, no fee (no equity left), no bad debt.
@@ -239,7 +250,7 @@ fn a_backstop_takes_no_more_than_its_margin_allows() {
     // -850.5 + 510.3 = -340.2 for 4 lots, equity 3.8 at 86: the fund could pay, so B
     // takes the 4 at the mark (344), A's cash 3.8, all of it the fee (0.5% x 860 = 4.3,
     // capped).
-    let rules = LiquidationRules { backstop: Some(z), ..LiquidationRules::default() };
+    let rules = LiquidationRules { backstop: Some(z), ..rules() };
     assert_eq!(v.x.capacity(z, true, 10, p("85.05"), p("86")).unwrap(), 6);
     let done = v.liquidate(rules, a, "86");
     assert_eq!((done.backstop_lots, done.mark_close_lots), (6, 4));
@@ -247,6 +258,67 @@ fn a_backstop_takes_no_more_than_its_margin_allows() {
     assert_eq!((done.fee, v.x.cash(a)), (m("3.8"), Money::ZERO));
     assert_eq!(v.x.equity(z, p("86")).unwrap(), m("55.7"));
     assert!(!v.x.is_liquidatable(z, p("86")).unwrap());
+}
+
+/// The liquidation engine, funded by the fund, takes what the book cannot at the
+/// bankruptcy price; it is never liquidated itself, and once it has worked the position
+/// off its result is the fund's.
+#[test]
+fn the_engine_takes_the_rest_at_bankruptcy_and_its_result_goes_to_the_fund() {
+    let mut v = Venue::new(config());
+    let b = v.account("100000");
+    let c = v.account("10000");
+    let d = v.account("10000");
+    let e = v.account("0");
+    v.x.set_engine(e, true).unwrap();
+    let a = leveraged_long(&mut v, b);
+    v.x.fund_deposit(m("1000")).unwrap();
+    v.quote(c, Side::Buy, "85.05", 4);
+    // 4 fill at the bound; the engine buys the other 6 @ 85.05 = 510.3, which the fund
+    // can bear (at 86 the engine is up 5.7).
+    // A ends at exactly 0, nothing is closed against another account, no ADL.
+    let done = v.liquidate(rules_with_engine(), a, "86");
+    assert_eq!((done.book_lots, done.engine_lots, done.adl_lots), (4, 6, 0));
+    assert_eq!(done.engine_notional, m("510.3"));
+    assert!(v.closes.is_empty());
+    assert_eq!(v.x.cash(a), Money::ZERO);
+    assert_eq!((v.x.position(e).lots(), v.x.cash(e)), (6, m("-510.3")));
+    // The fund as it stands at 86: 1000 plus the engine's 5.7.
+    assert_eq!(v.x.fund_value(p("86")).unwrap(), m("1005.7"));
+    // The engine is not a candidate for liquidation however the price moves, and is
+    // never deleveraged.
+    let mut candidates = Vec::new();
+    v.x.candidates(p("50"), &mut candidates);
+    assert!(!candidates.contains(&e));
+    assert!(!v.x.adl_queue(false, p("90")).unwrap().0.contains(&e));
+    // It sells the 6 to D at 87 as taker (fee 5 bp of 522 = 0.261): cash 11.439, flat;
+    // that result goes to the fund.
+    v.x.apply_fill(d, e, p("87"), Qty::from_lots(6), false).unwrap();
+    assert_eq!(v.x.settle_engine().unwrap(), m("11.439"));
+    assert_eq!((v.x.cash(e), v.x.insurance_fund()), (Money::ZERO, m("1011.439")));
+    v.x.check().unwrap();
+}
+
+/// An engine the fund funds carries what the fund can bear: a fund of 10 takes one lot at
+/// a loss of 5.05 a lot (85.05 paid, 80 at the mark), not two; ADL closes the rest.
+#[test]
+fn an_engine_short_of_capital_leaves_the_rest_to_adl() {
+    let mut v = Venue::new(config());
+    let b = v.account("100000");
+    let e = v.account("0");
+    v.x.set_engine(e, true).unwrap();
+    let a = leveraged_long(&mut v, b);
+    v.x.fund_deposit(m("10")).unwrap();
+    // 10 - 5.05 n >= 0 for n = 1 only.
+    assert_eq!(v.x.engine_capacity(true, 10, p("85.05"), p("80")).unwrap(), 1);
+    let done = v.liquidate(rules_with_engine(), a, "80");
+    assert_eq!((done.engine_lots, done.adl_lots), (1, 9));
+    // A's 9 lots are still bankrupt at 85.05: B takes them there.
+    assert_eq!(v.closes, vec![(b, 9, m("765.45"), true)]);
+    assert!(v.fund_ran_out);
+    assert_eq!(v.x.cash(a), Money::ZERO);
+    // The fund as it stands: 10 less the engine's 5.05.
+    assert_eq!(v.x.fund_value(p("80")).unwrap(), m("4.95"));
 }
 
 /// Branch 3: a gap below bankruptcy with an empty book; the fund can pay the loss at the
@@ -260,7 +332,7 @@ fn the_fund_covers_bad_debt_after_a_gap() {
     v.x.fund_deposit(m("1000")).unwrap();
     // Gap to 80: equity -850.5 + 800 = -50.5 <= fund 1000. B (short 10 from 100) buys
     // 10 @ 80: A's cash -50.5, flat; the fund pays 50.5.
-    let done = v.liquidate(LiquidationRules::default(), a, "80");
+    let done = v.liquidate(rules(), a, "80");
     assert_eq!((done.mark_close_lots, done.adl_lots), (10, 0));
     assert_eq!(v.closes, vec![(b, 10, m("800"), false)]);
     assert_eq!(
@@ -292,7 +364,7 @@ fn fills_beyond_bankruptcy_stop_where_the_fund_would_run_out() {
     // Equity at 80: -352.5 + 320 = -32.5, more than the fund: ADL. The bankruptcy price
     // of the 4 lots left is 352.5 / 4 = 88.125, a bound of 88.13: B takes 4 @ 88.13 =
     // 352.52, A's cash 0.02, which the fee (0.5% x 800 = 4, capped at the equity) takes.
-    let done = v.liquidate(LiquidationRules::default(), a, "80");
+    let done = v.liquidate(rules(), a, "80");
     assert_eq!((done.book_lots, done.adl_lots, done.mark_close_lots), (6, 4, 0));
     assert_eq!(v.closes, vec![(b, 4, m("352.52"), true)]);
     assert!(v.fund_ran_out);
@@ -323,7 +395,7 @@ fn fund_exhausted_adl_closes_winners_in_rank_order() {
     assert_eq!((queue, profitable), (vec![b1, b2, b3], 3));
     // Equity -50.5 > fund 10 (the band would stop at 84.06, and the book is empty):
     // ADL at 85.05. A sells 5 to B1 and 5 to B2 for 850.5, ending at exactly 0.
-    let done = v.liquidate(LiquidationRules::default(), a, "80");
+    let done = v.liquidate(rules(), a, "80");
     assert!(v.fund_ran_out);
     assert_eq!(v.closes, vec![(b1, 5, m("425.25"), true), (b2, 5, m("425.25"), true)]);
     assert_eq!((done.adl_lots, done.bad_debt), (10, Money::ZERO));
@@ -366,7 +438,7 @@ fn adl_insufficient_then_socialized_loss() {
     // nothing; 30.3 is socialized over G (70) and G2 (20): floor(30.3 x 70 / 90) =
     // 23.566666 and floor(30.3 x 20 / 90) = 6.733333, the last micro from the largest
     // (G): 23.566667 + 6.733333 = 30.3.
-    let done = v.liquidate(LiquidationRules::default(), a, "80");
+    let done = v.liquidate(rules(), a, "80");
     assert_eq!(v.closes, vec![(b1, 4, m("340.2"), true), (h, 6, m("480"), false)]);
     assert_eq!((done.adl_lots, done.mark_close_lots), (4, 6));
     assert_eq!(
@@ -392,7 +464,7 @@ fn a_loss_nobody_can_pay_is_the_unpaid_claim() {
     assert_eq!(profitable, 0);
     // No winner to deleverage: E takes 10 at the mark, A flat at -50.5; nobody holds a
     // position in profit, so 50.5 is the claim, booked against the bad-debt account.
-    let done = v.liquidate(LiquidationRules::default(), a, "80");
+    let done = v.liquidate(rules(), a, "80");
     assert_eq!(v.closes, vec![(e, 10, m("800"), false)]);
     assert_eq!((done.bad_debt, done.unpaid), (m("50.5"), m("50.5")));
     assert_eq!(v.x.ledger().balance(Book::BadDebt), m("-50.5"));
@@ -422,7 +494,7 @@ fn a_put_buyer_in_profit_shares_the_socialized_loss() {
     // at -50.5 with no fund. The only account in profit is the put buyer: it pays 30,
     // and 20.5 is the unpaid claim.
     let cash = v.x.cash(buyer);
-    let done = v.liquidate(LiquidationRules::default(), a, "80");
+    let done = v.liquidate(rules(), a, "80");
     assert_eq!((done.bad_debt, done.socialized, done.unpaid), (m("50.5"), m("30"), m("20.5")));
     assert_eq!(cash.checked_sub(v.x.cash(buyer)).unwrap(), m("30"));
     assert_eq!(v.x.ledger().balance(Book::BadDebt), m("-20.5"));
@@ -445,7 +517,7 @@ fn partial_liquidation_in_steps_then_a_cooldown() {
         partial: true,
         step_fraction: 0.25,
         cooldown: SimDuration::from_secs(60),
-        ..LiquidationRules::default()
+        ..rules()
     };
     let mut liquidator = Liquidator::new(rules);
     let done = liquidator.liquidate(&mut v, a, p("95"), SimTime::START).unwrap().unwrap();
@@ -483,7 +555,7 @@ fn isolated_margin_losses_stop_at_the_isolated_account() {
     assert!(v.x.withdraw(owner, m("890.01"), p("100")).is_err());
     // Gap to 80: the isolated account's equity is 109.5 - 200 = -90.5; it closes at 80
     // against B and the fund (100) pays 90.5. The owner keeps its 890.
-    let done = v.liquidate(LiquidationRules::default(), iso, "80");
+    let done = v.liquidate(rules(), iso, "80");
     assert_eq!((done.bad_debt, done.fund_paid), (m("90.5"), m("90.5")));
     assert_eq!(
         (v.x.cash(iso), v.x.cash(owner), v.x.insurance_fund()),
@@ -593,6 +665,8 @@ proptest! {
         partial in any::<bool>(),
         backstop in any::<bool>(),
         adl in any::<bool>(),
+        mark_close in any::<bool>(),
+        engine in 0u8..3,
         fund in 0i64..2_000,
     ) {
         let mut v = Venue::new(config());
@@ -600,6 +674,11 @@ proptest! {
             (0..8).map(|i| v.account(if i % 2 == 0 { "200" } else { "5000" })).collect();
         let z = v.account("10000000");
         v.x.fund_deposit(Money::from_units(fund).unwrap()).unwrap();
+        // No engine, one the fund funds, or a vault with its own 1,000.
+        let e = v.account(if engine == 2 { "1000" } else { "0" });
+        if engine > 0 {
+            v.x.set_engine(e, engine == 1).unwrap();
+        }
         let rules = LiquidationRules {
             partial,
             step_fraction: 0.3,
@@ -607,6 +686,7 @@ proptest! {
             backstop: backstop.then_some(z),
             adl,
             band: 0.1,
+            mark_close,
         };
         let mut liquidator = Liquidator::new(rules);
         let mut mark = Price::from_ticks(10_000);
@@ -630,7 +710,7 @@ proptest! {
                     let mut candidates = Vec::new();
                     v.x.candidates(mark, &mut candidates);
                     for c in candidates {
-                        if c == z || !v.x.is_liquidatable(c, mark).unwrap() {
+                        if c == z || c == e || !v.x.is_liquidatable(c, mark).unwrap() {
                             continue;
                         }
                         if let Some(done) = liquidator.liquidate(&mut v, c, mark, at).unwrap() {
@@ -643,6 +723,7 @@ proptest! {
                     }
                 }
             }
+            v.x.settle_engine().unwrap();
             v.x.check().unwrap();
         }
     }

@@ -171,6 +171,7 @@ pub fn crash_outcome() -> Outcome {
             bad_debt: bad,
             book: quantity,
             backstop: 0.0,
+            engine: 0.0,
             mark_close: 0.0,
             adl: 0.0,
             socialized: Money::ZERO,
@@ -225,6 +226,7 @@ pub fn crash_outcome() -> Outcome {
     let mut margin_sum = 0i128;
     let mut margin_peak = Money::ZERO;
     let mut pre_stress = Money::ZERO;
+    let (mut rate_peak, mut rate_pre_stress) = (0.0f64, 0.0);
     for i in 1..=rows {
         let t = (i as u64 * interval) as f64;
         let mut row = SeriesRow { time: secs(t), ..SeriesRow::default() };
@@ -291,8 +293,11 @@ pub fn crash_outcome() -> Outcome {
         row.accounts_below_maintenance = (4_000.0 * stress) as u64 + u64::from(i % 7 == 0);
         margin_sum += i128::from(row.margin_required.micros());
         margin_peak = margin_peak.max(row.margin_required);
+        let rate = 0.05 * (1.0 + 0.8 * stress);
+        rate_peak = rate_peak.max(rate);
         if t < shock {
             pre_stress = row.margin_required;
+            rate_pre_stress = rate;
         }
         series.push(row);
     }
@@ -331,6 +336,8 @@ pub fn crash_outcome() -> Outcome {
             mark_notional: Money::from_units(41_250).unwrap_or(Money::ZERO),
             backstop_count: 0,
             backstop_notional: Money::ZERO,
+            engine_count: 0,
+            engine_notional: Money::ZERO,
         },
         socialized_loss: social_cum,
         cascade: CascadeSummary {
@@ -347,6 +354,8 @@ pub fn crash_outcome() -> Outcome {
             mean_initial: Money::from_micros((margin_sum / rows.max(1) as i128) as i64),
             peak_initial: margin_peak,
             pre_stress_initial: pre_stress,
+            pre_stress_rate: rate_pre_stress,
+            peak_rate: rate_peak,
         },
         first_liquidation: log.first().map(|l| l.time),
         first_adl,

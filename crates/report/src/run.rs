@@ -20,12 +20,11 @@ use std::path::Path;
 pub const RUN_FILES: [&str; 4] =
     ["summary.json", "timeseries.csv", "liquidations.csv", "report.html"];
 
-/// Peak over pre-stress initial margin; absent when the pre-stress margin is zero.
+/// Peak over pre-stress initial margin of a constant small position (the peak-to-base
+/// ratio of CCP procyclicality studies); absent when the pre-stress rate is zero.
 pub fn procyclicality(o: &Outcome) -> Option<f64> {
     let m = o.margin;
-    m.pre_stress_initial
-        .is_positive()
-        .then(|| m.peak_initial.micros() as f64 / m.pre_stress_initial.micros() as f64)
+    (m.pre_stress_rate > 0.0).then(|| m.peak_rate / m.pre_stress_rate)
 }
 
 /// The run summary: one JSON object, keys in this order: `scenario`, `seed`, `policy`,
@@ -39,10 +38,13 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 /// fall_from_peak }` (base units, and notional at the mark when observed; observed after
 /// every price step), `bad_debt`, `insurance_fund { start,
 /// end, min }`, `adl { count, notional, mark_count, mark_notional, backstop_count,
-/// backstop_notional }`, `socialized_loss`, `cascade { max_depth,
+/// backstop_notional, engine_count, engine_notional }` (count and notional: every forced
+/// reduction of another account, at the bankruptcy price or at the mark; `mark_*` those
+/// at the mark; `backstop_*` and `engine_*` what they took over), `socialized_loss`,
+/// `cascade { max_depth,
 /// amplification, waves, largest, size_counts: [[size, count], ...] }`, `solvent`,
 /// `conservation_error`, `margin { mean_initial, peak_initial, pre_stress_initial,
-/// procyclicality }`, `first_liquidation_s`, `first_adl_s`, `fund_exhausted_s`,
+/// pre_stress_rate, peak_rate, procyclicality (peak_rate over pre_stress_rate) }`, `first_liquidation_s`, `first_adl_s`, `fund_exhausted_s`,
 /// `series_rows`, `liquidation_rows`, `leverage_bands: [{ from, to, long_opened,
 /// long_liquidated, short_opened, short_liquidated }]` (`to` null for the open band),
 /// `options { series, premium_volume, settled, open_interest }`.
@@ -123,7 +125,9 @@ pub fn summary_json(o: &Outcome) -> String {
                 .with("mark_count", Json::int(o.adl.mark_count))
                 .with("mark_notional", Json::money(o.adl.mark_notional))
                 .with("backstop_count", Json::int(o.adl.backstop_count))
-                .with("backstop_notional", Json::money(o.adl.backstop_notional)),
+                .with("backstop_notional", Json::money(o.adl.backstop_notional))
+                .with("engine_count", Json::int(o.adl.engine_count))
+                .with("engine_notional", Json::money(o.adl.engine_notional)),
         )
         .with("socialized_loss", Json::money(o.socialized_loss))
         .with(
@@ -151,6 +155,8 @@ pub fn summary_json(o: &Outcome) -> String {
                 .with("mean_initial", Json::money(o.margin.mean_initial))
                 .with("peak_initial", Json::money(o.margin.peak_initial))
                 .with("pre_stress_initial", Json::money(o.margin.pre_stress_initial))
+                .with("pre_stress_rate", Json::fixed(o.margin.pre_stress_rate, 6))
+                .with("peak_rate", Json::fixed(o.margin.peak_rate, 6))
                 .with("procyclicality", Json::opt(procyclicality(o).map(|p| Json::fixed(p, 6)))),
         )
         .with("first_liquidation_s", Json::seconds(o.first_liquidation))
@@ -289,13 +295,13 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// options), `cause` (`exogenous` or `cascade`),
 /// `caused_by` (index of the causing liquidation, empty when exogenous), `depth` (0 for
 /// exogenous, else one more than its cause), `bad_debt` (loss beyond the account's equity),
-/// then where the closed perpetual went in base units (`book`, `backstop`, `mark_close`,
-/// `adl`), `socialized` (loss shared over accounts in profit), `fill_price` (average price
+/// then where the closed perpetual went in base units (`book`, `backstop`, `engine`,
+/// `mark_close`, `adl`), `socialized` (loss shared over accounts in profit), `fill_price` (average price
 /// the perpetual fetched; empty when none was closed), `shortfall` (its cost against
 /// `mark`, positive when worse), `group` (index of the owner's `[[agents]]` group; empty
 /// for the backstop), `leverage` (perpetual notional over equity at the trigger; empty at
 /// or below zero equity).
-pub const LIQUIDATIONS_HEADER: [&str; 21] = [
+pub const LIQUIDATIONS_HEADER: [&str; 22] = [
     "index",
     "time_s",
     "account",
@@ -310,6 +316,7 @@ pub const LIQUIDATIONS_HEADER: [&str; 21] = [
     "bad_debt",
     "book",
     "backstop",
+    "engine",
     "mark_close",
     "adl",
     "socialized",
@@ -345,6 +352,7 @@ pub fn liquidations_csv(o: &Outcome) -> String {
             l.bad_debt.to_string(),
             format!("{:.9}", l.book),
             format!("{:.9}", l.backstop),
+            format!("{:.9}", l.engine),
             format!("{:.9}", l.mark_close),
             format!("{:.9}", l.adl),
             l.socialized.to_string(),

@@ -55,6 +55,16 @@ impl MarginSchedule {
         Ok(MarginSchedule::Brackets(out))
     }
 
+    /// Initial margin per unit of notional of a small position on the more demanding
+    /// side: what a constant one-lot portfolio is charged, so its path over a run is the
+    /// policy's procyclicality with the population's changes taken out.
+    pub fn small_position_initial(&self) -> f64 {
+        match self {
+            MarginSchedule::Flat { long, short } => long.initial.max(short.initial),
+            MarginSchedule::Brackets(b) => b.first().map_or(0.0, |b| b.rates.initial),
+        }
+    }
+
     /// The highest maintenance rate in force (the trigger index's query widens by it).
     pub fn highest_maintenance(&self) -> f64 {
         match self {

@@ -181,9 +181,14 @@ pub struct Liquidation {
     pub backstop: bool,
     pub backstop_capital: Money,
     pub backstop_unwind: SimDuration,
+    /// The exchange's liquidation engine (`None`: it runs none).
+    pub engine: Option<EngineConfig>,
+    pub mark_close: bool,
     pub adl: bool,
     pub adl_ranking: AdlRanking,
 }
+
+pub use liqsim_sim::config::EngineConfig;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Fees {

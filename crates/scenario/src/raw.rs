@@ -287,6 +287,11 @@ pub struct RawLiquidation {
     pub backstop: Option<bool>,
     pub backstop_capital: Option<f64>,
     pub backstop_unwind: Option<String>,
+    pub engine: Option<String>,
+    pub engine_capital: Option<f64>,
+    pub engine_unwind: Option<String>,
+    pub engine_price_limit: Option<f64>,
+    pub mark_close: Option<bool>,
     pub adl: Option<bool>,
     pub adl_ranking: Option<String>,
 }

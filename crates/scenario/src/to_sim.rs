@@ -164,6 +164,8 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
             backstop: l.backstop,
             backstop_capital: l.backstop_capital,
             backstop_unwind: l.backstop_unwind,
+            engine: l.engine,
+            mark_close: l.mark_close,
             adl: l.adl,
             adl_ranking: l.adl_ranking,
         },

@@ -1020,9 +1020,15 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
         backstop: None,
         backstop_capital: None,
         backstop_unwind: None,
+        engine: None,
+        engine_capital: None,
+        engine_unwind: None,
+        engine_price_limit: None,
+        mark_close: None,
         adl: None,
         adl_ranking: None,
     });
+    let engine = engine(&raw)?;
     Ok(Liquidation {
         partial: raw.partial.unwrap_or(true),
         step_fraction: real_or(
@@ -1052,6 +1058,8 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
             SimDuration::ZERO,
             SimDuration::from_secs(30 * 86_400),
         )?,
+        engine,
+        mark_close: raw.mark_close.unwrap_or(false),
         adl: raw.adl.unwrap_or(true),
         adl_ranking: choice(
             raw.adl_ranking.as_deref().unwrap_or("pnl_leverage"),
@@ -1063,6 +1071,57 @@ fn liquidation(raw: Option<RawLiquidation>) -> Result<Liquidation> {
             ],
         )?,
     })
+}
+
+/// `liquidation.engine`: funded by the insurance fund (the default: the fund's capital
+/// carries what it takes and its result is the fund's), a vault with capital of its own,
+/// or none (the waterfall goes from the book and the backstop to ADL).
+fn engine(raw: &RawLiquidation) -> Result<Option<EngineConfig>> {
+    const KEY: &str = "liquidation.engine";
+    let mode = choice(
+        raw.engine.as_deref().unwrap_or("fund"),
+        KEY,
+        &[("fund", Some(false)), ("vault", Some(true)), ("none", None)],
+    )?;
+    let capital = raw
+        .engine_capital
+        .map(|c| money(c, "liquidation.engine_capital", Range::positive_up_to(1e12)))
+        .transpose()?;
+    let vault_capital = match (mode, capital) {
+        (Some(true), Some(c)) => Some(c),
+        (Some(true), None) => {
+            return Err(err(
+                "liquidation.engine_capital",
+                "a vault engine needs its own capital",
+                "engine_capital = the vault's deposit, 0 < x <= 1e12",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(err(
+                "liquidation.engine_capital",
+                "engine_capital is a vault's deposit; this engine is not a vault",
+                "engine = \"vault\" with engine_capital, or no engine_capital",
+            ));
+        }
+        (_, None) => None,
+    };
+    let Some(_) = mode else { return Ok(None) };
+    Ok(Some(EngineConfig {
+        vault_capital,
+        unwind: duration_or(
+            raw.engine_unwind.as_deref(),
+            "10m",
+            "liquidation.engine_unwind",
+            SimDuration::ZERO,
+            SimDuration::from_secs(30 * 86_400),
+        )?,
+        price_limit: real_or(
+            raw.engine_price_limit,
+            0.01,
+            "liquidation.engine_price_limit",
+            Range::positive_up_to(0.5),
+        )?,
+    }))
 }
 
 fn distribution(

@@ -80,4 +80,22 @@ pub struct LiquidationConfig {
     pub backstop_unwind: SimDuration,
     pub adl: bool,
     pub adl_ranking: AdlRanking,
+    /// The exchange's liquidation engine, if it runs one.
+    pub engine: Option<EngineConfig>,
+    /// Close what the book, backstop and engine cannot take against opposing positions at
+    /// the mark while the fund can pay, before any ADL (venues without an engine).
+    pub mark_close: bool,
+}
+
+/// The exchange's liquidation engine: it takes over at the bankruptcy price what the
+/// book cannot, as far as its capital covers initial margin, and works it off into the
+/// book: each minute a reduce-only market order for minute / `unwind` of its position,
+/// filling no further than `price_limit` from the mark.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineConfig {
+    /// `None`: funded by the insurance fund, its result the fund's; `Some`: a vault with
+    /// this capital of its own, its result its own.
+    pub vault_capital: Option<Money>,
+    pub unwind: SimDuration,
+    pub price_limit: f64,
 }

@@ -43,6 +43,9 @@ pub enum SimEvent {
     Fund { balance: Money },
     /// The backstop took a liquidated position at the bankruptcy price.
     Backstop { notional: Money },
+    /// The exchange's liquidation engine took a liquidated position at the bankruptcy
+    /// price.
+    EngineTook { notional: Money },
     /// Loss shared over accounts in profit.
     Socialized { amount: Money },
     /// Loss nobody paid: neither fund, ADL nor socialization.
@@ -112,6 +115,7 @@ impl Digest {
             // Money movements are in the journal's own hash; these only inform metrics.
             SimEvent::Fund { .. }
             | SimEvent::Backstop { .. }
+            | SimEvent::EngineTook { .. }
             | SimEvent::Socialized { .. }
             | SimEvent::Unpaid { .. }
             | SimEvent::OpenDeficit { .. }

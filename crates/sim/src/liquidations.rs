@@ -43,6 +43,8 @@ pub(crate) struct Liquidations {
     /// instant, its cooldowns per account).
     liquidator: Liquidator,
     pub backstop: Option<AccountId>,
+    /// The exchange's liquidation engine's account, if it runs one.
+    pub engine: Option<AccountId>,
     candidates: Vec<AccountId>,
     /// Accounts checked exactly, over the run.
     pub accounts_checked: u64,
@@ -52,6 +54,7 @@ impl Liquidations {
     pub fn new(
         config: &crate::config::LiquidationConfig,
         backstop: Option<AccountId>,
+        engine: Option<AccountId>,
     ) -> Liquidations {
         Liquidations {
             liquidator: Liquidator::new(LiquidationRules {
@@ -61,8 +64,10 @@ impl Liquidations {
                 backstop,
                 adl: config.adl,
                 band: LIQUIDATION_BAND,
+                mark_close: config.mark_close,
             }),
             backstop,
+            engine,
             candidates: Vec::with_capacity(256),
             accounts_checked: 0,
         }
@@ -117,7 +122,7 @@ impl Ctx<'_> {
             }
             liq.candidates = candidates;
             match last {
-                None => return Ok(()),
+                None => return self.deleverage_engine(liq),
                 Some(id) => {
                     cause = Some(id);
                     self.update_prices()?;
@@ -154,11 +159,15 @@ impl Ctx<'_> {
         let Some(done) = liq.liquidator.liquidate(&mut host, a, mark, now)? else {
             return Ok(None);
         };
-        let proceeds = host.proceeds.checked_add(done.backstop_notional)?;
-        let balance = self.venue.exchange.insurance_fund();
+        let proceeds =
+            host.proceeds.checked_add(done.backstop_notional)?.checked_add(done.engine_notional)?;
+        let balance = self.venue.exchange.fund_value(mark)?;
         self.observers.emit(now, SimEvent::Fund { balance })?;
         if done.backstop_lots > 0 {
             self.observers.emit(now, SimEvent::Backstop { notional: done.backstop_notional })?;
+        }
+        if done.engine_lots > 0 {
+            self.observers.emit(now, SimEvent::EngineTook { notional: done.engine_notional })?;
         }
         self.observers.emit(now, SimEvent::Socialized { amount: done.socialized })?;
         self.observers.emit(now, SimEvent::Unpaid { amount: done.unpaid })?;
@@ -166,7 +175,11 @@ impl Ctx<'_> {
         let id = self.observers.recorder.liquidation_count();
         let id = u32::try_from(id).map_err(|_| Error::overflow("liquidation count"))?;
         // The perpetual's closes against its value at the trigger's mark.
-        let perp_lots = done.book_lots + done.backstop_lots + done.mark_close_lots + done.adl_lots;
+        let perp_lots = done.book_lots
+            + done.backstop_lots
+            + done.engine_lots
+            + done.mark_close_lots
+            + done.adl_lots;
         let at_mark = spec.notional(mark, Qty::from_lots(perp_lots))?;
         let shortfall = if done.long {
             at_mark.checked_sub(proceeds)?
@@ -187,6 +200,7 @@ impl Ctx<'_> {
             bad_debt: done.bad_debt,
             book: units(done.book_lots),
             backstop: units(done.backstop_lots),
+            engine: units(done.engine_lots),
             mark_close: units(done.mark_close_lots),
             adl: units(done.adl_lots),
             socialized: done.socialized,
@@ -199,29 +213,60 @@ impl Ctx<'_> {
         Ok(Some(id))
     }
 
+    /// An engine whose losses have used the fund up is deleveraged (see
+    /// `Liquidator::deleverage_engine`); once flat it settles with the fund.
+    fn deleverage_engine(&mut self, liq: &mut Liquidations) -> Result<()> {
+        if liq.engine.is_none() {
+            return Ok(());
+        }
+        let (mark, now) = (self.market.mark_ticks, self.now);
+        let mut host = LiquidationHost { ctx: self, backstop: liq.backstop, proceeds: Money::ZERO };
+        if liq.liquidator.deleverage_engine(&mut host, mark, now)? > 0 {
+            self.venue.exchange.settle_engine()?;
+            let balance = self.venue.exchange.fund_value(mark)?;
+            self.observers.emit(now, SimEvent::Fund { balance })?;
+        }
+        Ok(())
+    }
+
     /// A flat account's bad debt settled outside a liquidation (an expiry).
     pub fn record_debt(&mut self, debt: DebtSettlement) -> Result<()> {
         if debt.debt.is_positive() {
-            let balance = self.venue.exchange.insurance_fund();
+            let balance = self.venue.exchange.fund_value(self.market.mark_ticks)?;
             self.observers.emit(self.now, SimEvent::Fund { balance })?;
         }
         self.observers.emit(self.now, SimEvent::Socialized { amount: debt.socialized })?;
         self.observers.emit(self.now, SimEvent::Unpaid { amount: debt.unpaid })
     }
 
-    /// Once a minute, the backstop sends a reduce-only market order for minute / unwind
-    /// of its position (at least a lot), filling no further than 1% from the mark: the
-    /// liquidation flow it absorbed reaches the book later instead of never.
-    pub fn unwind_backstop(&mut self, backstop: Option<AccountId>) -> Result<()> {
-        let unwind = self.cfg.liquidation.backstop_unwind;
-        let Some(b) = backstop else { return Ok(()) };
+    /// The backstop and the engine work what they took off into the book; a flat engine
+    /// funded by the fund settles its result with it.
+    pub fn unwind_takers(&mut self, liq: &Liquidations) -> Result<()> {
+        if let Some(b) = liq.backstop {
+            self.unwind(b, self.cfg.liquidation.backstop_unwind, UNWIND_SLIPPAGE)?;
+        }
+        if let (Some(e), Some(engine)) = (liq.engine, self.cfg.liquidation.engine) {
+            self.unwind(e, engine.unwind, engine.price_limit)?;
+            if self.venue.exchange.settle_engine()? != Money::ZERO {
+                let balance = self.venue.exchange.fund_value(self.market.mark_ticks)?;
+                self.observers.emit(self.now, SimEvent::Fund { balance })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Once a minute, `a` sends a reduce-only market order for minute / `unwind` of its
+    /// position (at least a lot), filling no further than `slippage` from the mark: the
+    /// liquidation flow it absorbed reaches the book later instead of never. A zero
+    /// `unwind` holds.
+    fn unwind(&mut self, a: AccountId, unwind: SimDuration, slippage: f64) -> Result<()> {
         let minute = SimDuration::from_secs(60);
         if unwind == SimDuration::ZERO
             || self.now.nanos() % minute.nanos() >= self.cfg.step.nanos().max(1)
         {
             return Ok(());
         }
-        let q = self.venue.exchange.position(b).lots();
+        let q = self.venue.exchange.position(a).lots();
         if q == 0 {
             return Ok(());
         }
@@ -229,11 +274,11 @@ impl Ctx<'_> {
         let lots = ((q.abs() as f64 * share).ceil() as i64).clamp(1, q.abs());
         let spec = self.cfg.spec;
         let mark = spec.price_to_f64(self.market.mark_ticks);
-        let slip = if q > 0 { 1.0 - UNWIND_SLIPPAGE } else { 1.0 + UNWIND_SLIPPAGE };
-        let protection = spec.price_from_f64(mark * slip)?;
-        let reducible = self.venue.exchange.reducible(b, q > 0).lots();
-        self.venue.book.cancel_all(OwnerId(b.0));
-        self.submit(market_order(b, to_side(q < 0), lots, protection, Some(reducible)))?;
+        let protection =
+            spec.price_from_f64(mark * if q > 0 { 1.0 - slippage } else { 1.0 + slippage })?;
+        let reducible = self.venue.exchange.reducible(a, q > 0).lots();
+        self.venue.book.cancel_all(OwnerId(a.0));
+        self.submit(market_order(a, to_side(q < 0), lots, protection, Some(reducible)))?;
         Ok(())
     }
 

@@ -31,6 +31,9 @@ pub struct Snapshot {
     pub margin_required: Money,
     pub margin_held: Money,
     pub accounts_below_maintenance: u64,
+    /// The schedule's initial rate for a small position (see
+    /// `MarginSchedule::small_position_initial`).
+    pub initial_rate: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +63,8 @@ pub struct Recorder {
     margin_sum: i128,
     margin_peak: Money,
     pre_stress: Option<Money>,
+    rate_peak: f64,
+    rate_pre_stress: Option<f64>,
     forest: Forest,
     /// Accounts liquidated at least once.
     liquidated: BTreeSet<u32>,
@@ -91,6 +96,8 @@ impl Recorder {
             margin_sum: 0,
             margin_peak: Money::ZERO,
             pre_stress: None,
+            rate_peak: 0.0,
+            rate_pre_stress: None,
             forest: Forest::default(),
             liquidated: BTreeSet::new(),
             open_interest: OpenInterestFigures::default(),
@@ -111,7 +118,7 @@ impl Recorder {
             SimEvent::Liquidation { row, .. } => self.on_liquidation(row).map(|_| ()),
             SimEvent::ForcedClose { notional, adl: true, .. }
             | SimEvent::OptionTakeover { notional, adl: true, .. } => self.on_adl(now, notional),
-            SimEvent::ForcedClose { notional, adl: false, .. } => self.on_mark_close(notional),
+            SimEvent::ForcedClose { notional, adl: false, .. } => self.on_mark_close(now, notional),
             SimEvent::OptionTakeover { adl: false, .. }
             | SimEvent::TopUp { .. }
             | SimEvent::Funding { .. } => Ok(()),
@@ -124,6 +131,11 @@ impl Recorder {
                 Ok(())
             }
             SimEvent::Backstop { notional } => self.on_backstop(notional),
+            SimEvent::EngineTook { notional } => {
+                self.adl.engine_count += 1;
+                self.adl.engine_notional = self.adl.engine_notional.checked_add(notional)?;
+                Ok(())
+            }
             SimEvent::Socialized { amount } => self.on_socialized_loss(amount),
             SimEvent::Unpaid { amount } => {
                 self.unpaid = self.unpaid.checked_add(amount)?;
@@ -202,7 +214,7 @@ impl Recorder {
         }
         self.totals.shortfall = self.totals.shortfall.checked_add(l.shortfall)?;
         if l.fill_price.is_finite() {
-            let closed = l.book + l.backstop + l.mark_close + l.adl;
+            let closed = l.book + l.backstop + l.engine + l.mark_close + l.adl;
             self.totals.shortfall_base =
                 self.totals.shortfall_base.checked_add(Money::round_from_f64(closed * l.mark)?)?;
         }
@@ -255,10 +267,11 @@ impl Recorder {
         Ok(())
     }
 
-    pub fn on_mark_close(&mut self, notional: Money) -> Result<()> {
+    /// A close at the mark is a forced reduction too: counted with ADL, and apart.
+    pub fn on_mark_close(&mut self, time: SimTime, notional: Money) -> Result<()> {
         self.adl.mark_count += 1;
         self.adl.mark_notional = self.adl.mark_notional.checked_add(notional)?;
-        Ok(())
+        self.on_adl(time, notional)
     }
 
     pub fn on_adl(&mut self, time: SimTime, notional: Money) -> Result<()> {
@@ -314,11 +327,13 @@ impl Recorder {
         row.unpaid_loss = self.unpaid;
         self.margin_sum += i128::from(s.margin_required.micros());
         self.margin_peak = self.margin_peak.max(s.margin_required);
+        self.rate_peak = self.rate_peak.max(s.initial_rate);
         // Pre-stress margin: the last sample at or before the first shock, or the first
         // sample when there is no shock or the run opens in stress.
         let before_shock = self.config.first_shock.is_some_and(|shock| s.time <= shock);
         if before_shock || self.rows.is_empty() {
             self.pre_stress = Some(s.margin_required);
+            self.rate_pre_stress = Some(s.initial_rate);
         }
         self.rows.push(row);
         Ok(())
@@ -375,6 +390,8 @@ impl Recorder {
                 mean_initial,
                 peak_initial: self.margin_peak,
                 pre_stress_initial: self.pre_stress.unwrap_or(Money::ZERO),
+                pre_stress_rate: self.rate_pre_stress.unwrap_or(0.0),
+                peak_rate: self.rate_peak,
             },
             first_liquidation: self.first_liquidation,
             first_adl: self.first_adl,
@@ -437,6 +454,7 @@ mod tests {
             // 0.1 sold in the book at 99 against a mark of 100: a shortfall of 0.1.
             book: 0.1,
             backstop: 0.0,
+            engine: 0.0,
             mark_close: 0.0,
             adl: 0.0,
             socialized: Money::ZERO,

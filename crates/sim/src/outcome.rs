@@ -126,17 +126,21 @@ pub struct FundFigures {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AdlTotals {
-    /// Closes of profitable opposing positions at the bankruptcy price (the fund could
-    /// not pay): the winners give up profit.
+    /// Every forced reduction of another account's position to close a liquidated one:
+    /// at the bankruptcy price (auto-deleveraging proper, winners give up profit) or at
+    /// the mark.
     pub count: u64,
     pub notional: Money,
-    /// Closes against opposing positions at the mark when the book could not absorb a
-    /// liquidation and the fund could pay its loss: nobody gives up profit.
+    /// Of those, the closes at the mark: under `mark_close` while the fund could pay the
+    /// loss there, and after the winners were used up.
     pub mark_count: u64,
     pub mark_notional: Money,
     /// Takes by the backstop at bankruptcy prices (notional at those prices).
     pub backstop_count: u64,
     pub backstop_notional: Money,
+    /// Takes by the exchange's liquidation engine at bankruptcy prices.
+    pub engine_count: u64,
+    pub engine_notional: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -151,14 +155,19 @@ pub struct CascadeSummary {
     pub size_counts: Vec<(u64, u64)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MarginFigures {
     /// Time-average over the metrics samples of the total initial margin required.
     pub mean_initial: Money,
     pub peak_initial: Money,
     /// Total initial margin at the last sample before the first shock (or the first
-    /// sample when there is none): the base of procyclicality figures.
+    /// sample when there is none).
     pub pre_stress_initial: Money,
+    /// Initial margin per unit of notional of a small perpetual position at the same
+    /// sample, and its peak over the run: a constant portfolio's margin, the base of the
+    /// procyclicality figure (totals move with the population as much as with the policy).
+    pub pre_stress_rate: f64,
+    pub peak_rate: f64,
 }
 
 /// The state of the market and the exchange at the end of one metrics interval; flows
@@ -225,6 +234,8 @@ pub struct LiquidationRow {
     /// bankruptcy price), opposing positions at the mark, and by auto-deleveraging.
     pub book: f64,
     pub backstop: f64,
+    /// Taken over by the exchange's liquidation engine at the bankruptcy price.
+    pub engine: f64,
     pub mark_close: f64,
     pub adl: f64,
     /// Loss shared over accounts in profit for this liquidation's debt.

@@ -44,7 +44,7 @@ use crate::traders::Traders;
 use crate::venue::Venue;
 use crate::{cascade::CascadeConfig, digest::Digest};
 use liqsim_book::Side;
-use liqsim_core::{EventQueue, Qty, Result, SimTime};
+use liqsim_core::{EventQueue, Money, Qty, Result, SimTime};
 use liqsim_exchange::{AccountId, Exchange, ExchangeConfig, MarginSchedule, Rates};
 use liqsim_models::Shock;
 use liqsim_risk::{MarginModel, MarketState};
@@ -136,6 +136,14 @@ impl World {
         } else {
             None
         };
+        let engine = match cfg.liquidation.engine {
+            Some(e) => {
+                let account = exchange.open_account(e.vault_capital.unwrap_or(Money::ZERO))?;
+                exchange.set_engine(account, e.vault_capital.is_none())?;
+                Some(account)
+            }
+            None => None,
+        };
         let reference_vol = market.vol_now(SimTime::START);
         let model = MarginModel::new(cfg.margin.policy.clone(), cfg.seed)?;
         let chain = OptionChain::new(
@@ -175,7 +183,7 @@ impl World {
             margin: Margin::new(model, reference_vol),
             population,
             makers,
-            liquidations: Liquidations::new(&cfg.liquidation, backstop),
+            liquidations: Liquidations::new(&cfg.liquidation, backstop, engine),
             observers,
             cfg,
         };
@@ -294,7 +302,8 @@ impl World {
         let now = self.now;
         let exchange = &self.venue.exchange;
         let observers = &mut self.observers;
-        observers.emit(now, SimEvent::Fund { balance: exchange.insurance_fund() })?;
+        let mark = self.market.mark_ticks;
+        observers.emit(now, SimEvent::Fund { balance: exchange.fund_value(mark)? })?;
         // The final state enters the digest, so two runs that end differently differ.
         let digest = &mut observers.digest;
         for i in 0..exchange.accounts() {
@@ -320,9 +329,12 @@ impl World {
         // nobody has paid: the exchange is not solvent while they exist. Counted as bad
         // debt, or a policy whose losers could not be closed would look safer than one
         // whose losers were.
+        // The engine's result is in the fund's figures (a fund-funded engine's), or its
+        // vault's own.
+        let engine = self.liquidations.engine;
         for i in 0..exchange.accounts() {
             let a = AccountId(i as u32);
-            if !exchange.is_flat(a) {
+            if !exchange.is_flat(a) && Some(a) != engine {
                 let equity = exchange.equity(a, self.market.mark_ticks)?;
                 if equity.is_negative() {
                     observers.emit(now, SimEvent::OpenDeficit { amount: equity.checked_neg()? })?;
@@ -370,7 +382,7 @@ fn price_step(ctx: &mut Ctx, liquidations: &mut Liquidations, makers: &mut Maker
     ctx.margin.model.observe(index_return, step);
     ctx.liquidate_all(liquidations)?;
     ctx.requote_perpetual_makers(makers)?;
-    ctx.unwind_backstop(liquidations.backstop)?;
+    ctx.unwind_takers(liquidations)?;
     if !ctx.chain.is_empty() {
         ctx.requote_option_makers(makers)?;
         ctx.hedge_option_makers()?;
@@ -428,10 +440,11 @@ fn sample(ctx: &mut Ctx) -> Result<()> {
         spread: mid.map(|(b, a)| spec.price_to_f64(a) - spec.price_to_f64(b)),
         depth_1pct: depth,
         open_interest: spec.qty_to_f64(exchange.open_interest()),
-        insurance_fund: exchange.insurance_fund(),
+        insurance_fund: exchange.fund_value(mark)?,
         margin_required: required,
         margin_held: held,
         accounts_below_maintenance: below,
+        initial_rate: ctx.margin.model.schedule().small_position_initial(),
     })
 }
 
