@@ -121,11 +121,12 @@ fn october_2025_deleverages_winners_with_a_small_fund() {
 }
 
 #[test]
-fn october_2025_exhausts_the_small_fund_in_the_cascade_and_fees_only_delay_it() {
+fn october_2025_exhausts_the_small_fund_in_the_cascade_even_with_a_large_fee() {
     let v = run_summary("scenarios/oct-2025-deleveraging.toml");
     let exhausted = v["fund_exhausted_s"].as_f64().expect("the fund runs out");
     // The replay starts at 16:00Z; the cascade ran from 20:50Z to 21:25Z.
-    assert!((4.8 * 3600.0..5.5 * 3600.0).contains(&exhausted), "exhausted at {exhausted} s");
+    let cascade = 4.8 * 3600.0..5.5 * 3600.0;
+    assert!(cascade.contains(&exhausted), "exhausted at {exhausted} s");
     let first_adl = v["first_adl_s"].as_f64().unwrap();
     assert!(first_adl >= 4.8 * 3600.0, "ADL at {first_adl} s, before the cascade");
     let out = liqsim(&[
@@ -138,14 +139,12 @@ fn october_2025_exhausts_the_small_fund_in_the_cascade_and_fees_only_delay_it() 
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let fed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    // The fund carries the liquidation engine's inventory, which no book takes in the
-    // cascade: its mark-to-market loss runs past what a 1.25% fee brings in, so the fund
-    // still runs out (later) and the engine is deleveraged.
+    // The fund carries the liquidation engine's inventory, which the thin book cannot
+    // take in the cascade: its loss at the mark is far beyond what even a 1.25% fee
+    // brings in, so the fund still runs out in the cascade and the engine is deleveraged.
     let fed_exhausted = fed["fund_exhausted_s"].as_f64().expect("the fund still runs out");
-    assert!(fed_exhausted > exhausted, "{fed_exhausted} vs {exhausted}");
+    assert!(cascade.contains(&fed_exhausted), "exhausted at {fed_exhausted} s");
     assert!(fed["adl"]["count"].as_u64().unwrap() > 0);
-    let (start, end) =
-        (fed["insurance_fund"]["start"].as_f64(), fed["insurance_fund"]["end"].as_f64());
-    assert!(end > start, "a 1.25% fee grows the fund: {start:?} -> {end:?}");
+    assert!(fed["adl"]["engine_count"].as_u64().unwrap() > 0);
     assert_eq!(fed["conservation_error"], 0);
 }

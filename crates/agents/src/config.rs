@@ -183,8 +183,19 @@ pub struct MakerConfig {
     pub pull_vol: f64,
     /// How long a pull lasts.
     pub calm: SimDuration,
-    /// Perpetual makers: pull for `calm` after losing this share of the deposit.
+    /// Perpetual makers: thin to `presence` for `calm` after losing this share of the
+    /// deposit.
     pub stop_loss: Option<f64>,
+    /// Perpetual makers: the share of their size they keep quoting while their group is
+    /// pulled for volatility or they have stopped on losses (0 pulls every quote).
+    pub presence: f64,
+}
+
+impl MakerConfig {
+    /// A tenth of the size: in stress, top-of-book depth on the large venues falls by
+    /// about an order of magnitude rather than to nothing, and the makers that stay are
+    /// those with quoting obligations.
+    pub const PRESENCE: f64 = 0.1;
 }
 
 impl Default for MakerConfig {
@@ -197,6 +208,7 @@ impl Default for MakerConfig {
             pull_vol: 5.0,
             calm: SimDuration::from_secs(900),
             stop_loss: None,
+            presence: MakerConfig::PRESENCE,
         }
     }
 }

@@ -5,13 +5,17 @@
 //!
 //! Perpetual makers quote `levels` levels of `level_size` units a side around the index
 //! (the fair price) at a half-spread of `spread` per level, widened with realized
-//! volatility (x realized / 50%, at least 1) and skewed by inventory against a limit
-//! (`capital`, or five times equity); a side stops at half the limit's notional, and at
-//! the inventory limit only the reducing side is quoted. A whole group pulls for `calm`
-//! once realized volatility exceeds `pull_vol`; a maker whose equity has fallen
-//! `stop_loss` below its deposit pulls for `calm` too. A standing ladder is kept while the
-//! fair price has moved less than a quarter of the half-spread and nothing else changed:
-//! requoting every step would cancel and re-add the same orders.
+//! volatility (x realized / 50%, at least 1), so that depth near the mid thins as
+//! volatility rises, skewed by inventory against a limit (`capital`, or five
+//! times equity); a side stops at half the limit's notional, and at the inventory limit
+//! only the reducing side is quoted. In stress they thin rather than vanish: once
+//! realized volatility exceeds `pull_vol` a whole group keeps only `presence` of its size
+//! for `calm`, and so does a maker whose equity has fallen `stop_loss` below its deposit;
+//! only a maker with no equity left, or liquidated, quotes nothing. A standing ladder is
+//! kept while the fair price has moved less than a quarter of the half-spread, at least
+//! half of what it posted still rests, and nothing else changed: requoting every step
+//! would cancel and re-add the same orders, and never requoting leaves a book that sweeps
+//! on both sides emptied.
 //!
 //! Option makers quote every live series around its model price at a half-spread of
 //! `spread` x the forward (at least a tick), up to three levels, skewed by their
@@ -23,7 +27,8 @@ use crate::config::MakerConfig;
 use liqsim_core::{Result, SimTime};
 
 /// What a standing ladder was quoted at: (fair price, position, liquidity factor,
-/// widening). A new ladder is quoted only when one of them has moved.
+/// widening). A new ladder is quoted only when one of them has moved, or when most of
+/// it has been taken.
 pub type QuotedAt = (f64, i64, f64, f64);
 
 /// One post-only order of a ladder.
@@ -66,13 +71,15 @@ pub fn group_quoting(
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MakerState {
     pub quoted: Option<QuotedAt>,
-    /// After a loss pull, quoting resumes at this time.
+    /// Lots the standing ladder posted, both sides.
+    pub posted: i64,
+    /// After a loss stop, full size resumes at this time.
     pub loss_pull_until: SimTime,
 }
 
 impl Default for MakerState {
     fn default() -> Self {
-        MakerState { quoted: None, loss_pull_until: SimTime::START }
+        MakerState { quoted: None, posted: 0, loss_pull_until: SimTime::START }
     }
 }
 
@@ -87,6 +94,8 @@ pub struct MakerView {
     /// Perpetual position in lots, and in base units.
     pub position: i64,
     pub position_units: f64,
+    /// Lots of the maker's orders still resting in the book, both sides.
+    pub resting: i64,
     pub deposit: f64,
     /// The maker has been liquidated.
     pub out: bool,
@@ -125,23 +134,26 @@ pub fn perpetual_quotes(
     {
         state.loss_pull_until = view.now.plus(config.calm);
     }
-    let pulled = view.group.pulled || view.now < state.loss_pull_until;
+    let thinned = view.group.pulled || view.now < state.loss_pull_until;
+    let size = if thinned { config.presence } else { 1.0 };
     let widen = view.group.widen;
-    let key = (view.fair, view.position, view.liquidity, widen);
+    let key = (view.fair, view.position, view.liquidity * size, widen);
     let stale = match state.quoted {
         None => true,
         Some((fair, position, liquidity, widened)) => {
             (key.0 / fair - 1.0).abs() > half_spread * widened / 4.0
                 || position != view.position
-                || liquidity != view.liquidity
+                || liquidity != key.2
                 || (widened / widen - 1.0).abs() > 0.25
+                || view.resting * 2 < state.posted
         }
     };
-    if !pulled && !stale {
+    if !stale {
         return Ok(Requote::Keep);
     }
     state.quoted = None;
-    if pulled || view.position == 0 && view.out {
+    state.posted = 0;
+    if size == 0.0 || view.position == 0 && view.out {
         return Ok(Requote::Replace);
     }
     state.quoted = Some(key);
@@ -153,7 +165,9 @@ pub fn perpetual_quotes(
     let inventory = view.mark * view.position_units;
     let skew = (inventory / limit).clamp(-1.0, 1.0);
     let h = half_spread * widen;
-    let lots = ((config.level_size * view.liquidity / view.lot).floor() as i64).max(0);
+    let units = config.level_size * view.liquidity * size;
+    // A maker that stays keeps at least a lot a level.
+    let lots = if units > 0.0 { ((units / view.lot).floor() as i64).max(1) } else { 0 };
     if lots == 0 {
         return Ok(Requote::Replace);
     }
@@ -176,6 +190,7 @@ pub fn perpetual_quotes(
                 break;
             }
             ladder.push(Quote { buy, ticks, lots });
+            state.posted += lots;
         }
     }
     Ok(Requote::Replace)
@@ -315,6 +330,7 @@ mod tests {
             mark: 128.0,
             position: 0,
             position_units: 0.0,
+            resting: 24,
             deposit: 1e6,
             out: false,
             liquidity: 1.0,
@@ -362,11 +378,67 @@ mod tests {
             .unwrap();
         assert_eq!(ladder[0], Quote { buy: true, ticks: 500, lots: 4 });
         assert!(ladder.contains(&Quote { buy: false, ticks: 516, lots: 4 }));
-        // Equity 21% below the deposit: pulled for `calm`, no quotes.
+        // Equity 21% below the deposit: thinned to a tenth for `calm` (0.4 units, at
+        // least a lot a level), at the same prices.
         let mut state = MakerState::default();
         perpetual_quotes(&config, &mut state, &view(), || Ok(0.79e6), &mut ladder).unwrap();
-        assert!(ladder.is_empty());
+        assert_eq!(ladder.len(), 6);
+        assert!(ladder.iter().all(|q| q.lots == 1));
+        assert_eq!(ladder[0], Quote { buy: true, ticks: 504, lots: 1 });
         assert_eq!(state.loss_pull_until, view().now.plus(config.calm));
+        // With no presence it quotes nothing; with no equity left, neither.
+        let gone = MakerConfig { presence: 0.0, ..maker() };
+        let mut state = MakerState::default();
+        perpetual_quotes(&gone, &mut state, &view(), || Ok(0.79e6), &mut ladder).unwrap();
+        assert!(ladder.is_empty());
+        perpetual_quotes(&config, &mut MakerState::default(), &view(), || Ok(0.0), &mut ladder)
+            .unwrap();
+        assert!(ladder.is_empty());
+    }
+
+    #[test]
+    fn a_pulled_group_thins_and_widens_and_a_ladder_taken_on_both_sides_is_requoted() {
+        let (config, mut ladder) = (MakerConfig { stop_loss: None, ..maker() }, Vec::new());
+        // Realized volatility at 4 x 50%: levels four times as far apart (half-spread
+        // 4 / 64): 4 lots at 120, 112, 104 and 136, 144, 152.
+        let stressed = MakerView { group: GroupQuoting { pulled: false, widen: 4.0 }, ..view() };
+        perpetual_quotes(&config, &mut MakerState::default(), &stressed, || Ok(1e6), &mut ladder)
+            .unwrap();
+        let prices: Vec<(bool, i64, i64)> =
+            ladder.iter().map(|q| (q.buy, q.ticks, q.lots)).collect();
+        assert_eq!(
+            prices,
+            [
+                (true, 480, 4),
+                (true, 448, 4),
+                (true, 416, 4),
+                (false, 544, 4),
+                (false, 576, 4),
+                (false, 608, 4),
+            ]
+        );
+        // Pulled: a tenth of that (0.4 lots), at least a lot a level; still both sides.
+        let pulled = MakerView { group: GroupQuoting { pulled: true, widen: 4.0 }, ..view() };
+        perpetual_quotes(&config, &mut MakerState::default(), &pulled, || Ok(1e6), &mut ladder)
+            .unwrap();
+        assert_eq!(ladder.len(), 6);
+        assert!(ladder.iter().all(|q| q.lots == 1));
+        // A ladder of 24 lots that sweeps took 13 of, on both sides, so the position did
+        // not move: requoted. With 12 still resting it stays.
+        let mut state = MakerState::default();
+        perpetual_quotes(&config, &mut state, &view(), || Ok(1e6), &mut ladder).unwrap();
+        assert_eq!(state.posted, 24);
+        let half = MakerView { resting: 12, ..view() };
+        assert_eq!(
+            perpetual_quotes(&config, &mut state, &half, || Ok(1e6), &mut ladder).unwrap(),
+            Requote::Keep
+        );
+        let swept = MakerView { resting: 11, ..view() };
+        assert_eq!(
+            perpetual_quotes(&config, &mut state, &swept, || Ok(1e6), &mut ladder).unwrap(),
+            Requote::Replace
+        );
+        assert_eq!(ladder.len(), 6);
     }
 
     #[test]

@@ -344,7 +344,8 @@ pub struct RawLeveragedTrader {
     pub latency_stress: Option<f64>,
 }
 
-/// Quotes on every price step (no wake, no latency); `stop_loss` pulls its quotes.
+/// Quotes on every price step (no wake, no latency); `stop_loss` thins its quotes to
+/// `presence`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMarketMaker {
@@ -357,6 +358,7 @@ pub struct RawMarketMaker {
     pub pull_vol: Option<f64>,
     pub calm: Option<String>,
     pub stop_loss: Option<f64>,
+    pub presence: Option<f64>,
 }
 
 /// Looks again every fifth of `lookback`, so it has no `wake`.

@@ -1213,6 +1213,7 @@ struct AgentKeys {
     capital: Option<f64>,
     pull_vol: Option<f64>,
     calm: Option<String>,
+    presence: Option<f64>,
     lookback: Option<String>,
     threshold: Option<f64>,
     put_strike: Option<f64>,
@@ -1255,6 +1256,7 @@ impl AgentKeys {
                     pull_vol: a.pull_vol,
                     calm: a.calm,
                     stop_loss: a.stop_loss,
+                    presence: a.presence,
                     ..AgentKeys::default()
                 },
             ),
@@ -1384,6 +1386,12 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
                 None => d.calm,
             },
             stop_loss,
+            presence: real_or(
+                raw.presence,
+                d.presence,
+                &p("presence"),
+                Range::non_negative_up_to(1.0),
+            )?,
         })
     };
     let behaviour = match kind {

@@ -79,6 +79,7 @@ impl Ctx<'_> {
                     mark: spec.price_to_f64(mark),
                     position: position.lots(),
                     position_units: spec.qty_to_f64(position),
+                    resting: self.venue.book.resting_qty(OwnerId(a.0)).lots(),
                     deposit: member.state.deposit,
                     out: member.state.status == Status::Out,
                     liquidity,
