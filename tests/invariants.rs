@@ -2,8 +2,9 @@
 //! are uncrossed, money is conserved to the micro-unit, open interest balances, and the
 //! kernel's own indexes (watched traders, keyed option holders, orders in flight) agree
 //! with the exchange. Each case is a small market (under an hour, a few hundred
-//! accounts) drawn over processes, shocks, policies, liquidation rules, margin modes and
-//! option chains; a failure prints the scenario that reproduces it.
+//! accounts) drawn over processes, shocks, policies, liquidation rules (the engine funded
+//! by the fund, a vault or none; closes at the mark or not), makers' presence, liquidity
+//! providers, margin modes and option chains; a failure prints the scenario that reproduces it.
 
 use liqsim_scenario::{load_str, sim_config};
 use liqsim_sim::World;
@@ -27,6 +28,10 @@ struct Case {
     long_fraction: f64,
     isolated: bool,
     options: bool,
+    engine: &'static str,
+    mark_close: bool,
+    presence: f64,
+    providers: u32,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -34,8 +39,10 @@ fn case() -> impl Strategy<Value = Case> {
         (any::<u64>(), 20u32..50, 0usize..3, -0.25f64..0.1, prop::bool::ANY),
         (0usize..4, any::<bool>(), any::<bool>(), any::<bool>(), 0.0f64..200_000.0),
         (1u32..4, 20u32..250, 2.0f64..40.0, 0.2f64..0.9, any::<bool>(), any::<bool>()),
+        (0usize..3, any::<bool>(), 0.0f64..0.5, 0u32..30),
     )
-        .prop_map(|(market, rules, population)| {
+        .prop_map(|(market, rules, population, liquidity)| {
+            let (engine, mark_close, presence, providers) = liquidity;
             let (seed, minutes, process, jump, impact) = market;
             let (policy, partial, backstop, adl, fund) = rules;
             let (makers, traders, leverage, long_fraction, isolated, options) = population;
@@ -56,6 +63,10 @@ fn case() -> impl Strategy<Value = Case> {
                 long_fraction,
                 isolated,
                 options,
+                engine: ["fund", "vault", "none"][engine],
+                mark_close,
+                presence,
+                providers,
             }
         })
 }
@@ -113,6 +124,8 @@ backstop = {backstop}
 backstop_capital = 300000.0
 backstop_unwind = "10m"
 adl = {adl}
+engine = "{engine}"
+{engine_capital}mark_close = {mark_close}
 
 [insurance_fund]
 initial = {fund}
@@ -122,7 +135,8 @@ kind = "market_maker"
 count = {makers}
 deposit = {{ dist = "constant", value = 1000000.0 }}
 level_size = 0.5
-
+presence = {presence}
+{providers}
 [[agents]]
 kind = "leveraged_trader"
 count = {traders}
@@ -147,6 +161,18 @@ count = 10
         partial = c.partial,
         backstop = c.backstop,
         adl = c.adl,
+        engine = c.engine,
+        engine_capital = if c.engine == "vault" { "engine_capital = 400000.0\n" } else { "" },
+        mark_close = c.mark_close,
+        presence = c.presence,
+        providers = if c.providers > 0 {
+            format!(
+                "\n[[agents]]\nkind = \"liquidity_provider\"\ncount = {}\nsize = 0.05\nwake = \"1m\"\n",
+                c.providers
+            )
+        } else {
+            String::new()
+        },
         fund = c.fund,
         makers = c.makers,
         traders = c.traders,

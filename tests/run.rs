@@ -533,3 +533,50 @@ fn isolated_traders_reenter_from_their_wallet_after_a_liquidation() {
     assert!(liquidated_twice("isolated") > 100, "{}", liquidated_twice("isolated"));
     assert_eq!(liquidated_twice("cross"), 0);
 }
+
+/// Makers that are always pulled and keep no presence leave no book, so traders cannot
+/// even open; a background of liquidity providers (200 members, one order each,
+/// replaced every two minutes around the mark) keeps one, and the traders build their
+/// open interest against it. Every invariant holds after every event.
+#[test]
+fn liquidity_providers_keep_a_book_where_pulled_makers_leave_none() {
+    let base = std::fs::read_to_string(repo_root().join("scenarios/quickstart.toml")).unwrap();
+    let providers = "\n[[agents]]\nkind = \"liquidity_provider\"\ncount = 200\n\
+                     deposit = { dist = \"constant\", value = 100000.0 }\nsize = 0.05\n\
+                     distance = 0.003\nwake = \"2m\"\n";
+    let scratch = Scratch::new();
+    let run = |text: &str, name: &str| {
+        let path = scratch.write(name, text);
+        let dir = tempfile::tempdir().unwrap();
+        let out = liqsim(&[
+            "run",
+            path.to_str().unwrap(),
+            "--set",
+            "agents[0].pull_vol=0.0001",
+            "--set",
+            "agents[0].presence=0",
+            "--check",
+            "--format",
+            "json",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["conservation_error"], 0);
+        let series = std::fs::read_to_string(dir.path().join("timeseries.csv")).unwrap();
+        let mut lines = series.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = header.iter().position(|h| *h == "depth_1pct").unwrap();
+        let depths: Vec<f64> =
+            lines.map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect();
+        (v, depths)
+    };
+    let (pulled, bare) = run(&base, "pulled.toml");
+    let (with, provided) = run(&format!("{base}{providers}"), "providers.toml");
+    let empty = |d: &[f64]| d.iter().skip(10).filter(|x| **x == 0.0).count();
+    assert!(empty(&bare) * 10 > bare.len() * 9, "{} of {} samples empty", empty(&bare), bare.len());
+    assert!(empty(&provided) * 20 < provided.len(), "{} empty", empty(&provided));
+    let peak = |v: &serde_json::Value| v["open_interest"]["peak"].as_f64().unwrap();
+    assert!(peak(&pulled) * 10.0 < peak(&with), "{} vs {}", peak(&pulled), peak(&with));
+}

@@ -7,7 +7,9 @@
 //! stream), so they are tested here without a market. Market makers are not wake-driven:
 //! they requote on every price step, through the pure functions of [`crate::quoting`].
 
-use crate::config::{AgentGroup, Behaviour, MomentumConfig, TraderConfig, WriterConfig};
+use crate::config::{
+    AgentGroup, Behaviour, MomentumConfig, ProviderConfig, TraderConfig, WriterConfig,
+};
 use liqsim_core::{RngStream, SimDuration};
 use rand::RngExt;
 
@@ -94,6 +96,13 @@ pub enum Action {
     },
     /// Buy back every short option.
     BuyBack,
+    /// Replace the order resting in the book with a post-only limit for `lots`, `offset`
+    /// (fraction of the price) outside the mark: below it for a bid.
+    Provide {
+        long: bool,
+        lots: i64,
+        offset: f64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +140,7 @@ pub fn behaviour(group: &AgentGroup) -> Option<&dyn Agent> {
         Behaviour::Arbitrageur => Some(&Arbitrageur),
         Behaviour::OptionWriter(w) => Some(w),
         Behaviour::OptionBuyer => Some(&OptionBuyer),
+        Behaviour::LiquidityProvider(p) => Some(p),
         Behaviour::MarketMaker(_) | Behaviour::OptionMarketMaker(_) => None,
     }
 }
@@ -246,6 +256,26 @@ impl Agent for Arbitrageur {
     }
 }
 
+/// Replaces its resting order with a new one on a random side (only the reducing side
+/// beyond its inventory limit), an exponential distance with mean `distance` from the
+/// mark, every `wake` on average.
+impl Agent for ProviderConfig {
+    fn decide(&self, g: &AgentGroup, s: &mut State, v: &View, rng: &mut RngStream) -> Decision {
+        let limit = if self.capital.is_positive() { self.capital.to_f64() } else { s.deposit };
+        let inventory = v.position as f64 * v.lot * v.mark;
+        let long =
+            if inventory.abs() >= limit { inventory < 0.0 } else { rng.random::<f64>() < 0.5 };
+        let u: f64 = rng.random();
+        let offset = -(1.0 - u).ln() * self.distance;
+        let lots = ((self.size / v.lot).floor() as i64).max(1);
+        let next = Next::After(exponential(g.wake, rng));
+        if v.equity <= 0.0 {
+            return Decision { action: Action::Nothing, next: Next::Never };
+        }
+        Decision { action: Action::Provide { long, lots, offset }, next }
+    }
+}
+
 /// Sells a put (or, half the time, a strangle) sized to deposit x leverage of underlying
 /// notional; buys back at market when the loss reaches `stop_loss`; writes again
 /// `reentry` after its options are gone.
@@ -304,7 +334,7 @@ impl Agent for OptionBuyer {
 mod tests {
     use super::*;
     use crate::config::Distribution;
-    use liqsim_core::StreamId;
+    use liqsim_core::{Money, StreamId};
 
     fn group(behaviour: Behaviour) -> AgentGroup {
         AgentGroup {
@@ -346,6 +376,35 @@ mod tests {
 
     fn state(status: Status) -> State {
         State { deposit: 1000.0, leverage: 10.0, long: true, status, warned: false }
+    }
+
+    #[test]
+    fn a_liquidity_provider_quotes_both_sides_around_the_mark_and_only_reduces_past_its_limit() {
+        let p = ProviderConfig { size: 0.1, distance: 0.002, capital: Money::from_micros(0) };
+        let g = group(Behaviour::LiquidityProvider(p));
+        let mut rng = StreamId::named("lp").rng(3);
+        let (mut bids, mut offsets) = (0, Vec::new());
+        for _ in 0..2000 {
+            let d = p.decide(&g, &mut state(Status::Waiting), &view(1000.0, 0), &mut rng);
+            let Action::Provide { long, lots, offset } = d.action else { panic!("{:?}", d.action) };
+            // 0.1 BTC in lots of 0.001.
+            assert_eq!(lots, 100);
+            bids += usize::from(long);
+            offsets.push(offset);
+            assert!(matches!(d.next, Next::After(_)));
+        }
+        // About half bids; distances exponential with mean 0.2% (standard error 0.0045%).
+        assert!((900..1100).contains(&bids), "{bids} bids of 2000");
+        let mean = offsets.iter().sum::<f64>() / offsets.len() as f64;
+        assert!((mean - 0.002).abs() < 0.00015, "mean distance {mean}");
+        // Long 0.03 BTC at 50,000 = 1,500 beyond a 1,000 deposit: only asks.
+        for _ in 0..50 {
+            let d = p.decide(&g, &mut state(Status::Waiting), &view(1000.0, 30), &mut rng);
+            assert!(matches!(d.action, Action::Provide { long: false, .. }), "{:?}", d.action);
+        }
+        // Nothing left: it stops.
+        let d = p.decide(&g, &mut state(Status::Waiting), &view(0.0, 0), &mut rng);
+        assert_eq!((d.action, d.next), (Action::Nothing, Next::Never));
     }
 
     #[test]

@@ -12,10 +12,11 @@ pub enum AgentKind {
     OptionWriter,
     OptionBuyer,
     OptionMarketMaker,
+    LiquidityProvider,
 }
 
 impl AgentKind {
-    pub const ALL: [(&'static str, AgentKind); 7] = [
+    pub const ALL: [(&'static str, AgentKind); 8] = [
         ("leveraged_trader", AgentKind::LeveragedTrader),
         ("market_maker", AgentKind::MarketMaker),
         ("momentum", AgentKind::Momentum),
@@ -23,6 +24,7 @@ impl AgentKind {
         ("option_writer", AgentKind::OptionWriter),
         ("option_buyer", AgentKind::OptionBuyer),
         ("option_market_maker", AgentKind::OptionMarketMaker),
+        ("liquidity_provider", AgentKind::LiquidityProvider),
     ];
 
     /// Kinds that trade options, and so need an option chain.
@@ -100,6 +102,7 @@ impl AgentGroup {
             Behaviour::OptionWriter(_) => AgentKind::OptionWriter,
             Behaviour::OptionBuyer => AgentKind::OptionBuyer,
             Behaviour::OptionMarketMaker(_) => AgentKind::OptionMarketMaker,
+            Behaviour::LiquidityProvider(_) => AgentKind::LiquidityProvider,
         }
     }
 
@@ -130,6 +133,28 @@ pub enum Behaviour {
     OptionWriter(WriterConfig),
     OptionBuyer,
     OptionMarketMaker(MakerConfig),
+    LiquidityProvider(ProviderConfig),
+}
+
+/// A liquidity provider: the background of limit orders that refills a book after sweeps.
+/// Each member keeps one post-only order resting at a time and replaces it every `wake`
+/// on average, so a group of `count` members arrives at `count / wake` orders a second,
+/// each living about `wake`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProviderConfig {
+    /// Base units an order.
+    pub size: f64,
+    /// Mean distance of an order from the mark, a fraction of the price (exponential).
+    pub distance: f64,
+    /// Inventory limit in quote units (0: the deposit): beyond it, only the side that
+    /// reduces it.
+    pub capital: Money,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> ProviderConfig {
+        ProviderConfig { size: 0.1, distance: 0.002, capital: Money::ZERO }
+    }
 }
 
 /// A leveraged trader.

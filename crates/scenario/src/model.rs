@@ -197,6 +197,6 @@ pub struct Fees {
 }
 
 pub use liqsim_agents::config::{
-    AgentGroup, AgentKind, Behaviour, Distribution, MakerConfig, MomentumConfig, TraderConfig,
-    WriterConfig,
+    AgentGroup, AgentKind, Behaviour, Distribution, MakerConfig, MomentumConfig, ProviderConfig,
+    TraderConfig, WriterConfig,
 };

@@ -321,6 +321,7 @@ tagged! {
         "option_writer" => OptionWriter(RawOptionWriter),
         "option_buyer" => OptionBuyer(RawOptionBuyer),
         "option_market_maker" => OptionMarketMaker(RawOptionMarketMaker),
+        "liquidity_provider" => LiquidityProvider(RawLiquidityProvider),
     }
 }
 
@@ -380,6 +381,20 @@ pub struct RawMomentum {
 pub struct RawArbitrageur {
     pub count: Option<i64>,
     pub deposit: Option<RawDistribution>,
+    pub wake: Option<String>,
+    pub latency: Option<RawDistribution>,
+    pub latency_stress: Option<f64>,
+}
+
+/// One order resting at a time, replaced every `wake` on average.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLiquidityProvider {
+    pub count: Option<i64>,
+    pub deposit: Option<RawDistribution>,
+    pub size: Option<f64>,
+    pub distance: Option<f64>,
+    pub capital: Option<f64>,
     pub wake: Option<String>,
     pub latency: Option<RawDistribution>,
     pub latency_stress: Option<f64>,

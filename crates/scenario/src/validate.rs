@@ -1214,6 +1214,8 @@ struct AgentKeys {
     pull_vol: Option<f64>,
     calm: Option<String>,
     presence: Option<f64>,
+    size: Option<f64>,
+    distance: Option<f64>,
     lookback: Option<String>,
     threshold: Option<f64>,
     put_strike: Option<f64>,
@@ -1313,6 +1315,20 @@ impl AgentKeys {
                     ..AgentKeys::default()
                 },
             ),
+            RawAgents::LiquidityProvider(a) => (
+                AgentKind::LiquidityProvider,
+                AgentKeys {
+                    count: a.count,
+                    deposit: a.deposit,
+                    size: a.size,
+                    distance: a.distance,
+                    capital: a.capital,
+                    wake: a.wake,
+                    latency: a.latency,
+                    latency_stress: a.latency_stress,
+                    ..AgentKeys::default()
+                },
+            ),
             RawAgents::OptionMarketMaker(a) => (
                 AgentKind::OptionMarketMaker,
                 AgentKeys {
@@ -1344,9 +1360,10 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
     let p = |k: &str| format!("{path}.{k}");
     let day = SimDuration::from_secs(86_400);
     let default_deposit = match kind {
-        AgentKind::MarketMaker | AgentKind::OptionMarketMaker | AgentKind::Arbitrageur => {
-            Distribution::Constant(1_000_000.0)
-        }
+        AgentKind::MarketMaker
+        | AgentKind::OptionMarketMaker
+        | AgentKind::Arbitrageur
+        | AgentKind::LiquidityProvider => Distribution::Constant(1_000_000.0),
         _ => Distribution::LogNormal { median: 2_000.0, sigma: 1.2, min: 50.0, max: 5_000_000.0 },
     };
     let stop_loss =
@@ -1464,6 +1481,23 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             })
         }
         AgentKind::OptionBuyer => Behaviour::OptionBuyer,
+        AgentKind::LiquidityProvider => {
+            let d = ProviderConfig::default();
+            Behaviour::LiquidityProvider(ProviderConfig {
+                size: real_or(raw.size, d.size, &p("size"), Range::positive_up_to(1e6))?,
+                distance: real_or(
+                    raw.distance,
+                    d.distance,
+                    &p("distance"),
+                    Range::positive_up_to(0.5),
+                )?,
+                capital: money(
+                    raw.capital.unwrap_or(d.capital.to_f64()),
+                    &p("capital"),
+                    Range::non_negative_up_to(1e12),
+                )?,
+            })
+        }
     };
     Ok(AgentGroup {
         count: count as u32,

@@ -425,6 +425,23 @@ impl Ctx<'_> {
                     if opened { Status::Open } else { Status::Waiting };
             }
             Action::BuyBack => self.buy_back(a)?,
+            Action::Provide { long, lots, offset } => {
+                self.venue.book.cancel_all(liqsim_book::OwnerId(a.0));
+                let spec = self.cfg.spec;
+                let current = self.venue.exchange.position(a).lots();
+                let new = current + if long { lots } else { -lots };
+                if self.venue.exchange.allows(a, Qty::from_lots(new), mark)? {
+                    let price =
+                        spec.price_to_f64(mark) * if long { 1.0 - offset } else { 1.0 + offset };
+                    let tick = spec.tick_size().to_f64();
+                    let ticks =
+                        if long { (price / tick).floor() } else { (price / tick).ceil() } as i64;
+                    // Post-only: an order that would cross is refused, not matched.
+                    if ticks > 0 {
+                        self.venue.post(None, post_only(a, long, ticks, lots))?;
+                    }
+                }
+            }
             Action::Nothing | Action::TopUp { .. } | Action::Adopt => {}
         }
         Ok(())
