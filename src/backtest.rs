@@ -1,6 +1,7 @@
 //! `liqsim backtest FILE --policy P`: margin coverage on the scenario's real history.
 //!
-//! Walks the history (`margin.history`, or the replayed file): at each test date the
+//! Walks the history (`margin.history` as the scenario's run sees it, cut at the run's
+//! start; or, without one, the replayed file): at each test date the
 //! policy sets the initial margin of a reference position of one unit of the perpetual
 //! (long, or short with `--side short`) from the closes up to that date; the loss over the
 //! margin horizon is compared with it. Breaches are counted and tested: Kupiec's
@@ -42,12 +43,14 @@ pub fn run(args: &BacktestArgs) -> CliResult {
     overrides.push(format!("margin.policy=\"{}\"", args.policy));
     let s = liqsim_scenario::load(&args.file, &overrides)?;
     let bars = match (&s.margin.history, &s.market.process) {
-        (Some(h), _) => h.clone(),
+        (Some(h), _) => h.bars.clone(),
         (None, liqsim_scenario::Process::Replay { bars, .. }) => bars.clone(),
         _ => {
             return Err(InputError::new("no history to walk")
                 .key("margin.history")
-                .expected("a scenario with margin.history or a replay process")
+                .expected(
+                    "a scenario with margin.history (at least two rows before its start) or a replay process",
+                )
                 .into());
         }
     };

@@ -281,21 +281,114 @@ fn a_margin_history_too_short_for_the_horizon_is_refused_by_validate() {
         csv.push_str(&format!("2020-03-12T20:{m:02}:00Z,10,12,9,11,1\n"));
     }
     scratch.write("h.csv", csv);
-    let text = replace("method = \"monte_carlo\"", "method = \"historical\"\nhistory = \"h.csv\"");
+    let text = replace("method = \"monte_carlo\"", "method = \"historical\"\nhistory = \"h.csv\"")
+        .replacen("duration", "start = \"2020-03-12T21:00:00Z\"\nduration", 1);
     let path = scratch.write("s.toml", text);
     let out = liqsim(&["validate", path.to_str().unwrap()]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_contains(
         &out.stderr,
         &[
-            "s.toml:13:11",
+            "s.toml:14:11",
             "key `margin.history`",
-            "29 returns in the history, too few for a horizon of 1440 periods of 1m",
+            "30 of the history's 30 rows closed by the run's start 2020-03-12T21:00:00Z",
+            "29 returns, too few for a horizon of 1440 periods of 1m",
             "or margin.horizon of at most 19m",
         ],
     );
     let out = liqsim(&["validate", path.to_str().unwrap(), "--set", "margin.horizon=19m"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // A start before most of it leaves fewer rows; the message says how many.
+    let out = liqsim(&[
+        "validate",
+        path.to_str().unwrap(),
+        "--set",
+        "margin.horizon=10m",
+        "--set",
+        "start=\"2020-03-12T20:15:00Z\"",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_contains(
+        &out.stderr,
+        &[
+            "key `margin.history`",
+            "15 of the history's 30 rows closed by the run's start 2020-03-12T20:15:00Z",
+            "(the file runs from 2020-03-12T20:00:00Z to 2020-03-12T20:29:00Z): 14 returns",
+            "valid: a history with at least 21 rows closed by the run's start at this horizon",
+        ],
+    );
+}
+
+/// Twenty daily rows, 2020-03-01 to 2020-03-20, as a scratch margin history of VALID
+/// under a historical method; `start` is put before `duration` when given.
+fn daily_history_scenario(scratch: &Scratch, start: Option<&str>) -> std::path::PathBuf {
+    let mut csv = String::from(HEAD);
+    for day in 1..=20 {
+        csv.push_str(&format!("2020-03-{day:02}T00:00:00Z,10,12,9,11,1\n"));
+    }
+    scratch.write("d.csv", csv);
+    let mut text = replace(
+        "method = \"monte_carlo\"",
+        "method = \"filtered_historical\"\nhorizon = \"1d\"\nhistory = \"d.csv\"",
+    );
+    if let Some(start) = start {
+        text = text.replacen("duration", &format!("start = \"{start}\"\nduration"), 1);
+    }
+    scratch.write("s.toml", text)
+}
+
+#[test]
+fn a_parametric_run_reading_a_history_without_a_start_is_refused_by_validate() {
+    let scratch = Scratch::new();
+    let path = daily_history_scenario(&scratch, None);
+    let out = liqsim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_contains(
+        &out.stderr,
+        &[
+            "s.toml: key `start`",
+            "`es` with method `filtered_historical` reads margin.history, and this parametric \
+             run has no start: the history is cut at the run's start",
+            "valid: start = \"2020-03-21T00:00:00Z\" (an RFC 3339 time in UTC",
+        ],
+    );
+    // The fixed policy reads no history and needs no start.
+    let out = liqsim(&["validate", path.to_str().unwrap(), "--set", "margin.policy=fixed"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), format!("ok {}", path.display()));
+}
+
+#[test]
+fn validate_prints_the_history_rows_a_run_reads_and_the_last_date() {
+    let scratch = Scratch::new();
+    // 20:23 on the 15th: the 14th's bar closed at midnight, the 15th's has not.
+    let path = daily_history_scenario(&scratch, Some("2020-03-15T20:23:00Z"));
+    let out = liqsim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        format!(
+            "ok {} (margin history: 14 rows, the last dated 2020-03-14T00:00:00Z, before the \
+             start 2020-03-15T20:23:00Z)",
+            path.display()
+        )
+    );
+    // A day earlier, a row fewer; under Monte Carlo nothing reads it and nothing is said.
+    let earlier = ["--set", "start=\"2020-03-14T20:23:00Z\""];
+    let out = liqsim(&[&["validate", path.to_str().unwrap()][..], &earlier].concat());
+    assert!(out.stdout.contains("(margin history: 13 rows, the last dated 2020-03-13T00:00:00Z"));
+    let mc = ["--set", "margin.method=monte_carlo"];
+    let out = liqsim(&[&["validate", path.to_str().unwrap()][..], &mc].concat());
+    assert_eq!(out.stdout.trim(), format!("ok {}", path.display()));
+    // The bundled Black Thursday replay under es reads the daily history to 2020-03-11.
+    let out =
+        liqsim(&["validate", "scenarios/black-thursday-2020.toml", "--set", "margin.policy=es"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        "ok scenarios/black-thursday-2020.toml (margin history: 938 rows, the last dated \
+         2020-03-11T00:00:00Z, before the start 2020-03-12T20:23:00Z)"
+    );
 }
 
 #[test]

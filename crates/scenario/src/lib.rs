@@ -631,22 +631,155 @@ strikes = [0.9, 1.0]
         load(&format!("{text}{CHAIN}"), &[]).unwrap();
     }
 
+    /// The minute bars of 2020-03-12 20:23Z to 2020-03-13 03:30Z (428 rows) as a margin
+    /// history.
+    const MINUTES: &str = "margin.history=data/binance_usdm_btcusdt_perp_1m_2020-03-12_13.csv";
+    /// The bundled daily history, 2017-08-17 to 2025-12-31 (3059 rows).
+    const DAYS: &str = "margin.history=data/binance_spot_btcusdt_1d_2017-08-17_2025-12-31.csv";
+
     #[test]
     fn a_margin_history_too_short_for_the_horizon_is_refused() {
-        let minutes = "margin.history=data/binance_usdm_btcusdt_perp_1m_2020-03-12_13.csv";
-        let e = error(VALID, &["margin.method=historical", minutes]);
+        let after = "start=\"2021-01-01T00:00:00Z\"";
+        let e = error(VALID, &["margin.method=historical", MINUTES, after]);
         assert_contains(
             &e,
             &[
                 "key `margin.history`",
-                "427 returns in the history, too few for a horizon of 1440 periods of 1m",
-                "valid: a history of at least 1451 bars at this horizon, or margin.horizon of at most 6h57m",
+                "428 of the history's 428 rows closed by the run's start 2021-01-01T00:00:00Z \
+                 (the file runs from 2020-03-12T20:23:00Z to 2020-03-13T03:30:00Z): 427 returns, \
+                 too few for a horizon of 1440 periods of 1m",
+                "valid: a history with at least 1451 rows closed by the run's start at this \
+                 horizon, or margin.horizon of at most 6h57m",
             ],
         );
-        load(VALID, &["margin.method=historical", minutes, "margin.horizon=6h57m"]).unwrap();
-        // Monte Carlo and the fixed policy do not read the history.
-        load(VALID, &[minutes]).unwrap();
-        load(VALID, &["margin.method=historical", minutes, "margin.policy=fixed"]).unwrap();
+        load(VALID, &["margin.method=historical", MINUTES, after, "margin.horizon=6h57m"]).unwrap();
+        // Monte Carlo and the fixed policy do not read the history, and need no start.
+        load(VALID, &[MINUTES]).unwrap();
+        load(VALID, &["margin.method=historical", MINUTES, "margin.policy=fixed"]).unwrap();
+    }
+
+    #[test]
+    fn a_parametric_run_that_reads_a_history_needs_a_start() {
+        for method in ["historical", "filtered_historical"] {
+            let e = error(VALID, &[&format!("margin.method={method}"), DAYS]);
+            assert_contains(
+                &e,
+                &[
+                    "s.toml: key `start`",
+                    &format!("`es` with method `{method}` reads margin.history"),
+                    "has no start: the history is cut at the run's start so that no margin \
+                     reads data from after it",
+                    "valid: start = \"2026-01-01T00:00:00Z\" (an RFC 3339 time in UTC",
+                ],
+            );
+        }
+        // Monte Carlo reads it only for the anti-procyclicality floor.
+        let e = error(VALID, &[DAYS, "margin.apc.floor=true"]);
+        assert_contains(
+            &e,
+            &["key `start`", "`es` with the anti-procyclicality floor (margin.apc.floor) reads"],
+        );
+        // Without any history the floor has nothing to read.
+        let e = error(VALID, &["margin.apc.floor=true"]);
+        assert_contains(&e, &["key `margin.apc.floor`", "and there is none"]);
+        // A start that is not a UTC time.
+        let e = error(VALID, &[DAYS, "margin.method=historical", "start=\"2026-01-01T00:00:00\""]);
+        assert_contains(
+            &e,
+            &[
+                "key `start`",
+                "`2026-01-01T00:00:00` is not a UTC date and time",
+                "valid: an RFC 3339 time in UTC, such as start = \"2025-10-09T00:00:00Z\"",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_margin_history_is_cut_at_the_start() {
+        let history = |start: &str| -> History {
+            let s = load(VALID, &[DAYS, &format!("start=\"{start}\"")]).unwrap();
+            s.margin.history.unwrap()
+        };
+        // The whole file is history the day after its last row.
+        let all = history("2026-01-01T00:00:00Z");
+        assert_eq!(all.bars.len(), 3059);
+        assert_eq!(replay::format_timestamp(all.last_utc_ns()), "2025-12-31T00:00:00Z");
+        // A start during 2025-12-31 has not seen that day close.
+        let cut = history("2025-12-31T23:59:59Z");
+        assert_eq!(cut.bars.len(), 3058);
+        assert_eq!(replay::format_timestamp(cut.last_utc_ns()), "2025-12-30T00:00:00Z");
+        assert_eq!(cut.bars[..], all.bars[..3058]);
+        // A start before the file's first close leaves nothing a run may read; the fixed
+        // policy here reads none, so that is no error.
+        let none = load(VALID, &[DAYS, "margin.policy=fixed", "start=\"2017-08-17T12:00:00Z\""]);
+        assert!(none.unwrap().margin.history.is_none());
+    }
+
+    #[test]
+    fn a_start_that_leaves_too_few_rows_names_how_many_remain() {
+        let set = |start: &str| format!("start=\"{start}\"");
+        let e = error(VALID, &[DAYS, "margin.method=historical", &set("2017-08-20T00:00:00Z")]);
+        assert_contains(
+            &e,
+            &[
+                "key `margin.history`",
+                "3 of the history's 3059 rows closed by the run's start 2017-08-20T00:00:00Z \
+                 (the file runs from 2017-08-17T00:00:00Z to 2025-12-31T00:00:00Z): 2 returns, \
+                 too few for a horizon of 1 period of 1d",
+                "valid: a history with at least 12 rows closed by the run's start at this horizon",
+            ],
+        );
+        // Before the first row: none remain.
+        let e = error(VALID, &[DAYS, "margin.method=historical", &set("2017-01-01T00:00:00Z")]);
+        assert_contains(&e, &["0 of the history's 3059 rows closed by the run's start"]);
+        // The minute history cut at midnight keeps 20:23 to 23:59 (217 rows): enough for an
+        // hour's horizon, not for four.
+        let midnight = set("2020-03-13T00:00:00Z");
+        let four =
+            error(VALID, &[MINUTES, "margin.method=historical", &midnight, "margin.horizon=4h"]);
+        assert_contains(
+            &four,
+            &["217 of the history's 428 rows", "or margin.horizon of at most 3h26m"],
+        );
+        let s = load(VALID, &[MINUTES, "margin.method=historical", &midnight, "margin.horizon=1h"]);
+        assert_eq!(s.unwrap().margin.history.unwrap().bars.len(), 217);
+    }
+
+    #[test]
+    fn a_replay_starts_at_its_first_row_and_is_not_its_own_history() {
+        let text = VALID.replace("initial_price = 100.0\n", "").replace(
+            "process = { kind = \"gbm\", vol = 0.5 }",
+            "process = { kind = \"replay\", file = \"data/binance_usdm_btcusdt_perp_1m_2020-03-12_13.csv\" }",
+        );
+        let historical = "margin.method=historical";
+        let e = error(&text, &[historical]);
+        assert_contains(
+            &e,
+            &[
+                "key `margin.history`",
+                "`es` with method `historical` reads a margin history and this replay has none",
+                "at or after the run's start (2020-03-12T20:23:00Z)",
+                "valid: margin.history = \"data/FILE.csv\"",
+            ],
+        );
+        let s = load(&text, &[historical, DAYS]).unwrap();
+        assert_eq!(s.start_utc_ns, replay::parse_timestamp("2020-03-12T20:23:00Z"));
+        let history = s.margin.history.unwrap();
+        assert_eq!(history.bars.len(), 938);
+        assert_eq!(replay::format_timestamp(history.last_utc_ns()), "2020-03-11T00:00:00Z");
+        // A start with a replay is its first row's time, or refused with both.
+        load(&text, &[historical, DAYS, "start=\"2020-03-12T20:23:00Z\""]).unwrap();
+        let e = error(&text, &[historical, DAYS, "start=\"2020-03-12T00:00:00Z\""]);
+        assert_contains(
+            &e,
+            &[
+                "key `start`",
+                "start 2020-03-12T00:00:00Z is not the replay's first row, 2020-03-12T20:23:00Z",
+                "valid: start = \"2020-03-12T20:23:00Z\", or no start",
+            ],
+        );
+        // The fixed policy reads no history: a replay without one is fine.
+        load(&text, &["margin.policy=fixed"]).unwrap();
     }
 
     #[test]

@@ -12,6 +12,10 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     pub seed: u64,
+    /// When the run starts, in nanoseconds since 1970-01-01T00:00:00Z: a replay's first
+    /// row, or the `start` key of a parametric run (which may have none when nothing in it
+    /// is dated). No data dated from then on is read by the run.
+    pub start_utc_ns: Option<u64>,
     pub duration: SimDuration,
     pub metrics_interval: SimDuration,
     /// How often the margin totals of the time series are recomputed over every account.
@@ -48,8 +52,9 @@ pub use liqsim_models::{Bar, ProcessSpec, RateUnit};
 pub enum Process {
     /// A stochastic process with rates in `unit`.
     Parametric { unit: RateUnit, spec: ProcessSpec },
-    /// A real history; `file` is the resolved path it was read from.
-    Replay { file: PathBuf, bars: Vec<Bar> },
+    /// A real history; `file` is the resolved path it was read from, `start_utc_ns` the
+    /// absolute time of its first row (the bars' times are relative to it).
+    Replay { file: PathBuf, bars: Vec<Bar>, start_utc_ns: u64 },
 }
 
 impl Process {
@@ -151,6 +156,22 @@ pub enum ScenarioMethod {
     MonteCarlo,
 }
 
+/// A price history as read from a CSV: bars timed from the first row, which was at
+/// `first_utc_ns` (nanoseconds since 1970-01-01T00:00:00Z). As a margin history it holds
+/// only the rows closed by the run's start, at least two.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    pub first_utc_ns: u64,
+    pub bars: Vec<Bar>,
+}
+
+impl History {
+    /// The timestamp of the last row (its bar's open), since 1970-01-01T00:00:00Z.
+    pub fn last_utc_ns(&self) -> u64 {
+        self.first_utc_ns.saturating_add(self.bars.last().map_or(0, |b| b.time_ns))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Margin {
     pub policy: Policy,
@@ -159,8 +180,11 @@ pub struct Margin {
     pub method: ScenarioMethod,
     pub scenarios: usize,
     pub ewma_lambda: f64,
-    /// Daily closes for historical methods (from `margin.history`, or the replay itself).
-    pub history: Option<Vec<Bar>>,
+    /// Closes for historical methods and the anti-procyclicality floor, from
+    /// `margin.history`, cut at the run's start (see [`crate::replay::closed_by`]). `None`
+    /// without a `margin.history`, or when fewer than two of its rows closed before the
+    /// start (validation refuses that when the policy reads it).
+    pub history: Option<History>,
     pub maintenance_fraction: f64,
     pub refresh: SimDuration,
     /// Every policy's own section, validated (the run takes `policy`'s; `--policy`
@@ -170,6 +194,16 @@ pub struct Margin {
     pub greeks: GreeksConfig,
     pub apc_floor: bool,
     pub apc_buffer: f64,
+}
+
+impl Margin {
+    /// Whether the run reads [`Margin::history`]: `es` and `var` take their scenarios from
+    /// it unless they are Monte Carlo, and their anti-procyclicality floor is its most
+    /// volatile year.
+    pub fn uses_history(&self) -> bool {
+        matches!(self.policy, Policy::Es | Policy::Var)
+            && (self.method != ScenarioMethod::MonteCarlo || self.apc_floor)
+    }
 }
 
 #[derive(Debug, Clone)]

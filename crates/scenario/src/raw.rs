@@ -19,6 +19,7 @@ pub struct RawScenario {
     pub name: String,
     pub description: Option<String>,
     pub seed: Option<i64>,
+    pub start: Option<String>,
     pub duration: String,
     pub metrics_interval: Option<String>,
     pub margin_metrics_interval: Option<String>,

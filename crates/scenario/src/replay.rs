@@ -6,20 +6,24 @@
 //! be strictly increasing in time at one constant spacing: a gap or a duplicate is an
 //! error, because a replay that silently bridged a missing hour would invent the price
 //! path of that hour. Every error names the file, the line and the column.
+//!
+//! A bar's time is relative to the first row's (the kernel's clock starts at zero); the
+//! first row's absolute time is kept beside the bars ([`History::first_utc_ns`]), because
+//! a run must not read data from after its own start ([`closed_by`] cuts a history there).
 
-use crate::model::Bar;
+use crate::model::{Bar, History};
 use liqsim_core::{Error, InputError, Result};
 use std::path::Path;
 
 const REQUIRED: [&str; 5] = ["timestamp_utc", "open", "high", "low", "close"];
 
-pub fn load_bars(path: &Path) -> Result<Vec<Bar>> {
+pub fn load_bars(path: &Path) -> Result<History> {
     let source = path.display().to_string();
     let text = crate::read_text(path)?;
     parse_bars(&text, &source)
 }
 
-pub fn parse_bars(text: &str, source: &str) -> Result<Vec<Bar>> {
+pub fn parse_bars(text: &str, source: &str) -> Result<History> {
     let fail = |line: usize, column: &str, message: String| -> Error {
         InputError::new(message).source(source).at(line, 1).key(column).into()
     };
@@ -137,7 +141,50 @@ pub fn parse_bars(text: &str, source: &str) -> Result<Vec<Bar>> {
         .source(source)
         .into());
     }
-    Ok(bars)
+    // At least two rows, so a first time was recorded.
+    let first_utc_ns = first_ns.unwrap_or(0);
+    Ok(History { first_utc_ns, bars })
+}
+
+/// How many of `history`'s bars had closed by `start_utc_ns`: the length of the prefix a
+/// run starting then may read.
+///
+/// A row's timestamp is its bar's open, and its close is known only one spacing later, so
+/// a bar is kept when `open + spacing <= start`: a daily bar opening at 2020-03-12T00:00Z
+/// closes at 2020-03-13T00:00Z and is not yet known to a run starting at 20:23Z on the
+/// 12th, while the bar of the 11th, closed at midnight, is. A bar whose close falls exactly
+/// on the start is kept (its close is the last price before the run's first). Rows are
+/// evenly spaced (checked when read), so the kept ones are a prefix.
+pub fn closed_by(history: &History, start_utc_ns: u64) -> usize {
+    let bars = history.bars.as_slice();
+    let spacing = match bars {
+        [first, second, ..] => second.time_ns - first.time_ns,
+        // A single bar has no spacing to know its close by; none is known before it.
+        _ => return 0,
+    };
+    bars.partition_point(|b| {
+        history
+            .first_utc_ns
+            .checked_add(b.time_ns)
+            .and_then(|open| open.checked_add(spacing))
+            .is_some_and(|close| close <= start_utc_ns)
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of nanoseconds since 1970-01-01T00:00:00Z, with the fraction of
+/// a second when there is one: the form [`parse_timestamp`] reads and the CSVs use.
+pub fn format_timestamp(utc_ns: u64) -> String {
+    let seconds = utc_ns / 1_000_000_000;
+    let nanos = utc_ns % 1_000_000_000;
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let of_day = seconds % 86_400;
+    let (hour, minute, second) = (of_day / 3_600, of_day % 3_600 / 60, of_day % 60);
+    let fraction = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}Z")
 }
 
 /// Nanoseconds since 1970-01-01T00:00:00Z of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (a space
@@ -197,6 +244,21 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm,
+/// the inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,10 +279,51 @@ mod tests {
     #[test]
     fn reads_bars_relative_to_the_first() {
         let csv = "timestamp_utc,open,high,low,close,volume\n2020-03-12T20:23:00Z,10,12,9,11,5\n2020-03-12T20:24:00Z,11,11.5,10,10.5,1\n";
-        let bars = parse_bars(csv, "x.csv").unwrap();
+        let history = parse_bars(csv, "x.csv").unwrap();
+        assert_eq!(history.first_utc_ns, 1_584_044_580_000_000_000);
+        let bars = history.bars;
         assert_eq!(bars.len(), 2);
         assert_eq!(bars[1].time_ns, 60_000_000_000);
         assert_eq!(bars[1].close, 10.5);
+    }
+
+    #[test]
+    fn timestamps_format_as_they_are_read() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2020-02-29T23:59:59Z",
+            "2020-03-12T20:23:00Z",
+            "2025-12-31T00:00:00Z",
+            "2100-03-01T00:00:00.5Z",
+            "2026-01-01T00:00:00.000000001Z",
+        ] {
+            let ns = parse_timestamp(text).unwrap();
+            assert_eq!(format_timestamp(ns), text);
+        }
+    }
+
+    /// Daily bars of 9 to 13 March 2020: which of them a run starting at `start` may read.
+    #[test]
+    fn a_history_is_cut_at_the_last_bar_closed_by_the_start() {
+        let mut csv = String::from("timestamp_utc,open,high,low,close\n");
+        for day in 9..=13 {
+            csv.push_str(&format!("2020-03-{day:02}T00:00:00Z,10,12,9,11\n"));
+        }
+        let history = parse_bars(&csv, "d.csv").unwrap();
+        let kept = |start: &str| closed_by(&history, parse_timestamp(start).unwrap());
+        // Black Thursday's replay starts at 20:23Z on the 12th: the bar of the 12th opened
+        // that midnight but closes only at the next, so the 11th's is the last one kept.
+        assert_eq!(kept("2020-03-12T20:23:00Z"), 3);
+        // A close exactly at the start is known; a nanosecond earlier the 11th's is not.
+        assert_eq!(kept("2020-03-12T00:00:00Z"), 3);
+        assert_eq!(kept("2020-03-11T23:59:59.999999999Z"), 2);
+        assert_eq!(kept("2020-03-10T00:00:00Z"), 1);
+        // A row dated at the start is dropped, and so is everything before the first close.
+        assert_eq!(kept("2020-03-09T00:00:00Z"), 0);
+        assert_eq!(kept("2017-01-01T00:00:00Z"), 0);
+        // After the last close, the whole file.
+        assert_eq!(kept("2020-03-14T00:00:00Z"), 5);
+        assert_eq!(kept("2026-01-01T00:00:00Z"), 5);
     }
 
     #[test]

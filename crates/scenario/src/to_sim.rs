@@ -17,13 +17,15 @@ fn unchecked(what: &str) -> Error {
 }
 
 /// Anti-procyclicality for `es`/`var`: the stressed rates from the most volatile year
-/// (250 periods, or the whole history when shorter) of the margin history.
+/// (250 periods, or the whole history when shorter) of the margin history, which holds
+/// only what closed before the run's start.
 fn apc(s: &Scenario, measure: Measure) -> Option<ApcConfig> {
     let m = &s.margin;
     if !m.apc_floor && m.apc_buffer == 0.0 {
         return None;
     }
-    let stressed = m.history.as_ref().filter(|_| m.apc_floor).and_then(|bars| {
+    let stressed = m.history.as_ref().filter(|_| m.apc_floor).and_then(|history| {
+        let bars = &history.bars;
         let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
         let window = 250.min(closes.len());
         let start = liqsim_risk::scenarios::stressed_window(&closes, window)?;
@@ -57,7 +59,8 @@ pub fn policy_config(s: &Scenario) -> Result<PolicyConfig> {
                         horizon: m.horizon,
                     }
                 }
-                (method, Some(bars)) => {
+                (method, Some(history)) => {
+                    let bars = &history.bars;
                     let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
                     let returns = liqsim_risk::scenarios::log_returns(&closes);
                     let period =

@@ -148,9 +148,10 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         }
     };
     let market = market(raw.market, base_dir, duration)?;
+    let start_utc_ns = start(raw.start.as_deref(), &market.process)?;
     let instruments = instruments(raw.instruments)?;
     option_smile(&market, &instruments)?;
-    let margin = margin(raw.margin, base_dir, &market, max_leverage(&instruments))?;
+    let margin = margin(raw.margin, base_dir, &market, max_leverage(&instruments), start_utc_ns)?;
     let liquidation = liquidation(raw.liquidation)?;
     let insurance_fund_initial = money(
         raw.insurance_fund.and_then(|f| f.initial).unwrap_or(0.0),
@@ -191,6 +192,7 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         name,
         description: raw.description.unwrap_or_default().trim().to_string(),
         seed,
+        start_utc_ns,
         duration,
         metrics_interval,
         margin_metrics_interval,
@@ -202,6 +204,38 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
         fees,
         agents,
     })
+}
+
+/// How `start` is written; the CSVs' timestamps are in the same form.
+const START_FORM: &str = "an RFC 3339 time in UTC, such as start = \"2025-10-09T00:00:00Z\"";
+
+/// The run's start. A replay starts at its file's first row; a replay that gives `start`
+/// as well must give that row's time, so that the file cannot say two things about when
+/// its run is. A parametric run starts at `start`, and has none without it (it needs one
+/// only to cut a margin history: see [`margin`]).
+fn start(text: Option<&str>, process: &Process) -> Result<Option<u64>> {
+    let given = text
+        .map(|text| {
+            replay::parse_timestamp(text).ok_or_else(|| {
+                err("start", format!("`{text}` is not a UTC date and time"), START_FORM)
+            })
+        })
+        .transpose()?;
+    match (process, given) {
+        (Process::Replay { start_utc_ns, .. }, Some(given)) if given != *start_utc_ns => {
+            let first = replay::format_timestamp(*start_utc_ns);
+            Err(err(
+                "start",
+                format!(
+                    "start {} is not the replay's first row, {first}: a replay starts at its first row",
+                    replay::format_timestamp(given)
+                ),
+                format!("start = \"{first}\", or no start (a replay's is its first row)"),
+            ))
+        }
+        (Process::Replay { start_utc_ns, .. }, _) => Ok(Some(*start_utc_ns)),
+        (Process::Parametric { .. }, given) => Ok(given),
+    }
 }
 
 /// Refuses an option chain whose smile the kernel could not build: a short expiry, or a
@@ -516,8 +550,12 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
             units(p.units)?;
             let file = required(p.file, &path("file"), "a CSV path relative to the scenario file")?;
             let resolved = base_dir.join(&file);
-            let bars = replay::load_bars(&resolved)?;
-            Process::Replay { file: resolved, bars }
+            let history = replay::load_bars(&resolved)?;
+            Process::Replay {
+                file: resolved,
+                bars: history.bars,
+                start_utc_ns: history.first_utc_ns,
+            }
         }
     })
 }
@@ -675,11 +713,62 @@ pub(crate) fn max_leverage(instruments: &[Instrument]) -> f64 {
         .unwrap_or(100.0)
 }
 
+/// `history` cut at the run's start: only the rows whose bar had closed by then (see
+/// [`replay::closed_by`] for the rule). When the run reads it, what remains must give a
+/// scenario set: the set sums the history's returns over the horizon in whole periods of
+/// the history (to_sim does the same), and ten more returns than that is the least that
+/// gives one. Fewer than two rows left is no history at all.
+fn cut_history(
+    mut history: History,
+    start_utc_ns: u64,
+    used: bool,
+    horizon: SimDuration,
+) -> Result<Option<History>> {
+    let total = history.bars.len();
+    // Read from the whole file, which has at least two rows, even when the cut leaves fewer.
+    let period = SimDuration::from_nanos(history.bars[1].time_ns - history.bars[0].time_ns);
+    let (first, last) = (history.first_utc_ns, history.last_utc_ns());
+    let kept = replay::closed_by(&history, start_utc_ns);
+    history.bars.truncate(kept);
+    let returns = kept.saturating_sub(1);
+    let periods = ((horizon.nanos() as f64 / period.nanos() as f64).round() as usize).max(1);
+    if used && returns < periods + 10 {
+        // The longest horizon this history serves, when it is one margin.horizon takes.
+        let longest = SimDuration::from_nanos(
+            period.nanos().saturating_mul(returns.saturating_sub(10) as u64),
+        );
+        let shorter = if longest >= SimDuration::from_secs(60) {
+            format!(", or margin.horizon of at most {longest}")
+        } else {
+            String::new()
+        };
+        let date = replay::format_timestamp;
+        return Err(err(
+            "margin.history",
+            format!(
+                "{kept} of the history's {total} rows closed by the run's start {} (the file \
+                 runs from {} to {}): {returns} returns, too few for a horizon of {periods} \
+                 period{} of {period}",
+                date(start_utc_ns),
+                date(first),
+                date(last),
+                if periods == 1 { "" } else { "s" }
+            ),
+            format!(
+                "a history with at least {} rows closed by the run's start at this horizon{shorter}",
+                periods + 11
+            ),
+        ));
+    }
+    Ok((kept >= 2).then_some(history))
+}
+
 fn margin(
     raw: Option<RawMargin>,
     base_dir: &Path,
     market: &Market,
     max_leverage: f64,
+    start_utc_ns: Option<u64>,
 ) -> Result<Margin> {
     let raw = raw.unwrap_or(RawMargin {
         policy: None,
@@ -728,62 +817,90 @@ fn margin(
         SimDuration::from_secs(60),
         SimDuration::from_secs(30 * 86_400),
     )?;
+    let scenario_policy = matches!(policy, Policy::Es | Policy::Var);
+    let method_text = raw.method.as_deref().unwrap_or("filtered_historical");
+    if scenario_policy
+        && method == ScenarioMethod::MonteCarlo
+        && let Process::Replay { .. } = market.process
+    {
+        return Err(err(
+            "margin.method",
+            "Monte Carlo scenarios need a parametric process; this market replays a history",
+            "historical or filtered_historical for a replay",
+        ));
+    }
+    let apc_floor = raw.apc.as_ref().and_then(|a| a.floor).unwrap_or(false);
+    // What `Margin::uses_history` says of the validated section.
+    let uses_history = scenario_policy && (method != ScenarioMethod::MonteCarlo || apc_floor);
+    let what_reads = || {
+        if method == ScenarioMethod::MonteCarlo {
+            format!("`{}` with the anti-procyclicality floor (margin.apc.floor)", policy.name())
+        } else {
+            format!("`{}` with method `{method_text}`", policy.name())
+        }
+    };
     let history = match &raw.history {
         Some(file) => {
             Some(replay::load_bars(&base_dir.join(file)).map_err(|e| e.at_key("margin.history"))?)
         }
-        None => match &market.process {
-            Process::Replay { bars, .. } => Some(bars.clone()),
-            _ => None,
-        },
+        None => None,
     };
-    let scenario_policy = matches!(policy, Policy::Es | Policy::Var);
-    let method_text = raw.method.as_deref().unwrap_or("filtered_historical");
-    if scenario_policy && method == ScenarioMethod::MonteCarlo {
-        if let Process::Replay { .. } = market.process {
-            return Err(err(
-                "margin.method",
-                "Monte Carlo scenarios need a parametric process; this market replays a history",
-                "historical or filtered_historical for a replay",
-            ));
-        }
-    } else if scenario_policy {
-        let Some(bars) = &history else {
-            return Err(err(
+    if uses_history && history.is_none() {
+        return Err(match &market.process {
+            // The replay was the default history once; but every bar of it is at or after
+            // the run's start, so it is not history the run's margins may read.
+            Process::Replay { start_utc_ns, .. } => err(
                 "margin.history",
                 format!(
-                    "method `{method_text}` needs a price history and the market process is not a replay"
+                    "{} reads a margin history and this replay has none: the replayed file \
+                     cannot be its own, since every bar of it is at or after the run's \
+                     start ({}) and margins calibrated on it would know the path they are \
+                     tested on",
+                    what_reads(),
+                    replay::format_timestamp(*start_utc_ns)
                 ),
-                "margin.history = \"data/FILE.csv\", or margin.method = \"monte_carlo\"",
-            ));
-        };
-        // The scenario set sums the history's returns over the horizon in whole periods
-        // of the history (to_sim does the same); ten more returns than that is the least
-        // that gives a set.
-        let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
-        let returns = liqsim_risk::scenarios::log_returns(&closes).len();
-        let period = SimDuration::from_nanos(bars[1].time_ns - bars[0].time_ns);
-        let periods = ((horizon.nanos() as f64 / period.nanos() as f64).round() as usize).max(1);
-        if returns < periods + 10 {
-            let key = if raw.history.is_some() { "margin.history" } else { "market.process.file" };
-            // The longest horizon this history serves, when it is one margin.horizon takes.
-            let longest = SimDuration::from_nanos(
-                period.nanos().saturating_mul(returns.saturating_sub(10) as u64),
-            );
-            let shorter = if longest >= SimDuration::from_secs(60) {
-                format!(", or margin.horizon of at most {longest}")
-            } else {
-                String::new()
-            };
+                "margin.history = \"data/FILE.csv\" with rows that closed before the replay's \
+                 first (such as data/binance_spot_btcusdt_1d_2017-08-17_2025-12-31.csv), or \
+                 a policy that reads no history: fixed, grid or greeks",
+            ),
+            Process::Parametric { .. } if method == ScenarioMethod::MonteCarlo => err(
+                "margin.apc.floor",
+                "the anti-procyclicality floor is the rates of the most volatile 250 periods \
+                 of margin.history, and there is none",
+                "margin.history = \"data/FILE.csv\" (with a start), or margin.apc.floor = false",
+            ),
+            Process::Parametric { .. } => err(
+                "margin.history",
+                format!("method `{method_text}` needs a price history in margin.history"),
+                "margin.history = \"data/FILE.csv\" (with a start), or margin.method = \"monte_carlo\"",
+            ),
+        });
+    }
+    let history = match (history, start_utc_ns) {
+        (Some(history), Some(start)) => cut_history(history, start, uses_history, horizon)?,
+        (Some(history), None) if uses_history => {
+            // The first start at which the whole file is history: its last bar's close.
+            let spacing = history.bars[1].time_ns - history.bars[0].time_ns;
+            let after = history.last_utc_ns().saturating_add(spacing);
             return Err(err(
-                key,
+                "start",
                 format!(
-                    "{returns} returns in the history, too few for a horizon of {periods} periods of {period}"
+                    "{} reads margin.history, and this parametric run has no start: the \
+                     history is cut at the run's start so that no margin reads data from \
+                     after it",
+                    what_reads()
                 ),
-                format!("a history of at least {} bars at this horizon{shorter}", periods + 11),
+                format!(
+                    "start = \"{}\" (an RFC 3339 time in UTC; this history's last row closes \
+                     then, so that start reads all of it and an earlier one less)",
+                    replay::format_timestamp(after)
+                ),
             ));
         }
-    }
+        // Nothing in the run reads it (validation refused above otherwise); without a
+        // start there is nothing to cut at.
+        (history, _) => history,
+    };
     let fixed = raw.fixed.unwrap_or(RawFixedMargin {
         initial: None,
         maintenance: None,
