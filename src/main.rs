@@ -92,6 +92,7 @@ mod tests_support {
         Outcome {
             scenario: s.name.clone(),
             seed: s.seed,
+            start_utc_ns: s.start_utc_ns,
             policy: s.margin.policy.name().into(),
             digest: format!("{:032x}", x),
             events: 100 + s.seed,

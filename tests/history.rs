@@ -148,3 +148,48 @@ fn october_2025_exhausts_the_small_fund_in_the_cascade_even_with_a_large_fee() {
     assert!(fed["adl"]["engine_count"].as_u64().unwrap() > 0);
     assert_eq!(fed["conservation_error"], 0);
 }
+
+/// A replay dates its outputs: every row of the time series and of the liquidation log
+/// carries its UTC time, the replay's first row (2020-03-12T20:23:00Z) plus `time_s`.
+/// An undated run leaves the column empty.
+#[test]
+fn a_replay_dates_its_rows_in_utc() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = liqsim(&[
+        "run",
+        "scenarios/black-thursday-2020.toml",
+        "--set",
+        "agents[1].count=500",
+        "--out",
+        path,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let utc_of = |seconds: f64| {
+        let s = 20 * 3600 + 23 * 60 + seconds as u64;
+        let (day, s) = (12 + s / 86_400, s % 86_400);
+        format!("2020-03-{day:02}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+    };
+    for file in ["timeseries.csv", "liquidations.csv"] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let (time, utc) = (
+            header.iter().position(|h| *h == "time_s").unwrap(),
+            header.iter().position(|h| *h == "utc").unwrap(),
+        );
+        let mut rows = 0;
+        for line in lines {
+            let f: Vec<&str> = line.split(',').collect();
+            let seconds: f64 = f[time].parse().unwrap();
+            assert_eq!(seconds.fract(), 0.0, "{file}: {line}");
+            assert_eq!(f[utc], utc_of(seconds), "{file}: {line}");
+            rows += 1;
+        }
+        assert!(rows > 0, "{file} has no rows");
+    }
+    let out = liqsim(&["run", "scenarios/quickstart.toml", "--out", path]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(dir.path().join("liquidations.csv")).unwrap();
+    assert!(text.lines().skip(1).all(|l| l.ends_with(',')), "an undated run has no utc");
+}

@@ -310,6 +310,8 @@ pub fn crash_outcome() -> Outcome {
     Outcome {
         scenario: "synthetic-crash".into(),
         seed: 7,
+        // 2020-03-12T00:00:00Z.
+        start_utc_ns: Some(1_583_971_200_000_000_000),
         policy: "es".into(),
         digest: "5f3a9c0e7b21d4486a0c9e12f3b7d501".into(),
         events: 4_812_337,

@@ -12,7 +12,7 @@
 //! writers quote nothing because every field is numeric or a fixed word.
 
 use crate::json::Json;
-use liqsim_core::{Error, InputError, Money};
+use liqsim_core::{Error, InputError, Money, SimTime};
 use liqsim_sim::{Outcome, Side};
 use std::path::Path;
 
@@ -203,6 +203,15 @@ pub fn fall_from_peak(o: &Outcome) -> Option<f64> {
     (oi.peak.units > 0.0).then(|| 1.0 - oi.trough.units / oi.peak.units)
 }
 
+/// The UTC time of simulated time `t` in a dated run (RFC 3339, nanoseconds when there
+/// are any); empty in an undated one.
+fn utc(o: &Outcome, t: SimTime) -> String {
+    o.start_utc_ns
+        .and_then(|start| start.checked_add(t.nanos()))
+        .map(liqsim_core::time::format_timestamp)
+        .unwrap_or_default()
+}
+
 fn f6(x: f64) -> String {
     if x.is_finite() { format!("{x:.6}") } else { String::new() }
 }
@@ -215,8 +224,10 @@ fn f6(x: f64) -> String {
 /// `margin_required`, `margin_held`, `accounts_below_maintenance`. `spread` is empty
 /// when a side of the book is empty; `utilization` is margin required / held (empty when
 /// nothing is held); cumulative `unpaid_loss` is the claim nobody paid, and `solvent`
-/// (true/false) says the fund is not negative and nothing is unpaid.
-pub const SERIES_HEADER: [&str; 26] = [
+/// (true/false) says the fund is not negative and nothing is unpaid; `utc` is the end of
+/// the interval in UTC in a dated run (a replay, or a scenario with a `start`), empty
+/// otherwise.
+pub const SERIES_HEADER: [&str; 27] = [
     "time_s",
     "index",
     "mark",
@@ -243,6 +254,7 @@ pub const SERIES_HEADER: [&str; 26] = [
     "utilization",
     "unpaid_loss",
     "solvent",
+    "utc",
 ];
 
 pub fn timeseries_csv(o: &Outcome) -> String {
@@ -281,6 +293,7 @@ pub fn timeseries_csv(o: &Outcome) -> String {
             utilization,
             r.unpaid_loss.to_string(),
             r.solvent().to_string(),
+            utc(o, r.time),
         ];
         text.push_str(&fields.join(","));
         text.push('\n');
@@ -300,8 +313,9 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// the perpetual fetched; empty when none was closed), `shortfall` (its cost against
 /// `mark`, positive when worse), `group` (index of the owner's `[[agents]]` group; empty
 /// for the backstop), `leverage` (perpetual notional over equity at the trigger; empty at
-/// or below zero equity).
-pub const LIQUIDATIONS_HEADER: [&str; 22] = [
+/// or below zero equity), `utc` (the time in UTC in a dated run: a replay, or a scenario
+/// with a `start`; empty otherwise).
+pub const LIQUIDATIONS_HEADER: [&str; 23] = [
     "index",
     "time_s",
     "account",
@@ -324,6 +338,7 @@ pub const LIQUIDATIONS_HEADER: [&str; 22] = [
     "shortfall",
     "group",
     "leverage",
+    "utc",
 ];
 
 pub fn side_name(side: Side) -> &'static str {
@@ -360,6 +375,7 @@ pub fn liquidations_csv(o: &Outcome) -> String {
             l.shortfall.to_string(),
             l.group.map(|g| g.to_string()).unwrap_or_default(),
             f6(l.leverage),
+            utc(o, l.time),
         ];
         text.push_str(&fields.join(","));
         text.push('\n');

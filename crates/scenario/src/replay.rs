@@ -12,6 +12,7 @@
 //! a run must not read data from after its own start ([`closed_by`] cuts a history there).
 
 use crate::model::{Bar, History};
+pub use liqsim_core::time::{format_timestamp, parse_timestamp};
 use liqsim_core::{Error, InputError, Result};
 use std::path::Path;
 
@@ -169,94 +170,6 @@ pub fn closed_by(history: &History, start_utc_ns: u64) -> usize {
             .and_then(|open| open.checked_add(spacing))
             .is_some_and(|close| close <= start_utc_ns)
     })
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of nanoseconds since 1970-01-01T00:00:00Z, with the fraction of
-/// a second when there is one: the form [`parse_timestamp`] reads and the CSVs use.
-pub fn format_timestamp(utc_ns: u64) -> String {
-    let seconds = utc_ns / 1_000_000_000;
-    let nanos = utc_ns % 1_000_000_000;
-    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
-    let of_day = seconds % 86_400;
-    let (hour, minute, second) = (of_day / 3_600, of_day % 3_600 / 60, of_day % 60);
-    let fraction = if nanos == 0 {
-        String::new()
-    } else {
-        format!(".{nanos:09}").trim_end_matches('0').to_string()
-    };
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}Z")
-}
-
-/// Nanoseconds since 1970-01-01T00:00:00Z of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (a space
-/// may stand for `T`). Dates before 1970 are refused (no history of interest is that old).
-pub fn parse_timestamp(text: &str) -> Option<u64> {
-    let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00"))?;
-    let (date, time) = text.split_once(['T', ' '])?;
-    let mut d = date.splitn(3, '-');
-    let year: i64 = d.next()?.parse().ok()?;
-    let month: u32 = d.next()?.parse().ok()?;
-    let day: u32 = d.next()?.parse().ok()?;
-    let mut t = time.splitn(3, ':');
-    let hour: u64 = t.next()?.parse().ok()?;
-    let minute: u64 = t.next()?.parse().ok()?;
-    let seconds_text = t.next()?;
-    let (whole, fraction) = seconds_text.split_once('.').unwrap_or((seconds_text, ""));
-    let second: u64 = whole.parse().ok()?;
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let nanos_fraction: u64 =
-        if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().ok()? };
-    let days = days_from_civil(year, month, day);
-    if days < 0 {
-        return None;
-    }
-    let seconds = days as u64 * 86_400 + hour * 3_600 + minute * 60 + second;
-    seconds.checked_mul(1_000_000_000)?.checked_add(nanos_fraction)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm,
-/// the inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

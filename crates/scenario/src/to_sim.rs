@@ -139,6 +139,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
     Ok(SimConfig {
         name: s.name.clone(),
         seed: s.seed,
+        start_utc_ns: s.start_utc_ns,
         duration: s.duration,
         metrics_interval: s.metrics_interval,
         margin_metrics_interval: s.margin_metrics_interval,

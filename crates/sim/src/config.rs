@@ -11,6 +11,10 @@ use liqsim_risk::PolicyConfig;
 pub struct SimConfig {
     pub name: String,
     pub seed: u64,
+    /// When simulated time zero is, in UTC nanoseconds since 1970-01-01T00:00:00Z (a
+    /// replay's first row, or the scenario's `start`); the kernel never reads it, the
+    /// outputs date their rows with it.
+    pub start_utc_ns: Option<u64>,
     pub duration: SimDuration,
     pub metrics_interval: SimDuration,
     /// Margin totals and the count below maintenance visit every account: recomputed at

@@ -362,6 +362,7 @@ impl Recorder {
         Ok(Outcome {
             scenario: run.scenario,
             seed: run.seed,
+            start_utc_ns: run.start_utc_ns,
             policy: run.policy,
             digest: run.digest,
             events: run.events,
@@ -410,6 +411,7 @@ impl Recorder {
 pub struct RunFacts {
     pub scenario: String,
     pub seed: u64,
+    pub start_utc_ns: Option<u64>,
     pub policy: String,
     pub digest: String,
     pub events: u64,
@@ -478,6 +480,7 @@ mod tests {
         RunFacts {
             scenario: "s".into(),
             seed: 1,
+            start_utc_ns: None,
             policy: "es".into(),
             digest: "d".into(),
             events: 10,

@@ -12,6 +12,9 @@ use liqsim_core::{Money, SimDuration, SimTime};
 pub struct Outcome {
     pub scenario: String,
     pub seed: u64,
+    /// Simulated time zero in UTC nanoseconds since 1970-01-01T00:00:00Z, when the run is
+    /// dated (a replay, or a scenario with a `start`).
+    pub start_utc_ns: Option<u64>,
     /// `es`, `var`, `fixed` or `grid`.
     pub policy: String,
     /// 32 hex digits over fills, liquidations and ledger changes.

@@ -357,6 +357,7 @@ impl World {
         let facts = RunFacts {
             scenario: self.cfg.name.clone(),
             seed: self.cfg.seed,
+            start_utc_ns: self.cfg.start_utc_ns,
             policy: self.margin.model.name().to_string(),
             digest: observers.digest.to_string(),
             events: self.events,
