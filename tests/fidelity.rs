@@ -1,0 +1,208 @@
+//! Fidelity: the bundled replays and the calm day against published figures, under each
+//! replay's own margin rule (the venue's tiered fixed schedule). Each band and its source
+//! is in scenarios/README.md ("Fidelity targets"). These are ignored in the ordinary run
+//! because the simulated market does not meet them yet; run them with
+//! `cargo test --release --test main fidelity -- --ignored`: each prints every figure
+//! beside its band and fails listing the misses, so a model change can be judged against
+//! the world and not only against its own snapshots.
+
+use crate::support::{liqsim, repo_root};
+use std::collections::BTreeMap;
+
+struct Csv {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Csv {
+    fn read(text: &str) -> Csv {
+        let mut lines = text.lines();
+        let header = lines.next().unwrap().split(',').map(str::to_string).collect();
+        let rows = lines.map(|l| l.split(',').map(str::to_string).collect()).collect();
+        Csv { header, rows }
+    }
+
+    fn col(&self, name: &str) -> usize {
+        self.header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    fn numbers(&self, name: &str) -> Vec<f64> {
+        let c = self.col(name);
+        self.rows.iter().map(|r| r[c].parse().unwrap_or(0.0)).collect()
+    }
+
+    fn texts(&self, name: &str) -> Vec<String> {
+        let c = self.col(name);
+        self.rows.iter().map(|r| r[c].clone()).collect()
+    }
+}
+
+struct Run {
+    summary: serde_json::Value,
+    liquidations: Csv,
+    series: Csv,
+}
+
+fn run(scenario: &str, extra: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["run", scenario, "--format", "json", "--out", dir.path().to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = liqsim(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    Run {
+        summary: serde_json::from_str(&out.stdout).unwrap(),
+        liquidations: Csv::read(&read("liquidations.csv")),
+        series: Csv::read(&read("timeseries.csv")),
+    }
+}
+
+/// Figures against their bands; panics listing every miss.
+#[derive(Default)]
+struct Check {
+    lines: Vec<String>,
+    misses: usize,
+}
+
+impl Check {
+    fn within(&mut self, what: &str, value: f64, low: f64, high: f64) {
+        let ok = (low..=high).contains(&value);
+        self.misses += usize::from(!ok);
+        let mark = if ok { "ok  " } else { "MISS" };
+        self.lines.push(format!("{mark} {what}: {value:.3} (published band {low}..{high})"));
+    }
+
+    fn done(self, title: &str) {
+        let report = format!("{title}\n{}", self.lines.join("\n"));
+        eprintln!("{report}");
+        assert_eq!(self.misses, 0, "{report}");
+    }
+}
+
+fn figure(v: &serde_json::Value, path: &[&str]) -> f64 {
+    path.iter().fold(v, |v, k| &v[*k]).as_f64().unwrap_or(f64::NAN)
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// Liquidated notional per UTC minute (`YYYY-MM-DDTHH:MM`).
+fn per_minute(r: &Run) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (utc, n) in r.liquidations.texts("utc").iter().zip(r.liquidations.numbers("notional")) {
+        *out.entry(utc[..16].to_string()).or_insert(0.0) += n;
+    }
+    out
+}
+
+#[test]
+#[ignore = "fidelity: the simulated day does not meet the published figures yet"]
+fn october_2025_against_published_figures() {
+    let r = run("scenarios/oct-2025-deleveraging.toml", &[]);
+    let mut c = Check::default();
+    let v = &r.summary;
+    c.within(
+        "liquidated notional / peak open interest",
+        figure(v, &["liquidations", "per_peak_open_interest"]),
+        0.04,
+        0.25,
+    );
+    c.within(
+        "open interest fall from peak",
+        figure(v, &["open_interest", "fall_from_peak"]),
+        0.25,
+        0.60,
+    );
+    c.within(
+        "long share of liquidated notional",
+        figure(v, &["liquidations", "long_share"]),
+        0.75,
+        0.95,
+    );
+    let minutes = per_minute(&r);
+    let total: f64 = minutes.values().sum();
+    let cascade: f64 = minutes
+        .iter()
+        .filter(|(m, _)| m.as_str() >= "2025-10-10T20:50" && m.as_str() < "2025-10-10T21:25")
+        .map(|(_, n)| n)
+        .sum();
+    c.within("share of liquidated notional in 20:50-21:25 UTC", cascade / total, 0.40, 1.0);
+    c.done("10 October 2025 under the venue's rule");
+}
+
+#[test]
+#[ignore = "fidelity: the simulated night does not meet the published figures yet"]
+fn black_thursday_against_published_figures() {
+    let r = run("scenarios/black-thursday-2020.toml", &[]);
+    let mut c = Check::default();
+    let v = &r.summary;
+    c.within(
+        "open interest fall from peak",
+        figure(v, &["open_interest", "fall_from_peak"]),
+        0.25,
+        0.65,
+    );
+    c.within(
+        "long share of liquidated notional",
+        figure(v, &["liquidations", "long_share"]),
+        0.80,
+        1.0,
+    );
+    // Per-minute liquidated notional against the replayed minutes' quote volume.
+    let data = std::fs::read_to_string(
+        repo_root().join("scenarios/data/binance_usdm_btcusdt_perp_1m_2020-03-12_13.csv"),
+    )
+    .unwrap();
+    let data = Csv::read(&data);
+    let liquidated = per_minute(&r);
+    let stamps = data.texts("timestamp_utc");
+    let volume = data.numbers("quote_volume");
+    let sim: Vec<f64> =
+        stamps.iter().map(|s| liquidated.get(&s[..16]).copied().unwrap_or(0.0)).collect();
+    c.within(
+        "correlation of liquidated notional with quote volume, per minute",
+        pearson(&sim, &volume),
+        0.6,
+        1.0,
+    );
+    c.done("Black Thursday under the venue's rule");
+}
+
+#[test]
+#[ignore = "fidelity: the calm day does not meet the published figures yet"]
+fn calm_baseline_against_published_figures() {
+    let seeds = 20;
+    let (mut long, mut short, mut both) = (0.0, 0.0, 0);
+    for seed in 1..=seeds {
+        let r = run("scenarios/calm-baseline.toml", &["--seed", &seed.to_string()]);
+        // Daily liquidated notional by side over the day's mean open interest notional.
+        let oi = r.series.numbers("open_interest");
+        let mark = r.series.numbers("mark");
+        let mean_oi = oi.iter().zip(&mark).map(|(q, p)| q * p).sum::<f64>() / oi.len() as f64;
+        let sides = r.liquidations.texts("side");
+        let notional = r.liquidations.numbers("notional");
+        let side = |s: &str| -> f64 {
+            sides.iter().zip(&notional).filter(|(x, _)| *x == s).map(|(_, n)| n).sum::<f64>()
+        };
+        let (l, s) = (side("long") / mean_oi, side("short") / mean_oi);
+        long += l / f64::from(seeds);
+        short += s / f64::from(seeds);
+        both += u32::from(l > 0.0 && s > 0.0);
+    }
+    let mut c = Check::default();
+    c.within("long liquidations, share of open interest a day", long, 0.01, 0.07);
+    c.within("short liquidations, share of open interest a day", short, 0.005, 0.04);
+    c.within(
+        "days with both sides liquidated, share",
+        f64::from(both) / f64::from(seeds),
+        0.5,
+        1.0,
+    );
+    c.done("calm-baseline over 20 seeds");
+}
