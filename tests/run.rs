@@ -580,3 +580,26 @@ fn liquidity_providers_keep_a_book_where_pulled_makers_leave_none() {
     let peak = |v: &serde_json::Value| v["open_interest"]["peak"].as_f64().unwrap();
     assert!(peak(&pulled) * 10.0 < peak(&with), "{} vs {}", peak(&pulled), peak(&with));
 }
+
+/// Traders who arrive over three hours instead of one hold less open interest when the
+/// jump comes at 2h; liquidated traders who come back pay their deposit in again and
+/// re-enter, so open interest ends higher. Every invariant holds after every event.
+#[test]
+fn arrivals_spread_over_a_window_and_liquidated_traders_come_back() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--check"];
+        args.extend_from_slice(extra);
+        let v = quickstart_json(&args);
+        assert_eq!(v["conservation_error"], 0);
+        v
+    };
+    let base = run(&[]);
+    let late = run(&["--set", "agents[1].arrival=\"3h\""]);
+    let back = run(&["--set", "agents[1].comeback=1.0"]);
+    let oi = |v: &serde_json::Value, k: &str| v["open_interest"][k].as_f64().unwrap();
+    assert!(oi(&late, "pre_stress") < 0.9 * oi(&base, "pre_stress"), "{late} vs {base}");
+    assert_ne!(back["digest"], base["digest"]);
+    assert!(oi(&back, "end") > oi(&base, "end"), "{} vs {}", oi(&back, "end"), oi(&base, "end"));
+    // Coming back needs a liquidation first: before the jump nothing differs.
+    assert_eq!(oi(&back, "pre_stress"), oi(&base, "pre_stress"));
+}

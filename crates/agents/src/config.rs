@@ -177,6 +177,12 @@ pub struct TraderConfig {
     /// (the rest are market orders).
     pub limit_fraction: f64,
     pub limit_offset: f64,
+    /// First entries spread uniformly over this window from the start (`None`: the first
+    /// hour, or quarter of the run if shorter).
+    pub arrival: Option<SimDuration>,
+    /// Chance that a cross-margined trader, once liquidated, deposits its deposit again
+    /// and re-enters after `reentry`.
+    pub comeback: f64,
 }
 
 impl Default for TraderConfig {
@@ -189,6 +195,8 @@ impl Default for TraderConfig {
             position_share: 1.0,
             limit_fraction: 0.0,
             limit_offset: 0.002,
+            arrival: None,
+            comeback: 0.0,
         }
     }
 }

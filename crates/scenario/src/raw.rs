@@ -340,6 +340,8 @@ pub struct RawLeveragedTrader {
     pub position_share: Option<f64>,
     pub limit_fraction: Option<f64>,
     pub limit_offset: Option<f64>,
+    pub arrival: Option<String>,
+    pub comeback: Option<f64>,
     pub reentry: Option<String>,
     pub wake: Option<String>,
     pub latency: Option<RawDistribution>,

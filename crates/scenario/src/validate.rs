@@ -1320,6 +1320,8 @@ struct AgentKeys {
     position_share: Option<f64>,
     limit_fraction: Option<f64>,
     limit_offset: Option<f64>,
+    arrival: Option<String>,
+    comeback: Option<f64>,
     reentry: Option<String>,
     wake: Option<String>,
     latency: Option<RawDistribution>,
@@ -1356,6 +1358,8 @@ impl AgentKeys {
                     position_share: a.position_share,
                     limit_fraction: a.limit_fraction,
                     limit_offset: a.limit_offset,
+                    arrival: a.arrival,
+                    comeback: a.comeback,
                     reentry: a.reentry,
                     wake: a.wake,
                     latency: a.latency,
@@ -1565,6 +1569,24 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
                     d.limit_offset,
                     &p("limit_offset"),
                     Range::closed(0.0, 0.5),
+                )?,
+                arrival: raw
+                    .arrival
+                    .as_deref()
+                    .map(|text| {
+                        duration(
+                            text,
+                            &p("arrival"),
+                            SimDuration::from_secs(1),
+                            SimDuration::from_secs(30 * 86_400),
+                        )
+                    })
+                    .transpose()?,
+                comeback: real_or(
+                    raw.comeback,
+                    d.comeback,
+                    &p("comeback"),
+                    Range::closed(0.0, 1.0),
                 )?,
             })
         }

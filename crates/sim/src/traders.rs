@@ -501,19 +501,32 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// A liquidated trader does not come back (its account is spent), unless an isolated
-    /// one has another stake in its wallet: a liquidated isolated position costs only its
-    /// margin, so it comes back after `reentry`, like after a stop-out.
+    /// A liquidated trader's account is spent. An isolated one with another stake in its
+    /// wallet comes back after `reentry`, like after a stop-out (a liquidated isolated
+    /// position costs only its margin); a cross-margined one comes back with its deposit
+    /// paid in again with its group's `comeback` chance.
     pub fn on_liquidated(&mut self, a: AccountId) -> Result<()> {
         self.traders.unwatch(a);
         self.population.mark_out(a);
         let Some((gi, m)) = self.population.member_of(a) else { return Ok(()) };
         let g = &self.population.groups[gi];
         let exchange = &self.venue.exchange;
-        if g.first_wallet.is_none()
-            || g.config.kind() != AgentKind::LeveragedTrader
-            || !exchange.is_flat(a)
-        {
+        if g.config.kind() != AgentKind::LeveragedTrader || !exchange.is_flat(a) {
+            return Ok(());
+        }
+        if g.first_wallet.is_none() {
+            let comeback = g.config.trader().map_or(0.0, |t| t.comeback);
+            let member = g.members[m];
+            let mut rng = member_rng(self.cfg.seed, gi, m, member.wakes | 1 << 30);
+            if comeback == 0.0 || rand::RngExt::random::<f64>(&mut rng) >= comeback {
+                return Ok(());
+            }
+            let deposit = Money::round_from_f64(member.state.deposit)?;
+            self.venue.exchange.deposit(a, deposit)?;
+            self.observers.emit(self.now, SimEvent::TopUp { account: a, amount: deposit })?;
+            let pause = g.config.reentry.max(g.config.wake);
+            self.population.groups[gi].members[m].state.status = Status::Waiting;
+            self.schedule_wake(gi, m, self.now.plus(pause));
             return Ok(());
         }
         let available =
@@ -541,9 +554,9 @@ impl Ctx<'_> {
     }
 
     /// Every agent that wakes enters at its own time over the first hour (or quarter of
-    /// the run): market makers do not wake.
+    /// the run), or over its group's `arrival` window: market makers do not wake.
     pub fn schedule_entries(&mut self) {
-        let entry_window = SimDuration::from_secs(3600)
+        let first_hour = SimDuration::from_secs(3600)
             .min(SimDuration::from_nanos(self.cfg.duration.nanos() / 4))
             .nanos()
             .max(1);
@@ -552,6 +565,10 @@ impl Ctx<'_> {
             if g.is_maker() {
                 continue;
             }
+            let entry_window = match g.config.trader().and_then(|t| t.arrival) {
+                Some(window) => window.nanos().max(1),
+                None => first_hour,
+            };
             for m in 0..g.members.len() {
                 let mut rng = member_rng(self.cfg.seed, gi, m, u32::MAX);
                 let at = rand::RngExt::random_range(&mut rng, 0..entry_window);
