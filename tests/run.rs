@@ -583,23 +583,31 @@ fn liquidity_providers_keep_a_book_where_pulled_makers_leave_none() {
 
 /// Traders who arrive over three hours instead of one hold less open interest when the
 /// jump comes at 2h; liquidated traders who come back pay their deposit in again and
-/// re-enter, so open interest ends higher. Every invariant holds after every event.
+/// re-enter, so open interest ends higher; traders who hold for a while and come back
+/// turn the open interest over. Every invariant holds after every event of the last two.
 #[test]
-fn arrivals_spread_over_a_window_and_liquidated_traders_come_back() {
+fn traders_arrive_over_a_window_turn_over_and_come_back_after_liquidation() {
     let run = |extra: &[&str]| {
-        let mut args = vec!["--check"];
-        args.extend_from_slice(extra);
-        let v = quickstart_json(&args);
+        let v = quickstart_json(extra);
         assert_eq!(v["conservation_error"], 0);
         v
     };
     let base = run(&[]);
     let late = run(&["--set", "agents[1].arrival=\"3h\""]);
-    let back = run(&["--set", "agents[1].comeback=1.0"]);
+    let back = run(&["--check", "--set", "agents[1].comeback=1.0"]);
     let oi = |v: &serde_json::Value, k: &str| v["open_interest"][k].as_f64().unwrap();
     assert!(oi(&late, "pre_stress") < 0.9 * oi(&base, "pre_stress"), "{late} vs {base}");
     assert_ne!(back["digest"], base["digest"]);
     assert!(oi(&back, "end") > oi(&base, "end"), "{} vs {}", oi(&back, "end"), oi(&base, "end"));
     // Coming back needs a liquidation first: before the jump nothing differs.
     assert_eq!(oi(&back, "pre_stress"), oi(&base, "pre_stress"));
+    // Holding for 15 minutes on average, then out for 10 before coming back: at any time
+    // about 15 / 25 of the traders are in, so the jump meets less open interest and
+    // liquidates fewer of them.
+    let turning =
+        run(&["--check", "--set", "agents[1].hold=\"15m\"", "--set", "agents[1].reentry=\"10m\""]);
+    let share = oi(&turning, "pre_stress") / oi(&base, "pre_stress");
+    assert!((0.6..0.9).contains(&share), "{share}");
+    let count = |v: &serde_json::Value| v["liquidations"]["count"].as_u64().unwrap();
+    assert!(count(&turning) < count(&base), "{} vs {}", count(&turning), count(&base));
 }

@@ -10,13 +10,14 @@
 use crate::config::{
     AgentGroup, Behaviour, MomentumConfig, ProviderConfig, TraderConfig, WriterConfig,
 };
-use liqsim_core::{RngStream, SimDuration};
+use liqsim_core::{RngStream, SimDuration, SimTime};
 use rand::RngExt;
 
 /// What an agent sees when it wakes. Prices in quote units per base unit, money in quote
 /// units, `lot` in base units.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct View {
+    pub now: SimTime,
     pub mark: f64,
     pub index: f64,
     /// The index one `lookback` ago.
@@ -57,6 +58,8 @@ pub struct State {
     pub status: Status,
     /// It has decided, once, whether to add margin on this position's warning.
     pub warned: bool,
+    /// A trader with a holding time closes its position at this time.
+    pub hold_until: Option<SimTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -166,6 +169,7 @@ impl Agent for TraderConfig {
         let poll = exponential(g.wake, rng);
         match s.status {
             Status::Waiting => {
+                s.hold_until = c.hold.map(|hold| v.now.plus(exponential(hold, rng)));
                 let lots = lots_for(s.deposit * c.position_share * s.leverage, v);
                 if rng.random::<f64>() < c.limit_fraction {
                     let action = Action::OpenLimit { long: s.long, lots, offset: c.limit_offset };
@@ -188,7 +192,8 @@ impl Agent for TraderConfig {
                 let loss = (s.deposit - v.equity) / s.deposit;
                 let stop = c.stop_loss.is_some_and(|x| loss >= x);
                 let profit = c.take_profit.is_some_and(|x| -loss >= x);
-                if stop || profit {
+                let held = s.hold_until.is_some_and(|t| v.now >= t);
+                if stop || profit || held {
                     return Decision { action: Action::Close, next: Next::Never };
                 }
                 let warned = v.margin_equity < 1.5 * v.maintenance;
@@ -362,6 +367,7 @@ mod tests {
 
     fn view(equity: f64, position: i64) -> View {
         View {
+            now: SimTime::START,
             mark: 50_000.0,
             index: 50_000.0,
             index_then: 50_000.0,
@@ -375,7 +381,14 @@ mod tests {
     }
 
     fn state(status: Status) -> State {
-        State { deposit: 1000.0, leverage: 10.0, long: true, status, warned: false }
+        State {
+            deposit: 1000.0,
+            leverage: 10.0,
+            long: true,
+            status,
+            warned: false,
+            hold_until: None,
+        }
     }
 
     #[test]
@@ -405,6 +418,24 @@ mod tests {
         // Nothing left: it stops.
         let d = p.decide(&g, &mut state(Status::Waiting), &view(0.0, 0), &mut rng);
         assert_eq!((d.action, d.next), (Action::Nothing, Next::Never));
+    }
+
+    #[test]
+    fn a_trader_with_a_holding_time_closes_when_it_ends() {
+        let t = TraderConfig { hold: Some(SimDuration::from_secs(600)), ..trader() };
+        let g = group(Behaviour::LeveragedTrader(t));
+        let mut rng = StreamId::named("hold").rng(5);
+        let mut s = state(Status::Waiting);
+        t.decide(&g, &mut s, &view(1000.0, 0), &mut rng);
+        let until = s.hold_until.expect("a holding time is drawn at entry");
+        s.status = Status::Open;
+        let before = View {
+            now: SimTime::START.plus(SimDuration::from_nanos(until.nanos() - 1)),
+            ..view(1000.0, 200)
+        };
+        assert_eq!(t.decide(&g, &mut s, &before, &mut rng).action, Action::Nothing);
+        let after = View { now: until, ..view(1000.0, 200) };
+        assert_eq!(t.decide(&g, &mut s, &after, &mut rng).action, Action::Close);
     }
 
     #[test]

@@ -183,6 +183,9 @@ pub struct TraderConfig {
     /// Chance that a cross-margined trader, once liquidated, deposits its deposit again
     /// and re-enters after `reentry`.
     pub comeback: f64,
+    /// Mean holding time (exponential) after which an open position is closed at market,
+    /// to re-enter after `reentry` (`None`: held until a stop, a target or liquidation).
+    pub hold: Option<SimDuration>,
 }
 
 impl Default for TraderConfig {
@@ -197,6 +200,7 @@ impl Default for TraderConfig {
             limit_offset: 0.002,
             arrival: None,
             comeback: 0.0,
+            hold: None,
         }
     }
 }

@@ -342,6 +342,7 @@ pub struct RawLeveragedTrader {
     pub limit_offset: Option<f64>,
     pub arrival: Option<String>,
     pub comeback: Option<f64>,
+    pub hold: Option<String>,
     pub reentry: Option<String>,
     pub wake: Option<String>,
     pub latency: Option<RawDistribution>,

@@ -1322,6 +1322,7 @@ struct AgentKeys {
     limit_offset: Option<f64>,
     arrival: Option<String>,
     comeback: Option<f64>,
+    hold: Option<String>,
     reentry: Option<String>,
     wake: Option<String>,
     latency: Option<RawDistribution>,
@@ -1360,6 +1361,7 @@ impl AgentKeys {
                     limit_offset: a.limit_offset,
                     arrival: a.arrival,
                     comeback: a.comeback,
+                    hold: a.hold,
                     reentry: a.reentry,
                     wake: a.wake,
                     latency: a.latency,
@@ -1588,6 +1590,18 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
                     &p("comeback"),
                     Range::closed(0.0, 1.0),
                 )?,
+                hold: raw
+                    .hold
+                    .as_deref()
+                    .map(|text| {
+                        duration(
+                            text,
+                            &p("hold"),
+                            SimDuration::from_secs(1),
+                            SimDuration::from_secs(365 * 86_400),
+                        )
+                    })
+                    .transpose()?,
             })
         }
         AgentKind::MarketMaker => Behaviour::MarketMaker(maker()?),

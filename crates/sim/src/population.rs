@@ -105,6 +105,7 @@ impl Population {
                         long,
                         status: Status::Waiting,
                         warned: false,
+                        hold_until: None,
                     },
                     wakes: 0,
                     opened: false,

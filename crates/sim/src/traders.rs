@@ -184,6 +184,11 @@ impl Ctx<'_> {
     /// top-up. P is in ticks; a long acts below its stop and warning, above its target.
     fn watch(&mut self, gi: usize, m: usize, a: AccountId) -> Result<()> {
         self.traders.unwatch(a);
+        // A trader with a holding time also wakes when it ends, if no level comes first.
+        let hold_until = self.population.groups[gi].members[m].state.hold_until;
+        if let Some(t) = hold_until.filter(|_| self.venue.exchange.position(a).lots() != 0) {
+            self.schedule_wake(gi, m, t.max(self.now));
+        }
         let exchange = &self.venue.exchange;
         let q = exchange.position(a).lots();
         if q == 0 {
@@ -271,6 +276,7 @@ impl Ctx<'_> {
         let margin_equity = self.venue.exchange.equity(a, mark)?;
         let wallet = self.population.wallet_cash(&self.venue.exchange, gi, m);
         let view = View {
+            now: self.now,
             mark: spec.price_to_f64(mark),
             index: self.market.index_value,
             index_then: self.market.index_at(self.now.nanos().saturating_sub(lookback.nanos())),
