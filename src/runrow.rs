@@ -8,13 +8,14 @@ use liqsim_core::{Error, Money};
 use liqsim_sim::Outcome;
 
 /// Metric columns, after the run's index, grid point, grid values and seed.
-pub const METRIC_COLUMNS: [&str; 17] = [
+pub const METRIC_COLUMNS: [&str; 18] = [
     "digest",
     "events",
     "liquidation_count",
     "liquidated_notional",
     "bad_debt",
     "insurance_fund_min",
+    "fund_drawdown",
     "fund_exhausted",
     "adl_count",
     "adl_notional",
@@ -40,6 +41,8 @@ pub struct RunRow {
     pub liquidated_notional: Money,
     pub bad_debt: Money,
     pub insurance_fund_min: Money,
+    /// The fund's fall from its start to its lowest (see `RunFigures::fund_drawdown`).
+    pub fund_drawdown: Money,
     pub fund_exhausted: bool,
     pub adl_count: u64,
     pub adl_notional: Money,
@@ -50,7 +53,8 @@ pub struct RunRow {
     pub waves: u32,
     pub mean_initial_margin: Money,
     pub peak_initial_margin: Money,
-    /// Peak over pre-stress initial margin; absent when the pre-stress margin is zero.
+    /// Peak over pre-stress initial margin of a constant small position, as the run
+    /// summary's; absent when the pre-stress rate is zero.
     pub procyclicality: Option<f64>,
 }
 
@@ -73,6 +77,7 @@ impl RunRow {
             liquidated_notional: o.liquidations.notional,
             bad_debt: o.bad_debt,
             insurance_fund_min: o.insurance_fund.min,
+            fund_drawdown: liqsim_report::RunFigures::from_outcome(o).fund_drawdown,
             fund_exhausted: o.fund_exhausted.is_some(),
             adl_count: o.adl.count,
             adl_notional: o.adl.notional,
@@ -83,10 +88,7 @@ impl RunRow {
             waves: o.cascade.waves,
             mean_initial_margin: m.mean_initial,
             peak_initial_margin: m.peak_initial,
-            procyclicality: m
-                .pre_stress_initial
-                .is_positive()
-                .then(|| m.peak_initial.micros() as f64 / m.pre_stress_initial.micros() as f64),
+            procyclicality: liqsim_report::procyclicality(o),
         }
     }
 
@@ -110,6 +112,7 @@ impl RunRow {
             self.liquidated_notional.to_string(),
             self.bad_debt.to_string(),
             self.insurance_fund_min.to_string(),
+            self.fund_drawdown.to_string(),
             self.fund_exhausted.to_string(),
             self.adl_count.to_string(),
             self.adl_notional.to_string(),
@@ -168,6 +171,7 @@ impl RunRow {
             liquidated_notional: money(next())?,
             bad_debt: money(next())?,
             insurance_fund_min: money(next())?,
+            fund_drawdown: money(next())?,
             fund_exhausted: flag(next())?,
             adl_count: num(next(), &bad)?,
             adl_notional: money(next())?,
@@ -189,6 +193,7 @@ impl RunRow {
         liqsim_report::RunFigures {
             seed: self.seed,
             bad_debt: self.bad_debt,
+            fund_drawdown: self.fund_drawdown,
             fund_exhausted: self.fund_exhausted,
             liquidation_count: self.liquidation_count,
             liquidated_notional: self.liquidated_notional,
@@ -228,6 +233,7 @@ pub mod tests {
             liquidated_notional: Money::from_micros(123_456_789),
             bad_debt: Money::from_micros(index as i64 * 1_000_001),
             insurance_fund_min: Money::from_micros(-5),
+            fund_drawdown: Money::from_micros(1_500_000),
             fund_exhausted: index.is_multiple_of(3),
             adl_count: 1,
             adl_notional: Money::ZERO,

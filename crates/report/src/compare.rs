@@ -26,6 +26,11 @@ use std::fmt::Write as _;
 pub struct RunFigures {
     pub seed: u64,
     pub bad_debt: Money,
+    /// The insurance fund's fall from its start to its lowest point, not below zero. The
+    /// fund is marked with the liquidation engine's inventory, so this is what the
+    /// engine's losses and the bad debt it paid cost it, where `bad_debt` counts only
+    /// losses beyond the accounts' bankruptcy.
+    pub fund_drawdown: Money,
     pub fund_exhausted: bool,
     pub liquidation_count: u64,
     pub liquidated_notional: Money,
@@ -43,6 +48,12 @@ impl RunFigures {
         RunFigures {
             seed: o.seed,
             bad_debt: o.bad_debt,
+            fund_drawdown: o
+                .insurance_fund
+                .start
+                .checked_sub(o.insurance_fund.min)
+                .unwrap_or(Money::ZERO)
+                .max(Money::ZERO),
             fund_exhausted: o.fund_exhausted.is_some(),
             liquidation_count: o.liquidations.count,
             liquidated_notional: o.liquidations.notional,
@@ -80,8 +91,9 @@ pub type Estimate = (f64, Option<(f64, f64)>);
 /// A compared metric: name, unit, value of a run (absent when undefined for that run).
 pub type Metric = (&'static str, &'static str, fn(&RunFigures) -> Option<f64>);
 
-pub const METRICS: [Metric; 10] = [
+pub const METRICS: [Metric; 11] = [
     ("bad_debt", "quote units", |r| Some(r.bad_debt.to_f64())),
+    ("fund_drawdown", "quote units", |r| Some(r.fund_drawdown.to_f64())),
     ("liquidated_notional", "quote units", |r| Some(r.liquidated_notional.to_f64())),
     ("liquidations", "count", |r| Some(r.liquidation_count as f64)),
     ("adl_notional", "quote units", |r| Some(r.adl_notional.to_f64())),
@@ -283,12 +295,13 @@ pub fn comparison_json(c: &Comparison) -> String {
 /// The table people read: one line per policy with the headline figures.
 pub fn comparison_table(c: &Comparison) -> String {
     let head = format!(
-        "{:<7} {:>15} {:>15} {:>15} {:>16} {:>15} {:>15} {:>6}",
+        "{:<7} {:>15} {:>15} {:>15} {:>16} {:>15} {:>15} {:>15} {:>6}",
         "policy",
         "bad debt mean",
         "bad debt p99",
         "paired diff",
         "P(fund out)",
+        "fund drawdown",
         "mean margin",
         "peak margin",
         "depth"
@@ -297,6 +310,7 @@ pub fn comparison_table(c: &Comparison) -> String {
     let ex = c.fund_exhaustion();
     for (pr, (_, e)) in c.policies.iter().zip(&ex) {
         let bad = c.stat(&pr.policy, "bad_debt");
+        let drawdown = c.stat(&pr.policy, "fund_drawdown");
         let margin = c.stat(&pr.policy, "mean_initial_margin");
         let peak = c.stat(&pr.policy, "peak_initial_margin");
         let depth = c.stat(&pr.policy, "max_depth");
@@ -309,19 +323,20 @@ pub fn comparison_table(c: &Comparison) -> String {
             .map_or_else(|| "(base)".into(), |d| format!("{:+.2}", d.mean));
         let p = e.map_or_else(|| "-".into(), |(p, (lo, hi))| format!("{p:.2} [{lo:.2},{hi:.2}]"));
         lines.push(format!(
-            "{:<7} {:>15} {:>15} {:>15} {:>16} {:>15} {:>15} {:>6}",
+            "{:<7} {:>15} {:>15} {:>15} {:>16} {:>15} {:>15} {:>15} {:>6}",
             pr.policy,
             m(&bad, |s| s.mean),
             m(&bad, |s| s.p99),
             diff,
             p,
+            m(&drawdown, |s| s.mean),
             m(&margin, |s| s.mean),
             m(&peak, |s| s.max),
             depth.map_or_else(|| "-".into(), |s| format!("{:.1}", s.summary.mean)),
         ));
     }
     lines.push(format!(
-        "{} seeds per policy; bad debt and margin in quote units; paired diff: mean bad debt minus the first policy's on the same seeds; P(fund out) with its 95% Wilson interval",
+        "{} seeds per policy; bad debt and margin in quote units; paired diff: mean bad debt minus the first policy's on the same seeds; P(fund out) with its 95% Wilson interval; fund drawdown: mean fall of the insurance fund (marked with the liquidation engine's inventory) from its start to its lowest",
         c.seeds.len()
     ));
     lines.join("\n") + "\n"

@@ -424,6 +424,7 @@ pub fn comparison() -> Comparison {
                     RunFigures {
                         seed,
                         bad_debt: money(bad.round()),
+                        fund_drawdown: money(bad.min(2_000_000.0).round()),
                         fund_exhausted: bad > 2_000_000.0,
                         liquidation_count: (200.0 + 2_000.0 * severity / margin_scale) as u64,
                         liquidated_notional: money(
