@@ -12,7 +12,7 @@
 
 use crate::CliResult;
 use crate::runrow::{RunRow, csv_line};
-use crate::sweep::{progress, threads};
+use crate::sweep::{MAX_THREADS, progress, threads};
 use liqsim_core::{Error, InputError};
 use liqsim_scenario::Policy;
 use std::path::PathBuf;
@@ -27,9 +27,9 @@ pub struct CompareArgs {
     /// Seeds per policy: the scenario's seed, seed+1, ...
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub seeds: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Worker threads, 1 to 1024 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
+    pub threads: Option<u64>,
     /// Override a field for every run: `--set liquidation.fee=0.01` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -174,7 +174,7 @@ mod tests {
             file: repo_file("scenarios/quickstart.toml"),
             policies: policies.split(',').map(str::to_string).collect(),
             seeds: 6,
-            threads: Some(threads),
+            threads: Some(threads as u64),
             overrides: vec![],
             format: "table".into(),
             out: None,

@@ -116,13 +116,23 @@ fn read_pnl(path: &std::path::Path) -> Result<Vec<f64>, Error> {
     Ok(values)
 }
 
+/// A number as a person wrote it: plain in the usual range, in exponent form beyond.
+fn short(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e6).contains(&x.abs()) { format!("{x:e}") } else { format!("{x}") }
+}
+
+/// The farthest tail `--alpha` may ask for, on either side.
+const ALPHA_MIN: f64 = 1e-12;
+
 pub fn run(args: &RiskArgs) -> CliResult {
     let alpha = args.alpha;
-    if !(alpha.is_finite() && alpha > 0.0 && alpha < 1.0) {
+    // Beyond a 1e-12 tail a quantile means nothing, and the Student-t quantile's inverse
+    // incomplete beta function fails far before f64 runs out (at 1e-200).
+    if !(alpha.is_finite() && (ALPHA_MIN..=1.0 - ALPHA_MIN).contains(&alpha)) {
         return Err(bad(
             "--alpha",
-            format!("--alpha {alpha} is out of range"),
-            "a number in (0, 1)",
+            format!("--alpha {} is out of range", short(alpha)),
+            "a number from 1e-12 to 1 - 1e-12",
         ));
     }
     let measure = args.measure.as_str();

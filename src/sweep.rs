@@ -32,9 +32,9 @@ pub struct SweepArgs {
     /// Seeds per grid point: the scenario's seed, seed+1, ... (the same at every point).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub seeds: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Worker threads, 1 to 1024 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
+    pub threads: Option<u64>,
     /// Run only the I-th of N deterministic slices (0 <= I < N); combine with `liqsim merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -249,8 +249,12 @@ pub fn summary_csv(keys: &[String], rows: &[RunRow]) -> Result<String, Error> {
     Ok(text)
 }
 
-pub fn threads(requested: Option<usize>) -> usize {
+/// Each worker runs a whole world at a time, so more workers than this only add memory.
+pub const MAX_THREADS: u64 = 1024;
+
+pub fn threads(requested: Option<u64>) -> usize {
     requested
+        .map(|t| t.min(MAX_THREADS) as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
         .max(1)
 }
@@ -349,7 +353,7 @@ mod tests {
                 "liquidation.fee=0.005,0.01".into(),
             ],
             seeds: 4,
-            threads: Some(threads),
+            threads: Some(threads as u64),
             shard: shard.map(str::to_string),
             overrides: vec![],
             out: out.to_path_buf(),

@@ -783,3 +783,15 @@ proptest! {
         }
     }
 }
+
+/// A replay file that never ends (a device) is read no further than 64 MiB and refused,
+/// naming the file, instead of filling the memory.
+#[cfg(unix)]
+#[test]
+fn a_replay_from_an_endless_device_is_refused() {
+    let text = replace("initial_price = 100.0\n", "").replace(
+        "process = { kind = \"gbm\", vol = 0.5 }",
+        "process = { kind = \"replay\", file = \"/dev/zero\" }",
+    );
+    assert_contains(&rejects(&text, &[]), &["/dev/zero", "larger than the 64 MiB read from it"]);
+}

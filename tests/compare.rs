@@ -103,3 +103,24 @@ fn compare_is_identical_for_one_and_two_threads() {
     let b = compare_json(BASE, &["--policies", "es,fixed", "--threads", "2"]);
     assert_eq!(a, b);
 }
+
+/// Each worker runs a whole world at a time: a thread count beyond 1024 (or zero) is
+/// refused up front, for compare and sweep alike, naming the flag and its range.
+#[test]
+fn a_thread_count_out_of_range_is_refused() {
+    for (command, threads) in [("compare", "5000"), ("compare", "0"), ("sweep", "5000")] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args =
+            vec![command, "scenarios/quickstart.toml", "--seeds", "1", "--threads", threads];
+        if command == "sweep" {
+            args.extend(["--out", dir.path().to_str().unwrap()]);
+        }
+        let out = liqsim(&args);
+        assert_eq!(out.code, 2, "{command} --threads {threads}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("--threads") && out.stderr.contains("1..=1024"),
+            "{}",
+            out.stderr
+        );
+    }
+}

@@ -67,8 +67,13 @@ fn bad_input_exits_2_naming_the_problem() {
     let scratch = Scratch::new();
     let broken = scratch.write("broken.txt", "1\n2\nabc\n");
     let no_column = scratch.write("nocol.csv", "day,loss\n1,2\n");
-    let cases: [(&[&str], &[&str]); 6] = [
-        (&["--measure", "var", "--alpha", "1.5", "--dist", "normal"], &["--alpha", "(0, 1)"]),
+    let cases: [(&[&str], &[&str]); 7] = [
+        (&["--measure", "var", "--alpha", "1.5", "--dist", "normal"], &["--alpha", "1e-12 to"]),
+        // A tail too far for any quantile (the t quantile's beta inversion fails there).
+        (
+            &["--measure", "var", "--alpha", "1e-300", "--dist", "t:4"],
+            &["--alpha 1e-300 is out of range", "from 1e-12 to 1 - 1e-12"],
+        ),
         (&["--measure", "es", "--alpha", "0.99", "--dist", "t:1"], &["--dist", "> 1"]),
         (&["--measure", "es", "--alpha", "0.99", "--dist", "cauchy"], &["--dist", "t:NU"]),
         (

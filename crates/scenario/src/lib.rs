@@ -90,16 +90,39 @@ pub fn load_str(
     })
 }
 
+/// The largest regular file read whole (a minute history of ten years is about 0.3 GiB).
+const MAX_FILE_BYTES: u64 = 2 << 30;
+/// The most read from anything else (a pipe, a device), whose size is not known ahead.
+const MAX_STREAM_BYTES: u64 = 64 << 20;
+
 /// Reads a whole text file with errors a user can act on.
 pub fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
     let source = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::from(InputError::new(format!("cannot read: {e}")).source(&source)))?;
+    let cannot = |e: std::io::Error| {
+        Error::from(InputError::new(format!("cannot read: {e}")).source(&source))
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.is_dir() {
         return Err(InputError::new("is a directory, not a file").source(&source).into());
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::from(InputError::new(format!("cannot read: {e}")).source(&source)))?;
+    let limit = if meta.is_file() { MAX_FILE_BYTES } else { MAX_STREAM_BYTES };
+    let too_large = || {
+        Error::from(
+            InputError::new(format!("is larger than the {} MiB read from it", limit >> 20))
+                .source(&source),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let valid = std::str::from_utf8(&e.as_bytes()[..offset]).unwrap_or("");
