@@ -41,7 +41,7 @@ pub struct RunRow {
     pub liquidated_notional: Money,
     pub bad_debt: Money,
     pub insurance_fund_min: Money,
-    /// The fund's fall from its start to its lowest (see `RunFigures::fund_drawdown`).
+    /// The fund's fall from its start to its lowest (`liqsim_report::fund_drawdown`).
     pub fund_drawdown: Money,
     pub fund_exhausted: bool,
     pub adl_count: u64,
@@ -77,7 +77,7 @@ impl RunRow {
             liquidated_notional: o.liquidations.notional,
             bad_debt: o.bad_debt,
             insurance_fund_min: o.insurance_fund.min,
-            fund_drawdown: liqsim_report::RunFigures::from_outcome(o).fund_drawdown,
+            fund_drawdown: liqsim_report::fund_drawdown(o),
             fund_exhausted: o.fund_exhausted.is_some(),
             adl_count: o.adl.count,
             adl_notional: o.adl.notional,

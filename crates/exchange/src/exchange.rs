@@ -1096,10 +1096,11 @@ impl Exchange {
             ]),
             MarginSchedule::Brackets(_) => None,
         };
+        // The engine's inventory is the venue's own, not margin its traders post.
+        let engine = self.engine.map(|e| e.account.0 as usize);
         for i in 0..self.qty.len() {
             let q = self.qty[i];
-            // The engine's inventory is the venue's own, not margin its traders post.
-            if q == 0 || !self.holdings[i].is_empty() || self.is_engine(i) {
+            if q == 0 || !self.holdings[i].is_empty() || engine == Some(i) {
                 continue;
             }
             let a = AccountId(i as u32);

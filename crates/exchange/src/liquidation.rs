@@ -135,6 +135,21 @@ pub struct Liquidated {
     pub unpaid: Money,
 }
 
+/// `taker` takes `lots` of `a`'s position (long when `long`) over at `bound`; returns the
+/// notional it paid.
+fn take_over(
+    exchange: &mut Exchange,
+    taker: AccountId,
+    a: AccountId,
+    long: bool,
+    lots: i64,
+    bound: Price,
+) -> Result<Money> {
+    let (buyer, seller) = if long { (taker, a) } else { (a, taker) };
+    exchange.transfer_position(buyer, seller, bound, Qty::from_lots(lots))?;
+    exchange.spec().notional(bound, Qty::from_lots(lots))
+}
+
 /// The order limit at bankruptcy price `b` (fractional ticks), rounded so that a fill
 /// never takes the account below zero: up for a long's sale, down for a short's buy.
 fn limit_at(b: f64, long: bool) -> Price {
@@ -245,9 +260,7 @@ impl Liquidator {
                 let exchange = host.exchange();
                 let take = exchange.capacity(backstop, long, left, bound, mark)?;
                 if take > 0 {
-                    let (buyer, seller) = if long { (backstop, a) } else { (a, backstop) };
-                    exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
-                    let paid = exchange.spec().notional(bound, Qty::from_lots(take))?;
+                    let paid = take_over(exchange, backstop, a, long, take, bound)?;
                     done.backstop_notional = done.backstop_notional.checked_add(paid)?;
                     done.backstop_lots += take;
                     closed += take;
@@ -260,10 +273,7 @@ impl Liquidator {
                 let exchange = host.exchange();
                 let take = exchange.engine_capacity(long, left, bound, mark)?;
                 if take > 0 {
-                    let e = engine.account;
-                    let (buyer, seller) = if long { (e, a) } else { (a, e) };
-                    exchange.transfer_position(buyer, seller, bound, Qty::from_lots(take))?;
-                    let paid = exchange.spec().notional(bound, Qty::from_lots(take))?;
+                    let paid = take_over(exchange, engine.account, a, long, take, bound)?;
                     done.engine_notional = done.engine_notional.checked_add(paid)?;
                     done.engine_lots += take;
                     closed += take;

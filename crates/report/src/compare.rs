@@ -13,7 +13,7 @@
 
 use crate::html::{page, panel};
 use crate::json::Json;
-use crate::run::procyclicality;
+use crate::run::{fund_drawdown, procyclicality};
 use crate::svg::{Axis, Chart, PALETTE, Swatch, escape};
 use liqsim_core::Money;
 use liqsim_sim::Outcome;
@@ -48,12 +48,7 @@ impl RunFigures {
         RunFigures {
             seed: o.seed,
             bad_debt: o.bad_debt,
-            fund_drawdown: o
-                .insurance_fund
-                .start
-                .checked_sub(o.insurance_fund.min)
-                .unwrap_or(Money::ZERO)
-                .max(Money::ZERO),
+            fund_drawdown: fund_drawdown(o),
             fund_exhausted: o.fund_exhausted.is_some(),
             liquidation_count: o.liquidations.count,
             liquidated_notional: o.liquidations.notional,

@@ -28,6 +28,7 @@ pub use compare::{
 };
 pub use html::run_report_html;
 pub use run::{
-    liquidations_csv, procyclicality, summary_json, timeseries_csv, write_atomic, write_run_dir,
+    fund_drawdown, liquidations_csv, procyclicality, summary_json, timeseries_csv, write_atomic,
+    write_run_dir,
 };
 pub use sweep::{SweepPoint, mark_frontier, sweep_html};

@@ -20,6 +20,13 @@ use std::path::Path;
 pub const RUN_FILES: [&str; 4] =
     ["summary.json", "timeseries.csv", "liquidations.csv", "report.html"];
 
+/// The insurance fund's fall from its start to its lowest point, not below zero (the fund
+/// is marked with the liquidation engine's inventory).
+pub fn fund_drawdown(o: &Outcome) -> Money {
+    let f = o.insurance_fund;
+    f.start.checked_sub(f.min).unwrap_or(Money::ZERO).max(Money::ZERO)
+}
+
 /// Peak over pre-stress initial margin of a constant small position (the peak-to-base
 /// ratio of CCP procyclicality studies); absent when the pre-stress rate is zero.
 pub fn procyclicality(o: &Outcome) -> Option<f64> {

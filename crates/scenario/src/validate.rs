@@ -106,6 +106,15 @@ fn duration_or(
     duration(text.unwrap_or(default), path, min, max)
 }
 
+/// A duration from a second to `max` when the key is given.
+fn optional_duration(
+    text: Option<&str>,
+    path: &str,
+    max: SimDuration,
+) -> Result<Option<SimDuration>> {
+    text.map(|t| duration(t, path, SimDuration::from_secs(1), max)).transpose()
+}
+
 fn choice<T: Copy>(text: &str, path: &str, options: &[(&str, T)]) -> Result<T> {
     options.iter().find(|(name, _)| *name == text).map(|(_, v)| *v).ok_or_else(|| {
         let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
@@ -1572,36 +1581,22 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
                     &p("limit_offset"),
                     Range::closed(0.0, 0.5),
                 )?,
-                arrival: raw
-                    .arrival
-                    .as_deref()
-                    .map(|text| {
-                        duration(
-                            text,
-                            &p("arrival"),
-                            SimDuration::from_secs(1),
-                            SimDuration::from_secs(30 * 86_400),
-                        )
-                    })
-                    .transpose()?,
+                arrival: optional_duration(
+                    raw.arrival.as_deref(),
+                    &p("arrival"),
+                    SimDuration::from_secs(30 * 86_400),
+                )?,
                 comeback: real_or(
                     raw.comeback,
                     d.comeback,
                     &p("comeback"),
                     Range::closed(0.0, 1.0),
                 )?,
-                hold: raw
-                    .hold
-                    .as_deref()
-                    .map(|text| {
-                        duration(
-                            text,
-                            &p("hold"),
-                            SimDuration::from_secs(1),
-                            SimDuration::from_secs(365 * 86_400),
-                        )
-                    })
-                    .transpose()?,
+                hold: optional_duration(
+                    raw.hold.as_deref(),
+                    &p("hold"),
+                    SimDuration::from_secs(365 * 86_400),
+                )?,
             })
         }
         AgentKind::MarketMaker => Behaviour::MarketMaker(maker()?),

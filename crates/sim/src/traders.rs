@@ -357,22 +357,9 @@ impl Ctx<'_> {
         }
         let config = &self.population.groups[gi].config;
         let (kind, reentry, wake) = (config.kind(), config.reentry, config.wake);
-        let mark = self.market.mark_ticks;
         match action {
             Action::OpenLimit { long, lots, offset } => {
-                let spec = self.cfg.spec;
-                let mark_f = spec.price_to_f64(mark);
-                let current = self.venue.exchange.position(a).lots();
-                let new = current + if long { lots } else { -lots };
-                let allowed =
-                    lots > 0 && self.venue.exchange.allows(a, Qty::from_lots(new), mark)?;
-                let price = mark_f * if long { 1.0 - offset } else { 1.0 + offset };
-                let tick = spec.tick_size().to_f64();
-                let ticks =
-                    if long { (price / tick).floor() } else { (price / tick).ceil() } as i64;
-                let rests = allowed
-                    && ticks > 0
-                    && self.venue.post(None, post_only(a, long, ticks, lots))?.resting.lots() > 0;
+                let rests = lots > 0 && self.post_off_mark(a, long, lots, offset)?;
                 let (status, after) = if rests {
                     (Status::Resting, wake)
                 } else {
@@ -433,24 +420,28 @@ impl Ctx<'_> {
             Action::BuyBack => self.buy_back(a)?,
             Action::Provide { long, lots, offset } => {
                 self.venue.book.cancel_all(liqsim_book::OwnerId(a.0));
-                let spec = self.cfg.spec;
-                let current = self.venue.exchange.position(a).lots();
-                let new = current + if long { lots } else { -lots };
-                if self.venue.exchange.allows(a, Qty::from_lots(new), mark)? {
-                    let price =
-                        spec.price_to_f64(mark) * if long { 1.0 - offset } else { 1.0 + offset };
-                    let tick = spec.tick_size().to_f64();
-                    let ticks =
-                        if long { (price / tick).floor() } else { (price / tick).ceil() } as i64;
-                    // Post-only: an order that would cross is refused, not matched.
-                    if ticks > 0 {
-                        self.venue.post(None, post_only(a, long, ticks, lots))?;
-                    }
-                }
+                self.post_off_mark(a, long, lots, offset)?;
             }
             Action::Nothing | Action::TopUp { .. } | Action::Adopt => {}
         }
         Ok(())
+    }
+
+    /// Rests a post-only order for `lots` `offset` (a fraction of the price) outside the
+    /// mark, below it for a bid, when the exchange allows the position it would make;
+    /// returns whether it rests (post-only: one that would cross is refused, not matched).
+    fn post_off_mark(&mut self, a: AccountId, long: bool, lots: i64, offset: f64) -> Result<bool> {
+        let spec = self.cfg.spec;
+        let mark = self.market.mark_ticks;
+        let current = self.venue.exchange.position(a).lots();
+        let new = current + if long { lots } else { -lots };
+        if !self.venue.exchange.allows(a, Qty::from_lots(new), mark)? {
+            return Ok(false);
+        }
+        let price = spec.price_to_f64(mark) * if long { 1.0 - offset } else { 1.0 + offset };
+        let tick = spec.tick_size().to_f64();
+        let ticks = if long { (price / tick).floor() } else { (price / tick).ceil() } as i64;
+        Ok(ticks > 0 && self.venue.post(None, post_only(a, long, ticks, lots))?.resting.lots() > 0)
     }
 
     /// Opens a market position of up to `lots`, scaled down to what the exchange allows;
