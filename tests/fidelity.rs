@@ -1,10 +1,12 @@
-//! Fidelity: the bundled replays and the calm day against published figures, under each
-//! replay's own margin rule (the venue's tiered fixed schedule). Each band and its source
-//! is in scenarios/README.md ("Fidelity targets"). These are ignored in the ordinary run
-//! because the simulated market does not meet them yet; run them with
-//! `cargo test --release --test main fidelity -- --ignored`: each prints every figure
-//! beside its band and fails listing the misses, so a model change can be judged against
-//! the world and not only against its own snapshots.
+//! Fidelity: the bundled replays and the calm day against published figures, under the
+//! venue's own margin rule (the replays' tiered fixed schedules; for the calm day, the
+//! fixed 100x rule the published shares were measured under). Each band and its source
+//! is in scenarios/README.md ("Fidelity targets"). Each test prints every figure beside
+//! its band. A figure the model does not meet yet is listed here as a known miss, with
+//! the reason in scenarios/README.md: it is reported, not asserted, and a known miss that
+//! comes inside its band fails the test until it is asserted again, so the list cannot
+//! go stale. The calm day's 20 runs are slow in a debug build: that test is ignored in
+//! the ordinary run and CI runs it (`cargo test --test main fidelity -- --ignored`).
 
 use crate::support::{liqsim, repo_root};
 use std::collections::BTreeMap;
@@ -57,25 +59,34 @@ fn run(scenario: &str, extra: &[&str]) -> Run {
     }
 }
 
-/// Figures against their bands; panics listing every miss.
+/// Figures against their bands; panics listing every failure.
 #[derive(Default)]
 struct Check {
     lines: Vec<String>,
-    misses: usize,
+    failures: usize,
 }
 
 impl Check {
     fn within(&mut self, what: &str, value: f64, low: f64, high: f64) {
         let ok = (low..=high).contains(&value);
-        self.misses += usize::from(!ok);
+        self.failures += usize::from(!ok);
         let mark = if ok { "ok  " } else { "MISS" };
+        self.lines.push(format!("{mark} {what}: {value:.3} (published band {low}..{high})"));
+    }
+
+    /// A figure the model does not meet yet (scenarios/README.md says why): reported,
+    /// and a failure once it comes inside its band, so that it is asserted again.
+    fn known_miss(&mut self, what: &str, value: f64, low: f64, high: f64) {
+        let met = (low..=high).contains(&value);
+        self.failures += usize::from(met);
+        let mark = if met { "MET, assert it again:" } else { "MISS (known)" };
         self.lines.push(format!("{mark} {what}: {value:.3} (published band {low}..{high})"));
     }
 
     fn done(self, title: &str) {
         let report = format!("{title}\n{}", self.lines.join("\n"));
         eprintln!("{report}");
-        assert_eq!(self.misses, 0, "{report}");
+        assert_eq!(self.failures, 0, "{report}");
     }
 }
 
@@ -102,7 +113,6 @@ fn per_minute(r: &Run) -> BTreeMap<String, f64> {
 }
 
 #[test]
-#[ignore = "fidelity: the simulated day does not meet the published figures yet"]
 fn october_2025_against_published_figures() {
     let r = run("scenarios/oct-2025-deleveraging.toml", &[]);
     let mut c = Check::default();
@@ -113,7 +123,8 @@ fn october_2025_against_published_figures() {
         0.04,
         0.25,
     );
-    c.within(
+    // Market-wide band; BTC's own fall (about 19%) is what the run comes close to.
+    c.known_miss(
         "open interest fall from peak",
         figure(v, &["open_interest", "fall_from_peak"]),
         0.25,
@@ -137,7 +148,6 @@ fn october_2025_against_published_figures() {
 }
 
 #[test]
-#[ignore = "fidelity: the simulated night does not meet the published figures yet"]
 fn black_thursday_against_published_figures() {
     let r = run("scenarios/black-thursday-2020.toml", &[]);
     let mut c = Check::default();
@@ -165,7 +175,7 @@ fn black_thursday_against_published_figures() {
     let volume = data.numbers("quote_volume");
     let sim: Vec<f64> =
         stamps.iter().map(|s| liquidated.get(&s[..16]).copied().unwrap_or(0.0)).collect();
-    c.within(
+    c.known_miss(
         "correlation of liquidated notional with quote volume, per minute",
         pearson(&sim, &volume),
         0.6,
@@ -175,12 +185,15 @@ fn black_thursday_against_published_figures() {
 }
 
 #[test]
-#[ignore = "fidelity: the calm day does not meet the published figures yet"]
+#[ignore = "slow in a debug build (20 runs): CI runs it with -- --ignored"]
 fn calm_baseline_against_published_figures() {
     let seeds = 20;
     let (mut long, mut short, mut both) = (0.0, 0.0, 0);
     for seed in 1..=seeds {
-        let r = run("scenarios/calm-baseline.toml", &["--seed", &seed.to_string()]);
+        // The published shares were measured under BitMEX's fixed rule (up to 100x); the
+        // scenario's own policy is es.
+        let seed = seed.to_string();
+        let r = run("scenarios/calm-baseline.toml", &["--seed", &seed, "--policy", "fixed"]);
         // Daily liquidated notional by side over the day's mean open interest notional.
         let oi = r.series.numbers("open_interest");
         let mark = r.series.numbers("mark");

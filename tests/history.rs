@@ -90,7 +90,9 @@ fn black_thursday_liquidates_most_high_leverage_longs() {
     let v = run_summary("scenarios/black-thursday-2020.toml");
     let ((long_opened, long_liquidated), (short_opened, short_liquidated)) =
         leverage_share(&v, 20.0, f64::INFINITY);
-    assert!(long_opened > 1000, "{long_opened} high-leverage longs opened");
+    // Enough of them for the share to mean something (the book at the start survived the
+    // day's first -25% at low leverage; the high-leverage ones arrive through the night).
+    assert!(long_opened > 300, "{long_opened} high-leverage longs opened");
     let long_share = long_liquidated as f64 / long_opened as f64;
     // BTC fell about 50% in a day: a 20x long is gone after 5% against it. High-leverage
     // shorts die too on the day's 2-5% rebounds, but far fewer of them.

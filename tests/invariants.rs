@@ -4,7 +4,7 @@
 //! with the exchange. Each case is a small market (under an hour, a few hundred
 //! accounts) drawn over processes, shocks, policies, liquidation rules (the engine funded
 //! by the fund, a vault or none; closes at the mark or not), makers' presence, liquidity
-//! providers, margin modes and option chains; a failure prints the scenario that reproduces it.
+//! providers, traders opening at start or through the book, margin modes and option chains; a failure prints the scenario that reproduces it.
 
 use liqsim_scenario::{load_str, sim_config};
 use liqsim_sim::World;
@@ -32,6 +32,7 @@ struct Case {
     mark_close: bool,
     presence: f64,
     providers: u32,
+    open_at_start: bool,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -39,10 +40,10 @@ fn case() -> impl Strategy<Value = Case> {
         (any::<u64>(), 20u32..50, 0usize..3, -0.25f64..0.1, prop::bool::ANY),
         (0usize..4, any::<bool>(), any::<bool>(), any::<bool>(), 0.0f64..200_000.0),
         (1u32..4, 20u32..250, 2.0f64..40.0, 0.2f64..0.9, any::<bool>(), any::<bool>()),
-        (0usize..3, any::<bool>(), 0.0f64..0.5, 0u32..30),
+        (0usize..3, any::<bool>(), 0.0f64..0.5, 0u32..30, any::<bool>()),
     )
         .prop_map(|(market, rules, population, liquidity)| {
-            let (engine, mark_close, presence, providers) = liquidity;
+            let (engine, mark_close, presence, providers, open_at_start) = liquidity;
             let (seed, minutes, process, jump, impact) = market;
             let (policy, partial, backstop, adl, fund) = rules;
             let (makers, traders, leverage, long_fraction, isolated, options) = population;
@@ -67,6 +68,7 @@ fn case() -> impl Strategy<Value = Case> {
                 mark_close,
                 presence,
                 providers,
+                open_at_start,
             }
         })
 }
@@ -147,6 +149,7 @@ position_share = {share}
 wake = "3m"
 stop_loss = 0.5
 limit_fraction = 0.3
+open_at_start = {open_at_start}
 
 [[agents]]
 kind = "momentum"
@@ -165,6 +168,7 @@ count = 10
         engine_capital = if c.engine == "vault" { "engine_capital = 400000.0\n" } else { "" },
         mark_close = c.mark_close,
         presence = c.presence,
+        open_at_start = c.open_at_start,
         providers = if c.providers > 0 {
             format!(
                 "\n[[agents]]\nkind = \"liquidity_provider\"\ncount = {}\nsize = 0.05\nwake = \"1m\"\n",

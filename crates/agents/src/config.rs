@@ -186,6 +186,11 @@ pub struct TraderConfig {
     /// Mean holding time (exponential) after which an open position is closed at market,
     /// to re-enter after `reentry` (`None`: held until a stop, a target or liquidation).
     pub hold: Option<SimDuration>,
+    /// Members hold their position from the run's first instant, crossed against the
+    /// opposite side's members of every group that also opens at start: a replay begins
+    /// in a market whose open interest already exists, instead of building it through a
+    /// book that could never have carried it in the first hour.
+    pub open_at_start: bool,
 }
 
 impl Default for TraderConfig {
@@ -201,6 +206,7 @@ impl Default for TraderConfig {
             arrival: None,
             comeback: 0.0,
             hold: None,
+            open_at_start: false,
         }
     }
 }

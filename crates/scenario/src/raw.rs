@@ -343,6 +343,7 @@ pub struct RawLeveragedTrader {
     pub arrival: Option<String>,
     pub comeback: Option<f64>,
     pub hold: Option<String>,
+    pub open_at_start: Option<bool>,
     pub reentry: Option<String>,
     pub wake: Option<String>,
     pub latency: Option<RawDistribution>,

@@ -1332,6 +1332,7 @@ struct AgentKeys {
     arrival: Option<String>,
     comeback: Option<f64>,
     hold: Option<String>,
+    open_at_start: Option<bool>,
     reentry: Option<String>,
     wake: Option<String>,
     latency: Option<RawDistribution>,
@@ -1371,6 +1372,7 @@ impl AgentKeys {
                     arrival: a.arrival,
                     comeback: a.comeback,
                     hold: a.hold,
+                    open_at_start: a.open_at_start,
                     reentry: a.reentry,
                     wake: a.wake,
                     latency: a.latency,
@@ -1597,6 +1599,7 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
                     &p("hold"),
                     SimDuration::from_secs(365 * 86_400),
                 )?,
+                open_at_start: raw.open_at_start.unwrap_or(false),
             })
         }
         AgentKind::MarketMaker => Behaviour::MarketMaker(maker()?),

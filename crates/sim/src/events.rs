@@ -15,6 +15,9 @@ use liqsim_exchange::AccountId;
 pub enum SimEvent {
     /// A fill in the perpetual's book.
     Trade { buyer: AccountId, seller: AccountId, price: Price, qty: Qty, notional: Money },
+    /// A position held from the run's start: part of the opening cross of the groups that
+    /// open at start, at the first mark, outside the book (no fee, no volume).
+    OpeningCross { buyer: AccountId, seller: AccountId, price: Price, qty: Qty },
     /// A fill in an option series' book.
     OptionTrade {
         series: u16,
@@ -111,6 +114,13 @@ impl Digest {
                 self.tag(8);
                 self.u64(u64::from(account.0));
                 self.i64(lots);
+            }
+            SimEvent::OpeningCross { buyer, seller, price, qty } => {
+                self.tag(10);
+                self.u64(u64::from(buyer.0));
+                self.u64(u64::from(seller.0));
+                self.i64(price.ticks());
+                self.i64(qty.lots());
             }
             // Money movements are in the journal's own hash; these only inform metrics.
             SimEvent::Fund { .. }

@@ -120,6 +120,7 @@ impl Recorder {
             | SimEvent::OptionTakeover { notional, adl: true, .. } => self.on_adl(now, notional),
             SimEvent::ForcedClose { notional, adl: false, .. } => self.on_mark_close(now, notional),
             SimEvent::OptionTakeover { adl: false, .. }
+            | SimEvent::OpeningCross { .. }
             | SimEvent::TopUp { .. }
             | SimEvent::Funding { .. } => Ok(()),
             SimEvent::Expiry { settled, .. } => {

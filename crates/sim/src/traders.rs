@@ -388,8 +388,15 @@ impl Ctx<'_> {
             Action::Close => {
                 self.close(a)?;
                 if kind == AgentKind::LeveragedTrader {
-                    self.population.groups[gi].members[m].state.status = Status::Waiting;
-                    self.schedule_wake(gi, m, self.now.plus(reentry));
+                    if self.venue.exchange.position(a).lots() == 0 {
+                        self.population.groups[gi].members[m].state.status = Status::Waiting;
+                        self.schedule_wake(gi, m, self.now.plus(reentry));
+                    } else {
+                        // The book could not take it all: still open, it looks again
+                        // after its next poll and closes what is left.
+                        self.population.groups[gi].members[m].state.status = Status::Open;
+                        self.schedule_wake(gi, m, self.now.plus(wake));
+                    }
                 }
             }
             Action::Reverse { long, lots } => {
@@ -550,6 +557,77 @@ impl Ctx<'_> {
         }
     }
 
+    /// The groups that open at start hold their positions from the first instant. Each
+    /// member wants what it would open at the first mark (deposit x position_share x
+    /// leverage, halved until initial margin allows it); the larger side is scaled down
+    /// pro rata to the smaller (the remainder a lot each, in account order), and the two
+    /// sides are crossed pairwise in account order at the first mark, outside the book.
+    /// A member left with nothing enters as it would have.
+    pub fn open_at_start(&mut self) -> Result<()> {
+        let mark = self.market.mark_ticks;
+        let spec = self.cfg.spec;
+        let price = spec.price_to_f64(mark);
+        let lot = spec.qty_to_f64(Qty::from_lots(1));
+        // (group, member, lots wanted then crossed), per side.
+        let mut longs: Vec<(usize, usize, i64)> = Vec::new();
+        let mut shorts: Vec<(usize, usize, i64)> = Vec::new();
+        for (gi, g) in self.population.groups.iter().enumerate() {
+            let Some(config) = g.config.trader().filter(|t| t.open_at_start) else { continue };
+            for (m, member) in g.members.iter().enumerate() {
+                let s = member.state;
+                let a = g.account(m);
+                let wanted = s.deposit * config.position_share * s.leverage / price / lot;
+                let mut lots = if wanted.is_finite() { wanted.floor().min(1e15) as i64 } else { 0 };
+                let signed = |lots: i64| Qty::from_lots(if s.long { lots } else { -lots });
+                while lots > 0 && !self.venue.exchange.allows(a, signed(lots), mark)? {
+                    lots /= 2;
+                }
+                if lots > 0 {
+                    if s.long { longs.push((gi, m, lots)) } else { shorts.push((gi, m, lots)) }
+                }
+            }
+        }
+        let total = |side: &[(usize, usize, i64)]| side.iter().map(|x| i128::from(x.2)).sum();
+        let (long_total, short_total): (i128, i128) = (total(&longs), total(&shorts));
+        let matched = long_total.min(short_total);
+        scale_side(&mut longs, long_total, matched);
+        scale_side(&mut shorts, short_total, matched);
+        let (mut i, mut j) = (0, 0);
+        let (mut long_left, mut short_left) = (Vec::new(), Vec::new());
+        long_left.extend(longs.iter().map(|x| x.2));
+        short_left.extend(shorts.iter().map(|x| x.2));
+        while i < longs.len() && j < shorts.len() {
+            let q = long_left[i].min(short_left[j]);
+            if q > 0 {
+                let buyer = self.population.account(longs[i].0, longs[i].1);
+                let seller = self.population.account(shorts[j].0, shorts[j].1);
+                let qty = Qty::from_lots(q);
+                self.venue.exchange.transfer_position(buyer, seller, mark, qty)?;
+                self.observers
+                    .emit(self.now, SimEvent::OpeningCross { buyer, seller, price: mark, qty })?;
+            }
+            long_left[i] -= q;
+            short_left[j] -= q;
+            i += usize::from(long_left[i] == 0);
+            j += usize::from(short_left[j] == 0);
+        }
+        for &(gi, m, lots) in longs.iter().chain(&shorts) {
+            if lots == 0 {
+                continue;
+            }
+            let a = self.population.account(gi, m);
+            self.population.became_open(&self.venue.exchange, gi, m, mark)?;
+            let hold = self.population.groups[gi].config.trader().and_then(|t| t.hold);
+            if let Some(hold) = hold {
+                let mut rng = member_rng(self.cfg.seed, gi, m, u32::MAX - 1);
+                let until = self.now.plus(liqsim_agents::behaviour::exponential(hold, &mut rng));
+                self.population.groups[gi].members[m].state.hold_until = Some(until);
+            }
+            self.watch(gi, m, a)?;
+        }
+        Ok(())
+    }
+
     /// Every agent that wakes enters at its own time over the first hour (or quarter of
     /// the run), or over its group's `arrival` window: market makers do not wake.
     pub fn schedule_entries(&mut self) {
@@ -567,6 +645,10 @@ impl Ctx<'_> {
                 None => first_hour,
             };
             for m in 0..g.members.len() {
+                // Opened at start: it already holds its position.
+                if g.members[m].state.status != Status::Waiting {
+                    continue;
+                }
                 let mut rng = member_rng(self.cfg.seed, gi, m, u32::MAX);
                 let at = rand::RngExt::random_range(&mut rng, 0..entry_window);
                 starts.push((gi, m, SimTime::from_nanos(at)));
@@ -575,5 +657,47 @@ impl Ctx<'_> {
         for (gi, m, at) in starts {
             self.schedule_wake(gi, m, at);
         }
+    }
+}
+
+/// Scales one side's wanted lots down to `matched` in all: each member gets the floor of
+/// its pro-rata share, and what the floors leave a lot each to the first members in
+/// account order that can take one.
+fn scale_side(side: &mut [(usize, usize, i64)], total: i128, matched: i128) {
+    if total <= matched {
+        return;
+    }
+    let wanted: Vec<i64> = side.iter().map(|x| x.2).collect();
+    let mut given: i128 = 0;
+    for x in side.iter_mut() {
+        // Floor of lots x matched / total: below lots, so it fits in i64.
+        x.2 = (i128::from(x.2) * matched / total) as i64;
+        given += i128::from(x.2);
+    }
+    let mut left = matched - given;
+    for (x, &w) in side.iter_mut().zip(&wanted) {
+        if left == 0 {
+            break;
+        }
+        if x.2 < w {
+            x.2 += 1;
+            left -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scale_side;
+
+    #[test]
+    fn the_larger_side_is_scaled_pro_rata_and_the_remainder_goes_in_account_order() {
+        let mut side = vec![(0, 0, 3), (0, 1, 5), (0, 2, 2)];
+        // Floors of 2.1, 3.5 and 1.4 leave one lot, to the first member below its want.
+        scale_side(&mut side, 10, 7);
+        assert_eq!(side.iter().map(|x| x.2).collect::<Vec<_>>(), vec![3, 3, 1]);
+        let mut smaller = vec![(0, 0, 4), (1, 0, 1)];
+        scale_side(&mut smaller, 5, 7);
+        assert_eq!(smaller.iter().map(|x| x.2).collect::<Vec<_>>(), vec![4, 1]);
     }
 }

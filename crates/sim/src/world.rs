@@ -188,7 +188,7 @@ impl World {
             cfg,
         };
         world.refresh_margin()?;
-        world.schedule_start();
+        world.schedule_start()?;
         Ok(world)
     }
 
@@ -219,7 +219,7 @@ impl World {
         (ctx, &mut self.liquidations, &mut self.makers)
     }
 
-    fn schedule_start(&mut self) {
+    fn schedule_start(&mut self) -> Result<()> {
         let start = SimTime::START;
         let cfg = &self.cfg;
         self.queue.push(start.plus(cfg.step), PHASE_PRICE, Event::PriceStep);
@@ -231,7 +231,9 @@ impl World {
                 self.queue.push(series.expiry, PHASE_EXPIRY, Event::Expiry { series: s as u16 });
             }
         }
+        self.ctx().0.open_at_start()?;
         self.ctx().0.schedule_entries();
+        Ok(())
     }
 
     /// Processes the next event; false when the run is over.
