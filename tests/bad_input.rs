@@ -795,3 +795,15 @@ fn a_replay_from_an_endless_device_is_refused() {
     );
     assert_contains(&rejects(&text, &[]), &["/dev/zero", "larger than the 64 MiB read from it"]);
 }
+
+#[test]
+fn arrivals_by_volume_need_a_replay_with_volumes() {
+    let text = replace(
+        "kind = \"leveraged_trader\"\ncount = 10",
+        "kind = \"leveraged_trader\"\ncount = 10\narrival_profile = \"volume\"",
+    );
+    let e = rejects(&text, &[]);
+    assert_contains(&e, &["arrival_profile", "quote_volume", "uniform"]);
+    let e = rejects(&replace("count = 10", "count = 10\narrival_profile = \"busy\""), &[]);
+    assert_contains(&e, &["arrival_profile", "uniform", "volume"]);
+}

@@ -157,6 +157,15 @@ impl Default for ProviderConfig {
     }
 }
 
+/// How a group's first entries spread over its arrival window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrivalProfile {
+    Uniform,
+    /// In proportion to the replayed bars' traded volume: traders come when the market
+    /// is busy, as they did on the day replayed.
+    Volume,
+}
+
 /// A leveraged trader.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TraderConfig {
@@ -177,9 +186,12 @@ pub struct TraderConfig {
     /// (the rest are market orders).
     pub limit_fraction: f64,
     pub limit_offset: f64,
-    /// First entries spread uniformly over this window from the start (`None`: the first
-    /// hour, or quarter of the run if shorter).
+    /// First entries spread over this window from the start (`None`: the first hour, or
+    /// quarter of the run if shorter).
     pub arrival: Option<SimDuration>,
+    /// How first entries spread over the window: evenly, or with the replayed market's
+    /// activity (each bar's traded volume).
+    pub arrival_profile: ArrivalProfile,
     /// Chance that a cross-margined trader, once liquidated, deposits its deposit again
     /// and re-enters after `reentry`.
     pub comeback: f64,
@@ -204,6 +216,7 @@ impl Default for TraderConfig {
             limit_fraction: 0.0,
             limit_offset: 0.002,
             arrival: None,
+            arrival_profile: ArrivalProfile::Uniform,
             comeback: 0.0,
             hold: None,
             open_at_start: false,

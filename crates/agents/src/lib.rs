@@ -15,7 +15,7 @@ pub mod quoting;
 pub mod sampling;
 
 pub use config::{
-    AgentGroup, AgentKind, Behaviour, Distribution, MakerConfig, MomentumConfig, ProviderConfig,
-    TraderConfig, WriterConfig,
+    AgentGroup, AgentKind, ArrivalProfile, Behaviour, Distribution, MakerConfig, MomentumConfig,
+    ProviderConfig, TraderConfig, WriterConfig,
 };
 pub use sampling::Sampler;

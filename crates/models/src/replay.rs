@@ -4,10 +4,15 @@
 //! ends where the next one opens, and the last one after the spacing of the two before
 //! it. Bars need not be evenly spaced here (the CSV reader in the scenario crate demands
 //! it for its own reasons). The replayed path starts at the first bar's open and passes
-//! exactly through every close at the end of its bar. Between those knots, finer steps
-//! follow a Brownian bridge toward the next close, with the bar's volatility estimated
-//! from its range (Parkinson: sigma^2 = ln(H/L)^2 / (4 ln 2) over the bar), clamped
-//! inside the bar's low and high. After the last close the price stays there.
+//! exactly through each bar's two extremes and then its close at the end of the bar: the
+//! extreme nearer the open first (the usual reading of a bar: a bar that opens near its
+//! high went up there before it fell), at times that give each leg of open -> extreme ->
+//! extreme -> close a share of the bar proportional to its length in log price, on whole
+//! seconds where the bar is long enough. A replay that only passed through closes would
+//! never reach the lows that trigger a crash's liquidations. Between those knots, finer
+//! steps follow a Brownian bridge toward the next knot, with the bar's volatility
+//! estimated from its range (Parkinson: sigma^2 = ln(H/L)^2 / (4 ln 2) over the bar),
+//! clamped inside the bar's low and high. After the last close the price stays there.
 //!
 //! Time only moves forward in a simulation, so the current bar is a cursor; a step that
 //! starts before the cursor finds its bar by binary search. The bridge draws from the
@@ -39,6 +44,45 @@ pub struct Replay {
     variance_rate: Vec<f64>,
     /// Bar holding the current time.
     cursor: usize,
+    /// (time, log price) the path passes through: each bar's two extremes and its close,
+    /// in time order.
+    knots: Vec<(u64, f64)>,
+    /// The first knot after the current time.
+    next_knot: usize,
+}
+
+/// A bar's knots: its extremes, the one nearer the open first, and its close at `end`,
+/// each leg given a share of the bar proportional to its length in log price (a flat bar
+/// splits evenly), on whole seconds when the bar is at least three seconds long, and
+/// strictly after the previous knot when the bar has room (a bar under 3 ns may stack
+/// knots on one time: the path then takes the last).
+fn bar_knots(b: &Bar, end: u64) -> [(u64, f64); 3] {
+    let (open, high, low, close) = (b.open.ln(), b.high.ln(), b.low.ln(), b.close.ln());
+    let (first, second) = if high - open <= open - low { (high, low) } else { (low, high) };
+    let legs = [(first - open).abs(), (second - first).abs(), (close - second).abs()];
+    let total: f64 = legs.iter().sum();
+    let span = end - b.time_ns;
+    let second_ns = 1_000_000_000;
+    let at = |share: f64| -> u64 {
+        let offset = (span as f64 * share).round() as u64;
+        if span >= 3 * second_ns {
+            (offset + second_ns / 2) / second_ns * second_ns
+        } else {
+            offset
+        }
+    };
+    let (s1, s2) = if total > 0.0 {
+        (legs[0] / total, (legs[0] + legs[1]) / total)
+    } else {
+        (1.0 / 3.0, 2.0 / 3.0)
+    };
+    let (t1, t2) = if span >= 3 {
+        let t1 = at(s1).clamp(1, span - 2);
+        (t1, at(s2).clamp(t1 + 1, span - 1))
+    } else {
+        (span, span)
+    };
+    [(b.time_ns + t1, first), (b.time_ns + t2, second), (end, close)]
 }
 
 impl Replay {
@@ -87,7 +131,8 @@ impl Replay {
             })
             .collect();
         let log_price = bars[0].open.ln();
-        Ok(Replay { bars, ends_ns, log_price, variance_rate, cursor: 0 })
+        let knots = bars.iter().zip(&ends_ns).flat_map(|(b, &end)| bar_knots(b, end)).collect();
+        Ok(Replay { bars, ends_ns, log_price, variance_rate, cursor: 0, knots, next_knot: 0 })
     }
 
     pub fn first_price(&self) -> f64 {
@@ -127,13 +172,22 @@ impl PriceProcess for Replay {
         while t < end_time {
             let Some(bar) = self.bar_at(t) else { break };
             let b = self.bars[bar];
-            let knot = self.ends_ns[bar];
+            if self.next_knot > 0 && self.knots[self.next_knot - 1].0 > t {
+                self.next_knot = self.knots.partition_point(|k| k.0 <= t);
+            }
+            while self.next_knot < self.knots.len() && self.knots[self.next_knot].0 <= t {
+                self.next_knot += 1;
+            }
+            let Some(&(knot, target)) = self.knots.get(self.next_knot) else { break };
             let to = end_time.min(knot);
             if to == knot {
-                self.log_price = b.close.ln();
+                // Knots stacked on one time (a bar too short to space them): the last.
+                while self.next_knot < self.knots.len() && self.knots[self.next_knot].0 == knot {
+                    self.log_price = self.knots[self.next_knot].1;
+                    self.next_knot += 1;
+                }
             } else {
                 let (elapsed, left) = ((to - t) as f64, (knot - t) as f64);
-                let target = b.close.ln();
                 let mean = self.log_price + (target - self.log_price) * elapsed / left;
                 let sd = (self.variance_rate[bar] * elapsed * (left - elapsed) / left).sqrt();
                 let z: f64 = Normal::standard().sample(rng);
@@ -197,6 +251,35 @@ mod tests {
         // 50 s -> 60 s is the knot, and the step goes to 70 s, inside bar 1.
         r.step(SimTime::from_nanos(50_000_000_000), SimDuration::from_secs(20), 1.0, &mut rng);
         assert!(r.price() <= 101.5 && r.price() >= 95.0);
+    }
+
+    /// One-second steps through one-minute bars reach every bar's high and low exactly,
+    /// the one nearer the open first, and never leave the bar's range.
+    #[test]
+    fn the_path_visits_each_bar_s_extremes_nearer_one_first() {
+        let mut r = Replay::new(bars()).unwrap();
+        let mut rng = StreamId::named("replay").rng(3);
+        let mut path = Vec::new();
+        for s in 0..180u64 {
+            r.step(
+                SimTime::from_nanos(s * 1_000_000_000),
+                SimDuration::from_secs(1),
+                1.0,
+                &mut rng,
+            );
+            path.push(r.price());
+        }
+        for (k, b) in bars().iter().enumerate() {
+            let minute = &path[k * 60..(k + 1) * 60];
+            let hit = |p: f64| minute.iter().position(|&x| (x - p).abs() < 1e-9 * p);
+            let (high, low) = (hit(b.high).unwrap(), hit(b.low).unwrap());
+            // Bar 0 opens at 100 between 99 and 102: low first; bars 1 and 2 open at
+            // their highs' side: high first.
+            assert_eq!(high < low, k > 0, "bar {k}: high at {high}s, low at {low}s");
+            assert!(
+                minute.iter().all(|&x| x >= b.low * (1.0 - 1e-12) && x <= b.high * (1.0 + 1e-12))
+            );
+        }
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub enum Process {
     Parametric { unit: RateUnit, spec: ProcessSpec },
     /// A real history; `file` is the resolved path it was read from, `start_utc_ns` the
     /// absolute time of its first row (the bars' times are relative to it).
-    Replay { file: PathBuf, bars: Vec<Bar>, start_utc_ns: u64 },
+    Replay { file: PathBuf, bars: Vec<Bar>, activity: Vec<f64>, start_utc_ns: u64 },
 }
 
 impl Process {
@@ -163,6 +163,9 @@ pub enum ScenarioMethod {
 pub struct History {
     pub first_utc_ns: u64,
     pub bars: Vec<Bar>,
+    /// Each bar's traded volume (its `quote_volume` column, else its `volume`), empty
+    /// when the file has neither: how active each bar's market was.
+    pub activity: Vec<f64>,
 }
 
 impl History {
@@ -231,6 +234,6 @@ pub struct Fees {
 }
 
 pub use liqsim_agents::config::{
-    AgentGroup, AgentKind, Behaviour, Distribution, MakerConfig, MomentumConfig, ProviderConfig,
-    TraderConfig, WriterConfig,
+    AgentGroup, AgentKind, ArrivalProfile, Behaviour, Distribution, MakerConfig, MomentumConfig,
+    ProviderConfig, TraderConfig, WriterConfig,
 };

@@ -341,6 +341,7 @@ pub struct RawLeveragedTrader {
     pub limit_fraction: Option<f64>,
     pub limit_offset: Option<f64>,
     pub arrival: Option<String>,
+    pub arrival_profile: Option<String>,
     pub comeback: Option<f64>,
     pub hold: Option<String>,
     pub open_at_start: Option<bool>,

@@ -1,7 +1,8 @@
 //! Reading a price history from CSV: `timestamp_utc,open,high,low,close[,...]`.
 //!
-//! The first line is a header; columns are found by name, so extra columns (volume, trade
-//! counts) are ignored and the order may vary. Timestamps are ISO-8601 UTC
+//! The first line is a header; columns are found by name, so extra columns (trade counts)
+//! are ignored and the order may vary. A `quote_volume` column (else `volume`) is kept as
+//! each bar's activity, which traders' arrivals can follow. Timestamps are ISO-8601 UTC
 //! (`2020-03-12T20:23:00Z`, fractional seconds allowed) and mark the bar's open. Rows must
 //! be strictly increasing in time at one constant spacing: a gap or a duplicate is an
 //! error, because a replay that silently bridged a missing hour would invent the price
@@ -52,6 +53,10 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
             )
         })?;
     }
+    let activity_column = ["quote_volume", "volume"]
+        .iter()
+        .find_map(|name| headers.iter().position(|h| h.trim() == *name).map(|c| (c, *name)));
+    let mut activity: Vec<f64> = Vec::new();
     let mut bars: Vec<Bar> = Vec::new();
     let mut first_ns: Option<u64> = None;
     let mut spacing: Option<u64> = None;
@@ -132,6 +137,19 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
                 Some(_) => {}
             }
         }
+        if let Some((column, name)) = activity_column {
+            let text = record.get(column).unwrap_or("").trim();
+            let volume = text.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+            activity.push(volume.ok_or_else(|| {
+                Error::from(
+                    InputError::new(format!("`{text}` is not a volume"))
+                        .source(source)
+                        .at(line, column + 1)
+                        .key(name)
+                        .expected("a finite number >= 0"),
+                )
+            })?);
+        }
         bars.push(Bar { time_ns: time - first, open, high, low, close });
     }
     if bars.len() < 2 {
@@ -144,7 +162,7 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
     }
     // At least two rows, so a first time was recorded.
     let first_utc_ns = first_ns.unwrap_or(0);
-    Ok(History { first_utc_ns, bars })
+    Ok(History { first_utc_ns, bars, activity })
 }
 
 /// How many of `history`'s bars had closed by `start_utc_ns`: the length of the prefix a
@@ -269,5 +287,20 @@ mod tests {
             let e = parse_bars(&text, "x.csv").unwrap_err().to_string();
             assert!(e.contains(needle), "{needle:?} not in {e:?}");
         }
+    }
+
+    /// The traded volume is kept per bar, `quote_volume` before `volume`; a bad one is
+    /// named by line, column and key.
+    #[test]
+    fn volumes_are_kept_and_checked() {
+        let head = "timestamp_utc,open,high,low,close,volume,quote_volume\n";
+        let rows = "2020-03-12T20:23:00Z,10,12,9,11,2,21.5\n2020-03-12T20:24:00Z,11,12,10,11,1,0\n";
+        let h = parse_bars(&format!("{head}{rows}"), "x.csv").unwrap();
+        assert_eq!(h.activity, vec![21.5, 0.0]);
+        let plain = "timestamp_utc,open,high,low,close\n2020-03-12T20:23:00Z,10,12,9,11\n2020-03-12T20:24:00Z,11,12,10,11\n";
+        assert!(parse_bars(plain, "x.csv").unwrap().activity.is_empty());
+        let bad = format!("{head}{}", rows.replace("21.5", "-1"));
+        let e = parse_bars(&bad, "x.csv").unwrap_err().to_string();
+        assert!(e.contains("x.csv:2:7: key `quote_volume`: `-1` is not a volume"), "{e}");
     }
 }

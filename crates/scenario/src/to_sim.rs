@@ -147,6 +147,10 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         initial_price: s.market.initial_price,
         spec: s.market.contract,
         process,
+        activity: match &s.market.process {
+            Process::Replay { activity, .. } => activity.clone(),
+            Process::Parametric { .. } => Vec::new(),
+        },
         shocks,
         index_impact: s.market.index_impact,
         index_decay: s.market.index_decay,

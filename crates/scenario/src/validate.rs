@@ -197,6 +197,23 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
             "an [[instruments]] table with kind = \"option_chain\", or an agent kind without options",
         ));
     }
+    let by_volume = agents
+        .iter()
+        .position(|g| g.trader().is_some_and(|t| t.arrival_profile == ArrivalProfile::Volume));
+    if let Some(i) = by_volume {
+        let volumes = match &market.process {
+            Process::Replay { activity, .. } => activity.as_slice(),
+            Process::Parametric { .. } => &[],
+        };
+        if volumes.iter().all(|v| *v == 0.0) {
+            return Err(err(
+                &format!("agents[{i}].arrival_profile"),
+                "arrivals that follow the traded volume need a replay whose file has a \
+                 `quote_volume` or `volume` column with some volume in it",
+                "\"uniform\", or market.process a replay with a volume column",
+            ));
+        }
+    }
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default().trim().to_string(),
@@ -563,6 +580,7 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
             Process::Replay {
                 file: resolved,
                 bars: history.bars,
+                activity: history.activity,
                 start_utc_ns: history.first_utc_ns,
             }
         }
@@ -739,6 +757,7 @@ fn cut_history(
     let (first, last) = (history.first_utc_ns, history.last_utc_ns());
     let kept = replay::closed_by(&history, start_utc_ns);
     history.bars.truncate(kept);
+    history.activity.truncate(kept);
     let returns = kept.saturating_sub(1);
     let periods = ((horizon.nanos() as f64 / period.nanos() as f64).round() as usize).max(1);
     if used && returns < periods + 10 {
@@ -1330,6 +1349,7 @@ struct AgentKeys {
     limit_fraction: Option<f64>,
     limit_offset: Option<f64>,
     arrival: Option<String>,
+    arrival_profile: Option<String>,
     comeback: Option<f64>,
     hold: Option<String>,
     open_at_start: Option<bool>,
@@ -1370,6 +1390,7 @@ impl AgentKeys {
                     limit_fraction: a.limit_fraction,
                     limit_offset: a.limit_offset,
                     arrival: a.arrival,
+                    arrival_profile: a.arrival_profile,
                     comeback: a.comeback,
                     hold: a.hold,
                     open_at_start: a.open_at_start,
@@ -1587,6 +1608,11 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
                     raw.arrival.as_deref(),
                     &p("arrival"),
                     SimDuration::from_secs(30 * 86_400),
+                )?,
+                arrival_profile: choice(
+                    raw.arrival_profile.as_deref().unwrap_or("uniform"),
+                    &p("arrival_profile"),
+                    &[("uniform", ArrivalProfile::Uniform), ("volume", ArrivalProfile::Volume)],
                 )?,
                 comeback: real_or(
                     raw.comeback,

@@ -25,6 +25,9 @@ pub struct SimConfig {
     pub initial_price: f64,
     pub spec: ContractSpec,
     pub process: ProcessConfig,
+    /// Each replayed bar's traded volume (empty when the replay has none, or without a
+    /// replay): what arrivals with a volume profile follow.
+    pub activity: Vec<f64>,
     pub shocks: Vec<Shock>,
     /// Log-price impact on the index per million quote units of net taker flow.
     pub index_impact: f64,

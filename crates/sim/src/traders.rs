@@ -9,11 +9,12 @@
 //! keyed by the prices at which it acts (stop, take-profit, first margin warning) and
 //! woken when the mark reaches one.
 
+use crate::config::ProcessConfig;
 use crate::events::SimEvent;
 use crate::venue::{market_order, post_only, to_side};
 use crate::world::{Ctx, Event, PHASE_AGENTS};
-use liqsim_agents::AgentKind;
 use liqsim_agents::behaviour::{Action, Next, Status, View, behaviour};
+use liqsim_agents::{AgentKind, ArrivalProfile};
 use liqsim_core::{Money, Qty, Result, RngStream, SimDuration, SimTime, StreamId};
 use liqsim_exchange::AccountId;
 use std::collections::BTreeSet;
@@ -557,6 +558,10 @@ impl Ctx<'_> {
         }
     }
 
+    fn volume_profile(&self, window: u64) -> Vec<(u64, u64, f64)> {
+        volume_profile_of(&self.cfg.process, &self.cfg.activity, window)
+    }
+
     /// The groups that open at start hold their positions from the first instant. Each
     /// member wants what it would open at the first mark (deposit x position_share x
     /// leverage, halved until initial margin allows it); the larger side is scaled down
@@ -629,7 +634,9 @@ impl Ctx<'_> {
     }
 
     /// Every agent that wakes enters at its own time over the first hour (or quarter of
-    /// the run), or over its group's `arrival` window: market makers do not wake.
+    /// the run), or over its group's `arrival` window: evenly, or for a volume profile
+    /// in proportion to the replayed bars' volume inside the window (evenly within a
+    /// bar). Market makers do not wake.
     pub fn schedule_entries(&mut self) {
         let first_hour = SimDuration::from_secs(3600)
             .min(SimDuration::from_nanos(self.cfg.duration.nanos() / 4))
@@ -640,17 +647,28 @@ impl Ctx<'_> {
             if g.is_maker() {
                 continue;
             }
-            let entry_window = match g.config.trader().and_then(|t| t.arrival) {
+            let trader = g.config.trader();
+            let entry_window = match trader.and_then(|t| t.arrival) {
                 Some(window) => window.nanos().max(1),
                 None => first_hour,
             };
+            let by_volume = trader.is_some_and(|t| t.arrival_profile == ArrivalProfile::Volume);
+            let profile = if by_volume { self.volume_profile(entry_window) } else { Vec::new() };
             for m in 0..g.members.len() {
                 // Opened at start: it already holds its position.
                 if g.members[m].state.status != Status::Waiting {
                     continue;
                 }
                 let mut rng = member_rng(self.cfg.seed, gi, m, u32::MAX);
-                let at = rand::RngExt::random_range(&mut rng, 0..entry_window);
+                let at = match profile.last() {
+                    Some(&(_, _, total)) if total > 0.0 => {
+                        let u = rand::RngExt::random::<f64>(&mut rng) * total;
+                        let k = profile.partition_point(|p| p.2 <= u).min(profile.len() - 1);
+                        let (from, to, _) = profile[k];
+                        rand::RngExt::random_range(&mut rng, from..to.max(from + 1))
+                    }
+                    _ => rand::RngExt::random_range(&mut rng, 0..entry_window),
+                };
                 starts.push((gi, m, SimTime::from_nanos(at)));
             }
         }
@@ -658,6 +676,33 @@ impl Ctx<'_> {
             self.schedule_wake(gi, m, at);
         }
     }
+}
+
+/// (from, to, cumulative volume) of the replayed bars' parts inside `[0, window)`, each
+/// bar's volume prorated to the part of it inside; empty without a replay with volumes.
+fn volume_profile_of(
+    process: &ProcessConfig,
+    activity: &[f64],
+    window: u64,
+) -> Vec<(u64, u64, f64)> {
+    let ProcessConfig::Replay(bars) = process else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut total = 0.0;
+    for (k, (bar, volume)) in bars.iter().zip(activity).enumerate() {
+        let from = bar.time_ns;
+        if from >= window {
+            break;
+        }
+        // The last bar lasts as long as the one before it, as in the replay.
+        let spacing = k.checked_sub(1).map_or(1, |j| from - bars[j].time_ns);
+        let end = bars.get(k + 1).map_or(from.saturating_add(spacing), |b| b.time_ns);
+        let to = end.min(window);
+        if *volume > 0.0 && to > from {
+            total += volume * (to - from) as f64 / (end - from) as f64;
+            out.push((from, to, total));
+        }
+    }
+    out
 }
 
 /// Scales one side's wanted lots down to `matched` in all: each member gets the floor of
@@ -688,7 +733,21 @@ fn scale_side(side: &mut [(usize, usize, i64)], total: i128, matched: i128) {
 
 #[cfg(test)]
 mod tests {
-    use super::scale_side;
+    use super::{scale_side, volume_profile_of};
+    use crate::config::ProcessConfig;
+    use liqsim_models::Bar;
+
+    /// Bars at 0, 60 and 120 s with volumes 1, 0 and 3, and a 150 s window: the empty
+    /// bar is left out and the last counts for the half of it inside the window.
+    #[test]
+    fn arrivals_by_volume_weigh_each_bar_inside_the_window() {
+        let s = 1_000_000_000;
+        let bar = |t: u64| Bar { time_ns: t * s, open: 1.0, high: 1.0, low: 1.0, close: 1.0 };
+        let process = ProcessConfig::Replay(vec![bar(0), bar(60), bar(120)]);
+        let profile = volume_profile_of(&process, &[1.0, 0.0, 3.0], 150 * s);
+        assert_eq!(profile, vec![(0, 60 * s, 1.0), (120 * s, 150 * s, 2.5)]);
+        assert!(volume_profile_of(&process, &[], 150 * s).is_empty());
+    }
 
     #[test]
     fn the_larger_side_is_scaled_pro_rata_and_the_remainder_goes_in_account_order() {
