@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 2 bad input (file, flag, value), 1 internal failure.
 
 mod backtest;
+mod calibrate;
 mod compare;
 mod engine;
 mod merge;
@@ -58,6 +59,9 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Margin coverage backtest of a policy on a scenario's replayed history.
     Backtest(backtest::BacktestArgs),
+    /// Fit scenario parameters to observed statistics of a real day (Nelder-Mead over
+    /// seeds on common random numbers).
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 mod architecture;
 mod backtest;
 mod bad_input;
+mod calibrate;
 mod cascade;
 mod compare;
 mod fidelity;

@@ -57,6 +57,18 @@ else
     echo "NOTE: liqsim run did not write report.html; the quickstart report checked is the one write_fixtures rendered"
 fi
 
+echo "== liqsim calibrate scenarios/oct-2025-deleveraging.toml (a short budget)"
+# A budget this short may leave a target unmet (exit 2); the report is written either way.
+rc=0
+cargo run --quiet -- calibrate scenarios/oct-2025-deleveraging.toml \
+    --targets scenarios/targets/oct-2025-deleveraging.toml --seeds 2 --max-runs 24 \
+    --out "$OUT/calibrate" >/dev/null || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
+    echo "liqsim calibrate failed (exit $rc)" >&2
+    exit 1
+fi
+PAGES+=("calibrate $OUT/calibrate/calibrate.html 2 1600")
+
 chrome() {
     local profile
     profile=$(mktemp -d)
