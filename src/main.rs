@@ -14,6 +14,7 @@ mod risk;
 mod run;
 mod runrow;
 mod sweep;
+mod target;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +63,8 @@ enum Command {
     /// Fit scenario parameters to observed statistics of a real day (Nelder-Mead over
     /// seeds on common random numbers).
     Calibrate(calibrate::CalibrateArgs),
+    /// Per policy, the cheapest setting keeping bad debt within a target in every scenario.
+    Target(target::TargetArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Target(args) => target::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

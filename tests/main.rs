@@ -20,4 +20,5 @@ mod run;
 mod scenarios;
 mod stylized;
 mod support;
+mod target;
 mod world;

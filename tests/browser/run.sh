@@ -69,6 +69,11 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
 fi
 PAGES+=("calibrate $OUT/calibrate/calibrate.html 2 1600")
 
+echo "== liqsim target scenarios/quickstart.toml (two seeds, three steps)"
+cargo run --quiet -- target scenarios/quickstart.toml --bad-debt 1 --seeds 2 --steps 3 \
+    --out "$OUT/target" >/dev/null
+PAGES+=("target $OUT/target/target.html 1 1000")
+
 chrome() {
     local profile
     profile=$(mktemp -d)
