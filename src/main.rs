@@ -13,6 +13,7 @@ mod risk;
 mod run;
 mod runrow;
 mod sweep;
+mod sweepdir;
 mod validate;
 
 use clap::{Parser, Subcommand};

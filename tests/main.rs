@@ -19,4 +19,5 @@ mod run;
 mod scenarios;
 mod stylized;
 mod support;
+mod sweep;
 mod world;
