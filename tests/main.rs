@@ -9,6 +9,7 @@ mod backtest;
 mod bad_input;
 mod cascade;
 mod compare;
+mod extremes;
 mod fidelity;
 mod history;
 mod invariants;
