@@ -11,6 +11,7 @@ mod cascade;
 mod compare;
 mod extremes;
 mod fidelity;
+mod fuzz;
 mod history;
 mod invariants;
 mod options;
