@@ -148,21 +148,7 @@ fn plan_of(value: &serde_json::Value) -> Option<(Vec<GridAxis>, Vec<u64>)> {
 }
 
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let io = |e: std::io::Error| {
-        Error::from(
-            InputError::new(format!("cannot write: {e}")).source(path.display().to_string()),
-        )
-    };
-    let written = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        // A full disk leaves a partial temporary file; it is of no use to anyone.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
+    liqsim_report::write_atomic(path, contents)
 }
 
 /// Creates `out`, takes its lock, and checks that it holds this same sweep (by identity)
@@ -364,9 +350,24 @@ pub fn sweep_with(
         o.push(format!("seed={}", spec.seed));
         o
     };
-    // Seeds vary fastest, so every seeds.len()-th run starts a new grid point.
-    for spec in runs.iter().step_by(seeds.len().max(1)) {
-        liqsim_scenario::load(&args.file, &point_overrides(spec))?;
+    // An error at an override the sweep wrote names the flag it came from.
+    let load_point = |spec: &RunSpec| {
+        liqsim_scenario::load(&args.file, &point_overrides(spec)).map_err(|e| {
+            let e = spec.overrides.iter().zip(&args.grid).fold(e, |e, ((k, v), axis)| {
+                crate::run::relabel(e, &format!("{k}={v}"), &format!("--grid {axis}"))
+            });
+            let seed = spec.seed;
+            crate::run::relabel(
+                e,
+                &format!("seed={seed}"),
+                &format!("--seeds {} (seed {seed})", args.seeds),
+            )
+        })
+    };
+    // Seeds vary fastest, so every seeds.len()-th run starts a new grid point; the last
+    // run has the last seed.
+    for spec in runs.iter().step_by(seeds.len().max(1)).chain(runs.last()) {
+        load_point(spec)?;
     }
     let scenario_hash = sweepdir::scenario_hash(&base);
     let id = sweepdir::sweep_id(&scenario_hash, &axes, &seeds);
@@ -401,7 +402,7 @@ pub fn sweep_with(
         &todo,
         threads(args.threads),
         |spec| {
-            let scenario = liqsim_scenario::load(&args.file, &point_overrides(spec))?;
+            let scenario = load_point(spec)?;
             let outcome = run(&scenario)?;
             let values = spec.overrides.iter().map(|(_, v)| v.clone()).collect();
             Ok(RunRow::from_outcome(spec.index, spec.point, values, &outcome))
@@ -528,6 +529,20 @@ mod tests {
         let e = sweep_with(&other, &|s| Ok(fake_outcome(s))).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("different sweep"), "{e}");
+    }
+
+    /// A full disk fails the write of the temporary file part way; nothing is left of it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let root = tempfile::tempdir().unwrap();
+        let tmp = root.path().join(format!(".runs.csv.tmp{}", std::process::id()));
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let e = write_atomic(&root.path().join("runs.csv"), "x\n").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("runs.csv: cannot write"), "{e}");
+        assert!(std::fs::symlink_metadata(&tmp).is_err(), "the temporary file is removed");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -22,4 +22,5 @@ mod scenarios;
 mod stylized;
 mod support;
 mod sweep;
+mod wording;
 mod world;
