@@ -86,3 +86,14 @@ fn duplicate_keys_and_deep_nesting_name_the_key() {
         assert!(e.contains(needle), "{needle} not in {e}");
     }
 }
+
+/// An entry of an array of tables replaced whole by an inline table keeps what it says;
+/// a value that is no table is refused naming the override.
+#[test]
+fn a_table_entry_replaced_by_set_keeps_its_keys() {
+    let ok =
+        liqsim(&["validate", Q, "--set", "market.shocks[0]={kind=\"jump\", at=\"1h\", size=-0.5}"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let e = refused(&["validate", Q, "--set", "market.shocks[0]=5"]);
+    assert!(e.starts_with("error: --set market.shocks[0]=5:") && e.contains("must be one"), "{e}");
+}

@@ -439,8 +439,11 @@ fn set_path(
                     .ok_or_else(|| format!("index {i} is past the end ({len} entries)"))?;
                 let mut as_item = Item::Table(std::mem::take(t));
                 let result = set_path(&mut as_item, rest, value);
-                if let Item::Table(back) = as_item {
-                    *t = back;
+                match as_item {
+                    Item::Table(back) => *t = back,
+                    // The whole entry replaced: `--set market.shocks[0]={ kind = "jump", ... }`.
+                    Item::Value(toml_edit::Value::InlineTable(inline)) => *t = inline.into_table(),
+                    _ => return Err(format!("[{i}] is a table: its value must be one")),
                 }
                 result
             }
