@@ -138,3 +138,24 @@ fn prices_out_of_range_in_data_files_are_refused_by_validate_naming_file_line_an
         runs_conserving(&file, &[format!("margin.method=\"{method}\"")]);
     }
 }
+
+/// Option writers under `es`/`var` with a jump volatility of 5: Monte Carlo draws price a
+/// short option's loss beyond any amount of money; the requirement is capped at 100
+/// times the underlying held, as the perpetual rates are.
+#[test]
+fn option_writers_under_a_jump_volatility_of_5_run_under_es_and_var() {
+    for policy in ["es", "var"] {
+        runs_conserving(
+            "scenarios/perf-1m.toml",
+            &[
+                "duration=\"20m\"".into(),
+                "margin_metrics_interval=\"5m\"".into(),
+                "market.shocks[0].at=\"10m\"".into(),
+                "market.process.jump_vol=5".into(),
+                format!("margin.policy=\"{policy}\""),
+                "agents[2].count=20".into(),
+                "agents[3].count=20".into(),
+            ],
+        );
+    }
+}

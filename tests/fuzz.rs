@@ -8,6 +8,10 @@
 //! `LIQSIM_FUZZ_MUTANTS` sets how many mutants (default 1200) and `LIQSIM_FUZZ_SEED` the
 //! generator's seed (default 1); a failure prints the seed, the mutant's number and its
 //! scenario text, which reproduce it.
+//!
+//! Beside the mutants, every number of every shortened scenario goes to each bound of its
+//! valid range, as validation's own message states it; `LIQSIM_FUZZ_POLICIES` lists
+//! policies to repeat that under.
 
 use crate::support::repo_root;
 use std::path::{Path, PathBuf};
@@ -432,16 +436,29 @@ struct Tally {
     failures: Vec<String>,
 }
 
-fn run_mutant(dir: &Path, index: usize, m: &Mutant) -> Result<i32, String> {
-    let sub = dir.join(format!("m{index}"));
-    std::fs::create_dir_all(&sub).unwrap();
+/// Runs `liqsim COMMAND s.toml --set ...` on the mutant written into `sub`: its exit
+/// code, stdout and stderr, or why it did not exit.
+fn spawn(
+    sub: &Path,
+    m: &Mutant,
+    command: &str,
+    sets: &[String],
+) -> Result<(Option<i32>, String, String), String> {
+    std::fs::create_dir_all(sub).unwrap();
     let file = sub.join("s.toml");
     std::fs::write(&file, &m.scenario).unwrap();
     if let Some((name, text)) = &m.csv {
         std::fs::write(sub.join(name), text).unwrap();
     }
+    let mut args = vec![command.to_string(), file.to_str().unwrap().to_string()];
+    for set in sets {
+        args.extend(["--set".to_string(), set.clone()]);
+    }
+    if command == "run" {
+        args.extend(["--format".to_string(), "json".to_string()]);
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_liqsim"))
-        .args(["run", file.to_str().unwrap(), "--format", "json"])
+        .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -459,10 +476,18 @@ fn run_mutant(dir: &Path, index: usize, m: &Mutant) -> Result<i32, String> {
         std::thread::sleep(Duration::from_millis(2));
     };
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let _ = std::fs::remove_dir_all(&sub);
-    match status.code() {
+    let _ = std::fs::remove_dir_all(sub);
+    Ok((
+        status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Exit 0 with money conserved, or exit 2 naming a key or a file:line.
+fn judge(result: Result<(Option<i32>, String, String), String>) -> Result<i32, String> {
+    let (code, stdout, stderr) = result?;
+    match code {
         Some(0) => {
             let v: serde_json::Value = serde_json::from_str(&stdout)
                 .map_err(|e| format!("exit 0 without a JSON summary ({e}): {stdout}"))?;
@@ -485,6 +510,19 @@ fn run_mutant(dir: &Path, index: usize, m: &Mutant) -> Result<i32, String> {
         }
         other => Err(format!("exit {other:?}: {stderr}")),
     }
+}
+
+fn run_mutant(dir: &Path, index: usize, m: &Mutant) -> Result<i32, String> {
+    judge(spawn(&dir.join(format!("m{index}")), m, "run", &[]))
+}
+
+fn check(dir: &Path, m: &Mutant, sets: &[String]) -> Result<i32, String> {
+    judge(spawn(&dir.join("bounds"), m, "run", sets))
+}
+
+/// What `validate` says of the mutant with `sets`.
+fn run_with_sets(dir: &Path, m: &Mutant, sets: &[String]) -> String {
+    spawn(&dir.join("bounds"), m, "validate", sets).map(|(_, _, e)| e).unwrap_or_default()
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -562,4 +600,98 @@ fn mutants_of_the_bundled_scenarios_exit_0_conserving_or_2_naming_the_place() {
     });
     // The generator reaches both sides: runs that finish and refusals.
     assert!(exit0 > count / 20 && exit2 > count / 20, "{exit0} exit 0, {exit2} exit 2");
+}
+
+/// The key path of `path` as `--set` takes it (`agents[1].count`).
+fn set_path_text(path: &[Step]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Keys whose documented maximum is a size, not a stress: ten million accounts run for
+/// minutes in gigabytes, whatever else the scenario says.
+const SIZES: [&str; 1] = ["count"];
+
+/// Every number in every bundled scenario (shortened) set to each bound of its valid
+/// range, as validation states it: the run finishes with money conserved, or the value
+/// is refused (an exclusive bound) naming the key.
+#[test]
+fn every_numeric_key_at_its_documented_bounds_runs_or_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    // Each scenario's own policy; `LIQSIM_FUZZ_POLICIES=es,var,...` adds others.
+    let mut policies: Vec<Option<String>> = vec![None];
+    if let Ok(list) = std::env::var("LIQSIM_FUZZ_POLICIES") {
+        policies.extend(list.split(',').map(|p| Some(p.trim().to_string())));
+    }
+    let (mut runs, mut exit0, mut exit2) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let base = shortened(file);
+        let text = toml::to_string(&base).unwrap();
+        let root = Value::Table(base);
+        let mut all = Vec::new();
+        paths(&root, &mut Vec::new(), &mut all);
+        for path in all {
+            let mut root = root.clone();
+            let Some(value) = get_mut(&mut root, &path) else { continue };
+            let integer = match value {
+                Value::Integer(_) => true,
+                Value::Float(_) => false,
+                _ => continue,
+            };
+            let key = set_path_text(&path);
+            if SIZES.iter().any(|s| key.ends_with(s)) {
+                continue;
+            }
+            // The range, from validation's refusal of a value no range holds.
+            let probe = if integer { i64::MIN.to_string() } else { "nan".into() };
+            let m = Mutant { what: String::new(), scenario: text.clone().into_bytes(), csv: None };
+            let refusal = run_with_sets(dir.path(), &m, &[format!("{key}={probe}")]);
+            let Some(valid) = refusal.split("(valid: ").nth(1) else { continue };
+            let bounds: Vec<f64> = valid
+                .split(|c: char| c.is_whitespace() || c == ')' || c == ',')
+                .filter_map(|w| w.parse::<f64>().ok())
+                .filter(|b| b.is_finite())
+                .collect();
+            for bound in bounds {
+                let value = if integer && bound.fract() == 0.0 && bound.abs() < 9e18 {
+                    format!("{}", bound as i64)
+                } else {
+                    format!("{bound:e}")
+                };
+                for policy in &policies {
+                    let mut sets = vec![format!("{key}={value}")];
+                    if let Some(p) = policy {
+                        sets.push(format!("margin.policy=\"{p}\""));
+                    }
+                    runs += 1;
+                    match check(dir.path(), &m, &sets) {
+                        Ok(0) => exit0 += 1,
+                        Ok(_) => exit2 += 1,
+                        Err(why) => failures.push(format!("{name} --set {sets:?}: {why}")),
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("bounds: {runs} runs: {exit0} exit 0, {exit2} exit 2, {} failures", failures.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(exit0 > runs / 2, "{exit0} of {runs} runs finished");
 }
