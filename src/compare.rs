@@ -77,8 +77,24 @@ pub fn compare_with(
         o.push(format!("seed={seed}"));
         o
     };
-    for &policy in &policies {
-        liqsim_scenario::load(&args.file, &overrides_for(policy, base.seed))?;
+    // Every policy with the first seed, and the last seed: an error names the flag.
+    let last_seed = base.seed.wrapping_add(args.seeds - 1);
+    for (policy, seed) in
+        policies.iter().map(|&p| (p, base.seed)).chain(policies.first().map(|&p| (p, last_seed)))
+    {
+        liqsim_scenario::load(&args.file, &overrides_for(policy, seed)).map_err(|e| {
+            let name = policy.name();
+            let e = crate::run::relabel(
+                e,
+                &format!("margin.policy=\"{name}\""),
+                &format!("--policies ({name})"),
+            );
+            crate::run::relabel(
+                e,
+                &format!("seed={seed}"),
+                &format!("--seeds {} (seed {seed})", args.seeds),
+            )
+        })?;
     }
     let jobs: Vec<(usize, Policy, u64)> = policies
         .iter()

@@ -14,6 +14,7 @@ mod risk;
 mod run;
 mod runrow;
 mod sweep;
+mod sweepdir;
 mod target;
 mod validate;
 

@@ -1,16 +1,18 @@
 //! `liqsim merge DIR...`: combine the directories of a sharded sweep.
 //!
-//! Every directory must hold the same manifest (`sweep.json`); run files are gathered
-//! into `--out` (a run present in two shards must be identical in both), and when every
-//! run is there, `runs.csv` and `summary.csv` are written exactly as the unsharded sweep
-//! writes them, so the merged directory is byte-identical to an unsharded one.
+//! Every directory must hold the same sweep (the identity in `sweep.json`) and no writer
+//! (no live `sweep.lock`); every run file is checked as a resumed sweep checks it. Run
+//! files are gathered into `--out` (a run present in two shards must be identical in
+//! both), and when every run is there, `runs.csv` and `summary.csv` are written exactly as
+//! the unsharded sweep writes them, so the merged directory is byte-identical to an
+//! unsharded one.
 
 use crate::CliResult;
-use crate::runrow::csv_line;
-use crate::sweep::{finish, prepare_dir, read_runs, write_atomic};
+use crate::sweep::{Manifest, finish, prepare_dir, write_atomic};
+use crate::sweepdir;
 use liqsim_core::{Error, InputError};
-use liqsim_sweep::{GridAxis, expand};
-use std::path::{Path, PathBuf};
+use liqsim_sweep::expand;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
@@ -22,109 +24,77 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
-fn manifest_of(dir: &Path) -> Result<(String, serde_json::Value), Error> {
-    let path = dir.join("sweep.json");
-    let text = liqsim_scenario::read_text(&path)?;
-    let value = serde_json::from_str(&text).map_err(|e| {
-        Error::from(
-            InputError::new(format!("not a sweep manifest: {e}"))
-                .source(path.display().to_string()),
-        )
-    })?;
-    Ok((text, value))
-}
-
-/// Grid axes and seeds from a manifest.
-fn plan_of(value: &serde_json::Value, source: &str) -> Result<(Vec<GridAxis>, Vec<u64>), Error> {
-    let bad = || Error::from(InputError::new("sweep.json lacks `grid` or `seeds`").source(source));
-    let axes = value["grid"]
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|a| {
-            let key = a["key"].as_str().ok_or_else(bad)?.to_string();
-            let values = a["values"]
-                .as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(GridAxis { key, values })
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let seeds = value["seeds"]
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|s| s.as_u64().ok_or_else(bad))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((axes, seeds))
-}
+const REMEDY: &str = "run files as the sweep wrote them: run that shard again with the same \
+                      command and --rerun-invalid";
 
 pub fn run(args: &MergeArgs) -> CliResult {
-    let (first_text, first) = manifest_of(&args.dirs[0])?;
-    for dir in &args.dirs[1..] {
-        let (text, _) = manifest_of(dir)?;
-        if text != first_text {
+    let first = Manifest::read(&args.dirs[0])?;
+    for dir in &args.dirs {
+        if let Some(who) = sweepdir::holder(dir) {
+            return Err(InputError::new(format!("is still being written ({who})"))
+                .source(dir.display().to_string())
+                .expected("shard directories whose sweeps have finished")
+                .into());
+        }
+        if Manifest::read(dir)?.id != first.id {
             return Err(InputError::new(
-                "holds a different sweep than the first directory (sweep.json differs)",
+                "holds a different sweep than the first directory (the scenario after --set, \
+                 the grid, the seeds or the liqsim version differ)",
             )
             .source(dir.display().to_string())
             .expected("shard directories of one sweep, made with the same command but --shard")
             .into());
         }
     }
-    let (axes, seeds) = plan_of(&first, &args.dirs[0].display().to_string())?;
-    let runs = expand(&axes, &seeds)?;
-    prepare_dir(&args.out, &first_text)?;
-    let existing = read_runs(&args.out, axes.len())?;
-    let mut written: Vec<Option<Vec<String>>> = vec![None; runs.len()];
-    for row in existing {
-        if let Some(slot) = written.get_mut(row.index) {
-            *slot = Some(row.fields());
-        }
+    let runs = expand(&first.axes, &first.seeds)?;
+    let grid_len = first.axes.len();
+    let _lock = prepare_dir(&args.out, &first.text, &first.id)?;
+    let existing = sweepdir::scan(&args.out, &first.id, &runs, grid_len)?;
+    if !existing.invalid.is_empty() {
+        return Err(sweepdir::invalid_error(
+            &existing.invalid,
+            "a merge directory holding only runs of this sweep: delete the file",
+        ));
+    }
+    let mut written: Vec<Option<String>> = vec![None; runs.len()];
+    for run in existing.runs {
+        written[run.row.index] = Some(run.text);
     }
     for dir in &args.dirs {
-        for row in read_runs(dir, axes.len())? {
-            let index = row.index;
-            let fields = row.fields();
-            match written.get(index) {
-                None => {
-                    return Err(InputError::new(format!(
-                        "run {index} is outside this sweep of {} runs",
-                        runs.len()
-                    ))
-                    .source(dir.display().to_string())
-                    .into());
-                }
-                Some(Some(previous)) if *previous != fields => {
+        let scan = sweepdir::scan(dir, &first.id, &runs, grid_len)?;
+        if !scan.invalid.is_empty() {
+            return Err(sweepdir::invalid_error(&scan.invalid, REMEDY));
+        }
+        for run in scan.runs {
+            let index = run.row.index;
+            match &written[index] {
+                Some(previous) if *previous != run.text => {
                     return Err(InputError::new(format!(
                         "run {index} differs from the same run in another directory"
                     ))
-                    .source(dir.display().to_string())
+                    .source(sweepdir::run_file(dir, index).display().to_string())
+                    .expected("shards of one deterministic sweep, which agree on every run")
                     .into());
                 }
-                Some(Some(_)) => {}
-                Some(None) => {
-                    write_atomic(
-                        &args.out.join("runs").join(format!("{index:08}.csv")),
-                        &csv_line(&fields)?,
-                    )?;
-                    written[index] = Some(fields);
+                Some(_) => {}
+                None => {
+                    write_atomic(&sweepdir::run_file(&args.out, index), &run.text)?;
+                    written[index] = Some(run.text);
                 }
             }
         }
     }
     let missing = written.iter().filter(|w| w.is_none()).count();
-    if finish(&args.out, &axes, &runs)? {
+    if finish(&args.out, &first.id, &first.axes, &runs)? {
         eprintln!("merged {} runs into {}", runs.len(), args.out.display());
         Ok(())
     } else {
-        Err(InputError::new(format!(
-            "{missing} of {} runs are missing; merge every shard's directory",
-            runs.len()
+        Err(Error::from(
+            InputError::new(format!(
+                "{missing} of {} runs are missing; merge every shard's directory",
+                runs.len()
+            ))
+            .source("merge"),
         ))
-        .source("merge")
-        .into())
     }
 }

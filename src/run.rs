@@ -41,7 +41,27 @@ pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
     if let Some(policy) = &args.policy {
         overrides.push(format!("margin.policy=\"{policy}\""));
     }
-    liqsim_scenario::load(&args.file, &overrides)
+    liqsim_scenario::load(&args.file, &overrides).map_err(|e| {
+        let e = match args.seed {
+            Some(seed) => relabel(e, &format!("seed={seed}"), &format!("--seed {seed}")),
+            None => e,
+        };
+        match &args.policy {
+            Some(p) => relabel(e, &format!("margin.policy=\"{p}\""), &format!("--policy {p}")),
+            None => e,
+        }
+    })
+}
+
+/// An error at an override that a flag stands for (`--seed 7` is `seed=7`) names the
+/// flag the user wrote, not the override.
+pub fn relabel(mut e: Error, set: &str, flag: &str) -> Error {
+    if let Some(input) = e.as_input_mut()
+        && input.source.as_deref() == Some(format!("--set {set}").as_str())
+    {
+        input.source = Some(flag.to_string());
+    }
+    e
 }
 
 pub fn run(args: &RunArgs) -> CliResult {

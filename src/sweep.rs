@@ -2,10 +2,15 @@
 //!
 //! Output directory layout (all text, all written atomically: to a temporary name in the
 //! same directory, then renamed):
-//! - `sweep.json`: the manifest (scenario, grid, seeds, number of runs). A directory
-//!   holding another sweep's manifest is refused, so a resumed sweep cannot mix results.
-//! - `runs/NNNNNNNN.csv`: one finished run, one CSV line (no header), named by run index.
-//!   A run whose file exists is skipped when the same command is started again.
+//! - `sweep.json`: the manifest (scenario, grid, seeds, number of runs) and the sweep's
+//!   identity (see [`crate::sweepdir`]). A directory holding another sweep is refused, so
+//!   a resumed sweep cannot mix results; the same sweep resumes from any working
+//!   directory and any spelling of the scenario's path.
+//! - `sweep.lock`: present while a sweep or merge writes the directory.
+//! - `runs/NNNNNNNN.csv`: one finished run, named by run index: its CSV line and a line
+//!   of checksums. A run whose file passes its checks is skipped when the same command is
+//!   started again; a file that fails them stops the sweep (or, with `--rerun-invalid`,
+//!   is deleted and its run run again).
 //! - `runs.csv`: header + every run row in index order, once every run of the sweep is
 //!   present (always for an unsharded sweep; after `liqsim merge` for shards).
 //! - `summary.csv`: one row per grid point with statistics across seeds and the
@@ -16,6 +21,7 @@
 
 use crate::CliResult;
 use crate::runrow::{RunRow, csv_line};
+use crate::sweepdir;
 use liqsim_core::{Error, InputError};
 use liqsim_sweep::{GridAxis, RunSpec, Shard, execute, expand};
 use std::io::IsTerminal;
@@ -44,24 +50,31 @@ pub struct SweepArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+    /// Delete run files in `--out` that fail their checks (edited, from another sweep,
+    /// renamed, or beyond the sweep) and run those runs again, instead of refusing.
+    #[arg(long)]
+    pub rerun_invalid: bool,
 }
 
-/// Everything that identifies a sweep, rendered canonically.
+/// The manifest: everything that identifies the sweep, and the identity's hash. The
+/// `--set` overrides are recorded for people; the identity has them through the
+/// resolved scenario, so an equivalent override resumes the same sweep.
 pub fn manifest(
     scenario: &str,
-    file: &Path,
+    scenario_hash: &str,
     axes: &[GridAxis],
     seeds: &[u64],
     overrides: &[String],
     runs: usize,
 ) -> String {
-    let axes: Vec<serde_json::Value> =
+    let axes_json: Vec<serde_json::Value> =
         axes.iter().map(|a| serde_json::json!({ "key": a.key, "values": a.values })).collect();
     let value = serde_json::json!({
         "liqsim": env!("CARGO_PKG_VERSION"),
+        "id": sweepdir::sweep_id(scenario_hash, axes, seeds),
         "scenario": scenario,
-        "file": file.display().to_string(),
-        "grid": axes,
+        "scenario_hash": scenario_hash,
+        "grid": axes_json,
         "seeds": seeds,
         "overrides": overrides,
         "runs": runs,
@@ -69,75 +82,116 @@ pub fn manifest(
     format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default())
 }
 
+/// A manifest as read back: its text and the plan it describes.
+#[derive(Debug)]
+pub struct Manifest {
+    pub text: String,
+    pub id: String,
+    pub axes: Vec<GridAxis>,
+    pub seeds: Vec<u64>,
+}
+
+impl Manifest {
+    /// Reads `dir/sweep.json` and checks that its identity matches what it describes.
+    pub fn read(dir: &Path) -> Result<Manifest, Error> {
+        let path = dir.join("sweep.json");
+        let source = path.display().to_string();
+        let text = liqsim_scenario::read_text(&path)?;
+        let bad = |why: String| -> Error {
+            InputError::new(why)
+                .source(&source)
+                .expected("the sweep.json that `liqsim sweep` wrote, unchanged")
+                .into()
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a sweep manifest: {e}")))?;
+        let field = |name: &str| -> Result<&str, Error> {
+            value[name].as_str().ok_or_else(|| bad(format!("lacks `{name}`")))
+        };
+        let id = field("id")?.to_string();
+        let scenario_hash = field("scenario_hash")?.to_string();
+        let (axes, seeds) = plan_of(&value).ok_or_else(|| bad("lacks `grid` or `seeds`".into()))?;
+        if field("liqsim")? != env!("CARGO_PKG_VERSION") {
+            return Err(bad(format!(
+                "was written by liqsim {}, this is {}",
+                field("liqsim")?,
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if sweepdir::sweep_id(&scenario_hash, &axes, &seeds) != id {
+            return Err(bad(
+                "has been changed: its grid, seeds or scenario hash do not give its id".into(),
+            ));
+        }
+        Ok(Manifest { text, id, axes, seeds })
+    }
+}
+
+/// Grid axes and seeds from a manifest's JSON.
+fn plan_of(value: &serde_json::Value) -> Option<(Vec<GridAxis>, Vec<u64>)> {
+    let axes = value["grid"]
+        .as_array()?
+        .iter()
+        .map(|a| {
+            let key = a["key"].as_str()?.to_string();
+            let values = a["values"]
+                .as_array()?
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()?;
+            Some(GridAxis { key, values })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let seeds =
+        value["seeds"].as_array()?.iter().map(|s| s.as_u64()).collect::<Option<Vec<_>>>()?;
+    Some((axes, seeds))
+}
+
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let io = |e: std::io::Error| {
-        Error::from(
-            InputError::new(format!("cannot write: {e}")).source(path.display().to_string()),
-        )
-    };
-    std::fs::write(&tmp, contents).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    liqsim_report::write_atomic(path, contents)
 }
 
-fn run_file(out: &Path, index: usize) -> PathBuf {
-    out.join("runs").join(format!("{index:08}.csv"))
-}
-
-/// Creates `out` (or checks that it holds this same sweep) and writes the manifest.
-pub fn prepare_dir(out: &Path, manifest_text: &str) -> Result<(), Error> {
+/// Creates `out`, takes its lock, and checks that it holds this same sweep (by identity)
+/// or nothing yet, writing the manifest then.
+pub fn prepare_dir(out: &Path, manifest_text: &str, id: &str) -> Result<sweepdir::Lock, Error> {
     let io = |e: std::io::Error| {
         Error::from(
             InputError::new(format!("cannot create: {e}")).source(out.display().to_string()),
         )
     };
     std::fs::create_dir_all(out.join("runs")).map_err(io)?;
-    let manifest_path = out.join("sweep.json");
-    match std::fs::read_to_string(&manifest_path) {
-        Ok(existing) if existing == manifest_text => Ok(()),
-        Ok(_) => {
-            Err(InputError::new("holds the results of a different sweep (sweep.json differs)")
-                .source(out.display().to_string())
-                .expected("an empty directory, or the directory of this same sweep to resume it")
-                .into())
+    let lock = sweepdir::lock(out)?;
+    if out.join("sweep.json").exists() {
+        let existing = Manifest::read(out)?;
+        if existing.id != id {
+            return Err(InputError::new(format!(
+                "holds the results of a different sweep (sweep {} there, {} here): the \
+                 scenario after --set, the grid, the seeds or the liqsim version differ",
+                short(&existing.id),
+                short(id)
+            ))
+            .source(out.display().to_string())
+            .expected("an empty directory, or the directory of this same sweep to resume it")
+            .into());
         }
-        Err(_) => write_atomic(&manifest_path, manifest_text),
+    } else {
+        write_atomic(&out.join("sweep.json"), manifest_text)?;
     }
+    Ok(lock)
 }
 
-/// Reads every run file present in `out`.
-pub fn read_runs(out: &Path, grid_len: usize) -> Result<Vec<RunRow>, Error> {
-    let dir = out.join("runs");
-    let io = |e: std::io::Error| {
-        Error::from(InputError::new(format!("cannot read: {e}")).source(dir.display().to_string()))
-    };
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-        .collect();
-    names.sort();
-    let mut rows = Vec::with_capacity(names.len());
-    for path in names {
-        let source = path.display().to_string();
-        let text = liqsim_scenario::read_text(&path)?;
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
-        let record = reader.records().next().and_then(|r| r.ok()).ok_or_else(|| {
-            Error::from(InputError::new("empty or unreadable run file").source(&source))
-        })?;
-        let fields: Vec<String> = record.iter().map(str::to_string).collect();
-        rows.push(RunRow::parse(&fields, grid_len, &source)?);
-    }
-    Ok(rows)
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// Writes `runs.csv` and `summary.csv` when every run is present; returns whether it did.
-pub fn finish(out: &Path, axes: &[GridAxis], runs: &[RunSpec]) -> Result<bool, Error> {
-    let mut rows = read_runs(out, axes.len())?;
-    rows.sort_by_key(|r| r.index);
-    if rows.len() != runs.len() || rows.iter().enumerate().any(|(i, r)| r.index != i) {
+pub fn finish(out: &Path, id: &str, axes: &[GridAxis], runs: &[RunSpec]) -> Result<bool, Error> {
+    let scan = sweepdir::scan(out, id, runs, axes.len())?;
+    if !scan.invalid.is_empty() {
+        return Err(sweepdir::invalid_error(&scan.invalid, "delete it and run the sweep again"));
+    }
+    let rows: Vec<RunRow> = scan.runs.into_iter().map(|r| r.row).collect();
+    if rows.len() != runs.len() {
         return Ok(false);
     }
     let keys: Vec<String> = axes.iter().map(|a| a.key.clone()).collect();
@@ -296,40 +350,86 @@ pub fn sweep_with(
         o.push(format!("seed={}", spec.seed));
         o
     };
-    // Seeds vary fastest, so every seeds.len()-th run starts a new grid point.
-    for spec in runs.iter().step_by(seeds.len().max(1)) {
-        liqsim_scenario::load(&args.file, &point_overrides(spec))?;
+    // An error at an override the sweep wrote names the flag it came from.
+    let load_point = |spec: &RunSpec| {
+        liqsim_scenario::load(&args.file, &point_overrides(spec)).map_err(|e| {
+            let e = spec.overrides.iter().zip(&args.grid).fold(e, |e, ((k, v), axis)| {
+                crate::run::relabel(e, &format!("{k}={v}"), &format!("--grid {axis}"))
+            });
+            let seed = spec.seed;
+            crate::run::relabel(
+                e,
+                &format!("seed={seed}"),
+                &format!("--seeds {} (seed {seed})", args.seeds),
+            )
+        })
+    };
+    // Seeds vary fastest, so every seeds.len()-th run starts a new grid point; the last
+    // run has the last seed.
+    for spec in runs.iter().step_by(seeds.len().max(1)).chain(runs.last()) {
+        load_point(spec)?;
     }
-    let text = manifest(&base.name, &args.file, &axes, &seeds, &args.overrides, runs.len());
-    prepare_dir(&args.out, &text)?;
-    let todo: Vec<RunSpec> = shard
-        .select(&runs)
-        .into_iter()
-        .filter(|r| !run_file(&args.out, r.index).exists())
-        .collect();
+    let scenario_hash = sweepdir::scenario_hash(&base);
+    let id = sweepdir::sweep_id(&scenario_hash, &axes, &seeds);
+    let text = manifest(&base.name, &scenario_hash, &axes, &seeds, &args.overrides, runs.len());
+    let _lock = prepare_dir(&args.out, &text, &id)?;
+    let scan = sweepdir::scan(&args.out, &id, &runs, axes.len())?;
+    if !scan.invalid.is_empty() {
+        if !args.rerun_invalid {
+            return Err(sweepdir::invalid_error(
+                &scan.invalid,
+                "run files as this sweep wrote them; add --rerun-invalid to delete the \
+                 failing files and run those runs again",
+            ));
+        }
+        for bad in &scan.invalid {
+            std::fs::remove_file(&bad.path).map_err(|e| {
+                Error::from(
+                    InputError::new(format!("cannot delete: {e}"))
+                        .source(bad.path.display().to_string()),
+                )
+            })?;
+            eprintln!("deleted {} ({}); its run runs again", bad.path.display(), bad.why);
+        }
+    }
+    let mut done = vec![false; runs.len()];
+    for verified in &scan.runs {
+        done[verified.row.index] = true;
+    }
+    let todo: Vec<RunSpec> = shard.select(&runs).into_iter().filter(|r| !done[r.index]).collect();
     let bar = progress(todo.len(), &base.name);
     execute(
         &todo,
         threads(args.threads),
         |spec| {
-            let scenario = liqsim_scenario::load(&args.file, &point_overrides(spec))?;
+            let scenario = load_point(spec)?;
             let outcome = run(&scenario)?;
             let values = spec.overrides.iter().map(|(_, v)| v.clone()).collect();
             Ok(RunRow::from_outcome(spec.index, spec.point, values, &outcome))
         },
         |spec, row| {
-            write_atomic(&run_file(&args.out, spec.index), &csv_line(&row.fields())?)?;
+            let line = csv_line(&row.fields())?;
+            let inputs = sweepdir::inputs_hash(&id, spec);
+            write_atomic(
+                &sweepdir::run_file(&args.out, spec.index),
+                &sweepdir::run_file_text(&inputs, &line),
+            )?;
             bar.inc(1);
             Ok(())
         },
     )?;
     bar.finish_and_clear();
-    if finish(&args.out, &axes, &runs)? {
+    if finish(&args.out, &id, &axes, &runs)? {
         eprintln!("sweep complete: {} runs in {}", runs.len(), args.out.display());
     } else {
+        let present = sweepdir::scan(&args.out, &id, &runs, axes.len())?.runs.len();
         eprintln!(
-            "shard {}/{} complete; combine the shard directories with `liqsim merge`",
-            shard.index, shard.count
+            "shard {}/{} complete ({present} of the sweep's {} runs in {}); combine the shard \
+             directories with `liqsim merge`",
+            shard.index,
+            shard.count,
+            runs.len(),
+            args.out.display()
         );
     }
     Ok(())
@@ -357,6 +457,7 @@ mod tests {
             shard: shard.map(str::to_string),
             overrides: vec![],
             out: out.to_path_buf(),
+            rerun_invalid: false,
         }
     }
 
@@ -428,6 +529,20 @@ mod tests {
         let e = sweep_with(&other, &|s| Ok(fake_outcome(s))).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("different sweep"), "{e}");
+    }
+
+    /// A full disk fails the write of the temporary file part way; nothing is left of it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let root = tempfile::tempdir().unwrap();
+        let tmp = root.path().join(format!(".runs.csv.tmp{}", std::process::id()));
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let e = write_atomic(&root.path().join("runs.csv"), "x\n").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("runs.csv: cannot write"), "{e}");
+        assert!(std::fs::symlink_metadata(&tmp).is_err(), "the temporary file is removed");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
     }
 
     #[test]

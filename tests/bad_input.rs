@@ -431,10 +431,10 @@ fn replay_csv_bad_row() {
     assert_contains(
         &e,
         &[
-            "h.csv:3:1",
-            "key `close`",
-            "`n/a` is not a positive price",
-            "valid: a finite number > 0",
+            "h.csv:3:5",
+            "key `market.process.file`",
+            "column `close`: `n/a` is not a price",
+            "valid: a number 0 < x <= 1e9",
         ],
     );
 }
@@ -444,7 +444,15 @@ fn replay_csv_out_of_order() {
     let e = replay_error(&format!(
         "{HEAD}2020-03-12T20:23:00Z,10,12,9,11,1\n2020-03-12T20:22:00Z,10,12,9,11,1\n"
     ));
-    assert_contains(&e, &["h.csv:3:1", "key `timestamp_utc`", "increasing time order"]);
+    assert_contains(
+        &e,
+        &[
+            "h.csv:3:1",
+            "key `market.process.file`",
+            "column `timestamp_utc`",
+            "increasing time order",
+        ],
+    );
 }
 
 #[test]
@@ -454,7 +462,7 @@ fn replay_csv_gap_and_missing_column() {
     ));
     assert_contains(&e, &["h.csv:4:1", "gap"]);
     let e = replay_error("time,open,high,low,close\n2020-03-12T20:23:00Z,10,12,9,11\n");
-    assert_contains(&e, &["h.csv:1:1", "missing column `timestamp_utc`"]);
+    assert_contains(&e, &["h.csv:1: key `market.process.file`", "missing column `timestamp_utc`"]);
 }
 
 #[test]

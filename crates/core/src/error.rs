@@ -109,6 +109,12 @@ impl InputError {
         self
     }
 
+    /// A line without a column (a whole CSV row).
+    pub fn line(mut self, line: usize) -> Self {
+        self.line = Some(line);
+        self
+    }
+
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
         self

@@ -80,8 +80,10 @@ pub struct Journal {
     fees: Money,
     settlement: Money,
     bad_debt: Money,
-    deposits: Money,
-    withdrawals: Money,
+    /// Totals over every account, in micro-units: a thousand accounts of the largest
+    /// deposit already pass i64, while each balance stays within it.
+    deposits: i128,
+    withdrawals: i128,
     transfers: u64,
     digest: Option<u64>,
 }
@@ -146,7 +148,10 @@ impl Journal {
         }
         let slot = self.slot(to)?;
         *slot = slot.checked_add(amount)?;
-        self.deposits = self.deposits.checked_add(amount)?;
+        self.deposits = self
+            .deposits
+            .checked_add(i128::from(amount.micros()))
+            .ok_or_else(|| Error::overflow("deposits"))?;
         self.transfers += 1;
         self.hash([self.transfers, u64::MAX, to.code(), amount.micros() as u64, 0]);
         Ok(())
@@ -162,7 +167,10 @@ impl Journal {
         }
         let slot = self.slot(from)?;
         *slot = slot.checked_sub(amount)?;
-        self.withdrawals = self.withdrawals.checked_add(amount)?;
+        self.withdrawals = self
+            .withdrawals
+            .checked_add(i128::from(amount.micros()))
+            .ok_or_else(|| Error::overflow("withdrawals"))?;
         self.transfers += 1;
         self.hash([self.transfers, from.code(), u64::MAX, amount.micros() as u64, 1]);
         Ok(())
@@ -195,24 +203,30 @@ impl Journal {
         self.digest
     }
 
-    pub fn deposits(&self) -> Money {
+    /// Every deposit so far, in micro-units.
+    pub fn deposits_micros(&self) -> i128 {
         self.deposits
     }
 
-    pub fn withdrawals(&self) -> Money {
+    /// Every withdrawal so far, in micro-units.
+    pub fn withdrawals_micros(&self) -> i128 {
         self.withdrawals
     }
 
-    /// deposits - withdrawals - (every balance); zero unless the journal is broken.
+    /// deposits - withdrawals - (every balance); zero unless the journal is broken. The
+    /// sum is in i128 (4 billion accounts of i64::MAX fit), so only a broken journal, an
+    /// error that no longer fits in money, fails it.
     pub fn conservation_error(&self) -> Result<Money> {
-        let mut held = Money::ZERO;
-        for b in &self.traders {
-            held = held.checked_add(*b)?;
-        }
-        for s in [self.fund, self.fees, self.settlement, self.bad_debt] {
-            held = held.checked_add(s)?;
-        }
-        self.deposits.checked_sub(self.withdrawals)?.checked_sub(held)
+        let held: i128 = self
+            .traders
+            .iter()
+            .chain(&[self.fund, self.fees, self.settlement, self.bad_debt])
+            .map(|m| i128::from(m.micros()))
+            .sum();
+        let error = self.deposits - self.withdrawals - held;
+        i64::try_from(error)
+            .map(Money::from_micros)
+            .map_err(|_| Error::Internal(format!("conservation error of {error} micro-units")))
     }
 }
 
@@ -257,6 +271,20 @@ mod tests {
         assert!(j.withdraw(Book::Trader(a), Money::from_micros(6)).is_err());
         j.withdraw(Book::Trader(a), Money::from_micros(5)).unwrap();
         assert_eq!(j.balance(Book::Trader(a)), Money::ZERO);
+        assert_eq!(j.conservation_error().unwrap(), Money::ZERO);
+    }
+
+    #[test]
+    fn deposits_beyond_the_i64_range_in_total_are_conserved() {
+        let mut j = Journal::new(false);
+        let each = Money::from_micros(i64::MAX / 2);
+        for _ in 0..5 {
+            let a = j.add_trader().unwrap();
+            j.deposit(Book::Trader(a), each).unwrap();
+        }
+        assert_eq!(j.deposits_micros(), 5 * i128::from(i64::MAX / 2));
+        j.withdraw(Book::Trader(AccountId(4)), each).unwrap();
+        assert_eq!(j.withdrawals_micros(), i128::from(i64::MAX / 2));
         assert_eq!(j.conservation_error().unwrap(), Money::ZERO);
     }
 

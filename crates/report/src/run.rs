@@ -402,8 +402,8 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
             InputError::new(format!("cannot write: {e}")).source(path.display().to_string()),
         )
     };
-    std::fs::write(&tmp, contents).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    // A full disk fails the write part way: the partial temporary file is of no use.
+    std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
     })

@@ -56,6 +56,14 @@ impl Requirements {
     }
 }
 
+/// The most a portfolio is charged: [`crate::schedule::MAX_RATE`] times the underlying
+/// its legs hold, as perpetual rates are capped. A scenario set can price an option
+/// writer's loss beyond any amount of money (a jump volatility of 5 in Monte Carlo
+/// draws), and past this no account could post it anyway.
+pub fn loss_cap(legs: &[Leg]) -> f64 {
+    crate::schedule::MAX_RATE * legs.iter().map(|l| l.underlying.to_f64()).sum::<f64>()
+}
+
 /// What a refresh sees of the market.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MarketState {

@@ -97,8 +97,16 @@ impl MarginSchedule {
     }
 }
 
+/// The highest requirement per unit of notional a risk-based schedule charges: a short
+/// loses that much only if the price rises a hundredfold within the margin horizon.
+/// Scenario sets can price a short's loss far beyond it (filtered history after a -90%
+/// jump rescales returns by tens, and `exp` of that is astronomic, or infinite), but no
+/// account posts a hundred times its position, so past it the liquidations are the same,
+/// and the requirement of the largest position stays within money's range.
+pub const MAX_RATE: f64 = 100.0;
+
 impl MarginSchedule {
-    /// One rate per direction, each at least 1 / `max_leverage` (a venue never lets an
+    /// One rate per direction, at most [`MAX_RATE`], each at least 1 / `max_leverage` (a venue never lets an
     /// account past its leverage cap), maintenance `maintenance_fraction` of initial.
     pub fn flat_floored(
         long: f64,
@@ -108,9 +116,29 @@ impl MarginSchedule {
     ) -> MarginSchedule {
         let floor = 1.0 / max_leverage;
         let rates = |r: f64| {
-            let initial = r.max(floor);
+            let initial = r.max(floor).min(MAX_RATE);
             Rates { initial, maintenance: initial * maintenance_fraction }
         };
         MarginSchedule::Flat { long: rates(long), short: rates(short) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_based_rates_are_capped_so_money_can_be_multiplied_by_them() {
+        let s = MarginSchedule::flat_floored(f64::INFINITY, 1e9, 0.5, 100.0);
+        let MarginSchedule::Flat { long, short } = &s else { panic!("flat") };
+        assert_eq!((long.initial, long.maintenance), (MAX_RATE, MAX_RATE * 0.5));
+        assert_eq!(short.initial, MAX_RATE);
+        // The largest position's requirement stays money.
+        let notional = Money::from_micros(i64::MAX / 1000);
+        assert!(s.requirement(notional, true, false).is_ok());
+        // Below the cap nothing moves; the leverage floor still applies.
+        let s = MarginSchedule::flat_floored(0.2, 0.001, 0.5, 100.0);
+        let MarginSchedule::Flat { long, short } = &s else { panic!("flat") };
+        assert_eq!((long.initial, short.initial), (0.2, 0.01));
     }
 }

@@ -56,6 +56,9 @@ pub fn load_str(
         if let Some(span) = e.span() {
             let (line, column) = locate::line_col(text, span.start);
             err = err.at(line, column);
+            if let Some(key) = key_of_line(text, line) {
+                err = err.key(key);
+            }
         }
         Error::from(err)
     })?;
@@ -76,8 +79,11 @@ pub fn load_str(
             }
             _ => path,
         };
-        let expected = expected.or_else(|| expected_for_serde(&message));
-        located.error(InputError::new(message).expected_if(expected), path.as_deref())
+        let expected = expected
+            .or_else(|| path.as_deref().and_then(|p| range_of(&applied.text, p, base_dir)))
+            .or_else(|| expected_for_serde(&message));
+        located
+            .error(InputError::new(readable_types(&message)).expected_if(expected), path.as_deref())
     })?;
     validate::validate(raw, base_dir).map_err(|mut e| {
         if let Some(input) = e.as_input_mut()
@@ -145,6 +151,60 @@ impl ExpectedIf for InputError {
             None => self,
         }
     }
+}
+
+/// The key path a TOML syntax error at `line` is about: the table of the last header
+/// above it (or the header itself) and the key its line assigns, when there is one.
+fn key_of_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?.trim();
+    if let Some(table) = header(here) {
+        return Some(table.to_string());
+    }
+    let key = here.split('=').next().map(str::trim).filter(|k| {
+        !k.is_empty()
+            && here.contains('=')
+            && k.chars().all(|c| c.is_alphanumeric() || "_-.\"' ".contains(c))
+    });
+    let table = lines[..line - 1].iter().rev().find_map(|l| header(l));
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k.to_string()),
+        (Some(t), None) => Some(t.to_string()),
+        (None, None) => None,
+    }
+}
+
+/// The table a `[table]` or `[[table]]` header line names.
+fn header(line: &str) -> Option<&str> {
+    let l = line.trim();
+    let inner = l.strip_prefix("[[").and_then(|r| r.split("]]").next());
+    inner.or_else(|| l.strip_prefix('[').and_then(|r| r.split(']').next())).map(str::trim)
+}
+
+/// serde says `i64` and `f64`; users read "an integer" and "a number".
+fn readable_types(message: &str) -> String {
+    message
+        .replace("expected i64", "expected an integer")
+        .replace("expected f64", "expected a number")
+}
+
+/// The valid range of the number at `path`, as validation states it: found by validating
+/// the document again with a value there that no range holds. `None` when validation
+/// stops at another key first, or the key is no number.
+fn range_of(applied: &str, path: &str, base_dir: &Path) -> Option<String> {
+    let segments = locate::parse_path(path)?;
+    for sentinel in [toml_edit::Value::from(f64::NAN), toml_edit::Value::from(i64::MIN)] {
+        let mut doc: DocumentMut = applied.parse().ok()?;
+        set_path(doc.as_item_mut(), &segments, sentinel).ok()?;
+        let Ok(raw) = toml::from_str::<raw::RawScenario>(&doc.to_string()) else { continue };
+        if let Err(Error::Input(e)) = validate::validate(raw, base_dir)
+            && e.key.as_deref() == Some(path)
+        {
+            return e.expected.clone();
+        }
+    }
+    None
 }
 
 /// serde names the raw structs (`struct RawProcess`); users think in tables.
@@ -222,7 +282,8 @@ impl Located<'_> {
     fn error(&self, mut err: InputError, path: Option<&str>) -> Error {
         if let Some(path) = path {
             err.key = Some(path.to_string());
-            let overridden = self.overrides.iter().find(|(p, _)| {
+            // The last override of a key is the one in force.
+            let overridden = self.overrides.iter().rev().find(|(p, _)| {
                 p == path
                     || path.starts_with(&format!("{p}."))
                     || path.starts_with(&format!("{p}["))
@@ -378,8 +439,11 @@ fn set_path(
                     .ok_or_else(|| format!("index {i} is past the end ({len} entries)"))?;
                 let mut as_item = Item::Table(std::mem::take(t));
                 let result = set_path(&mut as_item, rest, value);
-                if let Item::Table(back) = as_item {
-                    *t = back;
+                match as_item {
+                    Item::Table(back) => *t = back,
+                    // The whole entry replaced: `--set market.shocks[0]={ kind = "jump", ... }`.
+                    Item::Value(toml_edit::Value::InlineTable(inline)) => *t = inline.into_table(),
+                    _ => return Err(format!("[{i}] is a table: its value must be one")),
                 }
                 result
             }

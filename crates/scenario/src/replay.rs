@@ -6,7 +6,9 @@
 //! (`2020-03-12T20:23:00Z`, fractional seconds allowed) and mark the bar's open. Rows must
 //! be strictly increasing in time at one constant spacing: a gap or a duplicate is an
 //! error, because a replay that silently bridged a missing hour would invent the price
-//! path of that hour. Every error names the file, the line and the column.
+//! path of that hour. Every error names the file, the line and the column (the field's
+//! position in the row, and its name); the caller adds the scenario key that named the
+//! file. Prices are at most [`MAX_PRICE`], the largest initial price a scenario takes.
 //!
 //! A bar's time is relative to the first row's (the kernel's clock starts at zero); the
 //! first row's absolute time is kept beside the bars ([`History::first_utc_ns`]), because
@@ -19,15 +21,38 @@ use std::path::Path;
 
 const REQUIRED: [&str; 5] = ["timestamp_utc", "open", "high", "low", "close"];
 
+/// The highest price a history may hold: `market.initial_price`'s bound.
+pub const MAX_PRICE: f64 = 1e9;
+
+/// The most a replayed price may rise above the replay's first open. Positions opened
+/// near the start are worth up to this many times their notional at the top, and the
+/// run's money (fund, fees, liquidated notional summed over every account) stays within
+/// its exact range; a history read for margins only gives returns and has no such bound.
+pub const MAX_REPLAY_RISE: f64 = 1000.0;
+
+/// A price history for margins: every price positive and at most [`MAX_PRICE`].
 pub fn load_bars(path: &Path) -> Result<History> {
     let source = path.display().to_string();
     let text = crate::read_text(path)?;
     parse_bars(&text, &source)
 }
 
+/// A history to replay: as [`load_bars`], and no price above [`MAX_REPLAY_RISE`] times
+/// the first open.
+pub fn load_replay(path: &Path) -> Result<History> {
+    let source = path.display().to_string();
+    let text = crate::read_text(path)?;
+    parse(&text, &source, Some(MAX_REPLAY_RISE))
+}
+
 pub fn parse_bars(text: &str, source: &str) -> Result<History> {
-    let fail = |line: usize, column: &str, message: String| -> Error {
-        InputError::new(message).source(source).at(line, 1).key(column).into()
+    parse(text, source, None)
+}
+
+fn parse(text: &str, source: &str, max_rise: Option<f64>) -> Result<History> {
+    // Errors name the field by its position in the row and by its name.
+    let fail = |line: usize, field: usize, message: String| -> Error {
+        InputError::new(message).source(source).at(line, field + 1).into()
     };
     let mut reader =
         csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
@@ -35,7 +60,7 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
         .headers()
         .map_err(|e| {
             Error::from(
-                InputError::new(format!("cannot read the CSV header: {e}")).source(source).at(1, 1),
+                InputError::new(format!("cannot read the CSV header: {e}")).source(source).line(1),
             )
         })?
         .clone();
@@ -48,7 +73,7 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
                     headers.iter().collect::<Vec<_>>().join(",")
                 ))
                 .source(source)
-                .at(1, 1)
+                .line(1)
                 .expected("a header with timestamp_utc,open,high,low,close"),
             )
         })?;
@@ -68,7 +93,11 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map(|p| p.line() as usize).unwrap_or(line_before);
-                return Err(fail(line, "row", format!("bad CSV row: {e}")));
+                return Err(InputError::new(format!("bad CSV row: {e}"))
+                    .source(source)
+                    .line(line)
+                    .expected(format!("{} fields in every row, as in the header", headers.len()))
+                    .into());
             }
         }
         let line = record.position().map(|p| p.line() as usize).unwrap_or(line_before);
@@ -76,35 +105,50 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
         let stamp = field(0);
         let time = parse_timestamp(stamp).ok_or_else(|| {
             Error::from(
-                InputError::new(format!("`{stamp}` is not a timestamp"))
+                InputError::new(format!("column `timestamp_utc`: `{stamp}` is not a timestamp"))
                     .source(source)
-                    .at(line, 1)
-                    .key("timestamp_utc")
+                    .at(line, columns[0] + 1)
                     .expected("ISO-8601 UTC such as 2020-03-12T20:23:00Z"),
             )
         })?;
         let mut prices = [0.0f64; 4];
         for (k, price) in prices.iter_mut().enumerate() {
             let text = field(k + 1);
-            *price = text.parse::<f64>().ok().filter(|p| p.is_finite() && *p > 0.0).ok_or_else(
-                || {
+            *price = text
+                .parse::<f64>()
+                .ok()
+                .filter(|p| p.is_finite() && *p > 0.0 && *p <= MAX_PRICE)
+                .ok_or_else(|| {
                     Error::from(
-                        InputError::new(format!("`{text}` is not a positive price"))
-                            .source(source)
-                            .at(line, 1)
-                            .key(REQUIRED[k + 1])
-                            .expected("a finite number > 0"),
+                        InputError::new(format!(
+                            "column `{}`: `{text}` is not a price",
+                            REQUIRED[k + 1]
+                        ))
+                        .source(source)
+                        .at(line, columns[k + 1] + 1)
+                        .expected(format!("a number 0 < x <= {MAX_PRICE:e}")),
                     )
-                },
-            )?;
+                })?;
         }
         let [open, high, low, close] = prices;
+        let first_open = bars.first().map_or(open, |b| b.open);
+        if let Some(rise) = max_rise
+            && high > first_open * rise
+        {
+            return Err(InputError::new(format!(
+                "column `high`: {high} is more than {rise} times the first open ({first_open})"
+            ))
+            .source(source)
+            .at(line, columns[2] + 1)
+            .expected(format!("a replay whose prices stay at most {rise} times its first open"))
+            .into());
+        }
         if low > open.min(close) || high < open.max(close) || low > high {
             return Err(fail(
                 line,
-                "low",
+                columns[3],
                 format!(
-                    "inconsistent bar: open {open}, high {high}, low {low}, close {close} (need low <= open, close <= high)"
+                    "column `low`: inconsistent bar: open {open}, high {high}, low {low}, close {close} (need low <= open, close <= high)"
                 ),
             ));
         }
@@ -114,9 +158,9 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
             if time <= prev_ns {
                 return Err(fail(
                     line,
-                    "timestamp_utc",
+                    columns[0],
                     format!(
-                        "timestamp `{stamp}` is not after the previous row's: rows must be in increasing time order"
+                        "column `timestamp_utc`: timestamp `{stamp}` is not after the previous row's: rows must be in increasing time order"
                     ),
                 ));
             }
@@ -126,9 +170,9 @@ pub fn parse_bars(text: &str, source: &str) -> Result<History> {
                 Some(s) if s != step => {
                     return Err(fail(
                         line,
-                        "timestamp_utc",
+                        columns[0],
                         format!(
-                            "gap: `{stamp}` is {}s after the previous row, the file's spacing is {}s",
+                            "column `timestamp_utc`: gap: `{stamp}` is {}s after the previous row, the file's spacing is {}s",
                             step / 1_000_000_000,
                             s / 1_000_000_000
                         ),
@@ -263,24 +307,33 @@ mod tests {
         let cases = [
             (
                 format!("{head}2020-03-12T20:23:00Z,10,12,9,11\n2020-03-12T20:22:00Z,10,12,9,11\n"),
-                "x.csv:3:1: key `timestamp_utc`: timestamp",
+                "x.csv:3:1: column `timestamp_utc`: timestamp",
             ),
             (
                 format!("{head}2020-03-12T20:23:00Z,10,12,9,abc\n"),
-                "x.csv:2:1: key `close`: `abc` is not a positive price",
+                "x.csv:2:5: column `close`: `abc` is not a price",
             ),
             (
                 format!("{head}2020-03-12T20:23:00Z,10,12,9,13\n"),
-                "x.csv:2:1: key `low`: inconsistent bar",
+                "x.csv:2:4: column `low`: inconsistent bar",
             ),
             (
                 format!(
                     "{head}2020-03-12T20:23:00Z,10,12,9,11\n2020-03-12T20:24:00Z,10,12,9,11\n2020-03-12T20:26:00Z,10,12,9,11\n"
                 ),
-                "x.csv:4:1: key `timestamp_utc`: gap",
+                "x.csv:4:1: column `timestamp_utc`: gap",
             ),
             ("time,open,high,low,close\n".to_string(), "missing column `timestamp_utc`"),
-            (format!("{head}2020-03-12T20:23:00Z,10,12,9\n"), "x.csv:2:1: key `row`: bad CSV row"),
+            (format!("{head}2020-03-12T20:23:00Z,10,12,9\n"), "x.csv:2: bad CSV row"),
+            (format!("{head}2020-03-12T20:23:00Z,10,1e12,9,11\n"), "x.csv:2:3: column `high`"),
+            (
+                "open,high,low,close,timestamp_utc\n10,12,9,11,2020-03-12T20:23:00Z,\n".into(),
+                "x.csv:2: bad CSV row",
+            ),
+            (
+                "open,high,low,close,timestamp_utc\n10,12,9,11,yesterday\n".into(),
+                "x.csv:2:5: column `timestamp_utc`",
+            ),
             (format!("{head}2020-03-12T20:23:00Z,10,12,9,11\n"), "1 data rows"),
         ];
         for (text, needle) in cases {

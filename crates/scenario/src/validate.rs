@@ -576,7 +576,7 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
             units(p.units)?;
             let file = required(p.file, &path("file"), "a CSV path relative to the scenario file")?;
             let resolved = base_dir.join(&file);
-            let history = replay::load_bars(&resolved)?;
+            let history = replay::load_replay(&resolved).map_err(|e| e.at_key(path("file")))?;
             Process::Replay {
                 file: resolved,
                 bars: history.bars,

@@ -106,7 +106,7 @@ pub(crate) fn worst_over_grid(
         .filter(|l| l.is_short_option())
         .map(|l| short_option_min_fraction * market.forward * -l.quantity)
         .sum();
-    let im = worst.max(minimum);
+    let im = worst.max(minimum).min(crate::model::loss_cap(legs));
     Requirements::from_f64(im, im * maintenance_fraction)
 }
 

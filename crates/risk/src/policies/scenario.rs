@@ -237,7 +237,7 @@ impl Policy for ScenarioPolicy {
         let mut losses = std::mem::take(&mut self.losses);
         self.matrix.losses(legs.iter().map(|l| (l.row, l.quantity)), &mut losses);
         let weights = std::mem::take(&mut self.set.weights);
-        let m = self.measure(&mut losses, &weights).max(0.0);
+        let m = self.measure(&mut losses, &weights).max(0.0).min(crate::model::loss_cap(legs));
         self.set.weights = weights;
         self.losses = losses;
         Requirements::from_f64(m, m * self.config.maintenance_fraction)
