@@ -815,3 +815,11 @@ fn arrivals_by_volume_need_a_replay_with_volumes() {
     let e = rejects(&replace("count = 10", "count = 10\narrival_profile = \"busy\""), &[]);
     assert_contains(&e, &["arrival_profile", "uniform", "volume"]);
 }
+
+/// Ten million market makers would need about 20 GB of ladders: refused at the key.
+#[test]
+fn market_makers_are_capped_at_ten_thousand() {
+    let text = format!("{VALID}\n[[agents]]\nkind = \"market_maker\"\ncount = 10000000\n");
+    let e = rejects(&text, &[]);
+    assert_contains(&e, &["agents[1].count", "market_maker", "1 <= count <= 10000 "]);
+}

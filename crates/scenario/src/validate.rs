@@ -13,6 +13,9 @@ use std::path::Path;
 /// Agent populations above this are refused: a typo (an extra zero or three) should not
 /// start a run that exhausts memory.
 pub const MAX_AGENT_COUNT: i64 = 10_000_000;
+/// Market makers quote a ladder on every price step, a few kilobytes each: ten thousand
+/// is more than any venue has and stays within memory, ten million would not.
+pub const MAX_MAKER_COUNT: i64 = 10_000;
 const MAX_DURATION: SimDuration = SimDuration::from_secs(366 * 86_400);
 
 fn err(path: &str, message: impl Into<String>, expected: impl Into<String>) -> Error {
@@ -1510,6 +1513,17 @@ fn agent_group(raw: RawAgents, path: &str) -> Result<AgentGroup> {
             &format!("{path}.count"),
             format!("{count} is out of range"),
             format!("1 <= count <= {MAX_AGENT_COUNT}"),
+        ));
+    }
+    let maker = matches!(kind, AgentKind::MarketMaker | AgentKind::OptionMarketMaker);
+    if maker && count > MAX_MAKER_COUNT {
+        return Err(err(
+            &format!("{path}.count"),
+            format!(
+                "{count} {}s is out of range: each quotes a ladder on every price step",
+                kind.name()
+            ),
+            format!("1 <= count <= {MAX_MAKER_COUNT} for market makers"),
         ));
     }
     let p = |k: &str| format!("{path}.{k}");
