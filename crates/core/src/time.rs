@@ -202,7 +202,9 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     let seconds_text = t.next()?;
     let (whole, fraction) = seconds_text.split_once('.').unwrap_or((seconds_text, ""));
     let second: u64 = whole.parse().ok()?;
-    if !(1..=12).contains(&month)
+    // Four-digit years, as ISO 8601 writes them: a longer one would overflow the day count.
+    if !(0..=9999).contains(&year)
+        || !(1..=12).contains(&month)
         || day == 0
         || day > days_in_month(year, month)
         || hour > 23
@@ -220,7 +222,7 @@ pub fn parse_timestamp(text: &str) -> Option<u64> {
     if days < 0 {
         return None;
     }
-    let seconds = days as u64 * 86_400 + hour * 3_600 + minute * 60 + second;
+    let seconds = (days as u64).checked_mul(86_400)? + hour * 3_600 + minute * 60 + second;
     seconds.checked_mul(1_000_000_000)?.checked_add(nanos_fraction)
 }
 
@@ -296,6 +298,22 @@ mod tests {
             let e = SimDuration::parse(text).unwrap_err().to_string();
             assert!(e.contains(needle), "{text:?}: {e}");
             assert!(e.contains("valid:"), "{text:?}: {e}");
+        }
+    }
+
+    /// Years past four digits are refused rather than overflowing the day count (a
+    /// fuzzed CSV found `attempt to multiply with overflow` here; release builds wrapped).
+    #[test]
+    fn a_timestamp_beyond_year_9999_is_not_a_timestamp() {
+        assert_eq!(parse_timestamp("2100-01-01T00:00:00Z"), Some(4_102_444_800_000_000_000));
+        // Past 2554 the nanoseconds overflow u64: refused too, not wrapped.
+        for text in [
+            "9999-12-31T23:59:59Z",
+            "10000-01-01T00:00:00Z",
+            "213503982334601-03-12T20:23:00Z",
+            "9223372036854775807-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_timestamp(text), None, "{text}");
         }
     }
 
