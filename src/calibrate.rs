@@ -21,7 +21,6 @@ use liqsim_core::{Error, InputError};
 use liqsim_report::html::{page, panel};
 use liqsim_report::svg::{Axis, Chart, escape};
 use serde::Deserialize;
-use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -589,17 +588,11 @@ impl Search<'_> {
 /// Runs the calibration; `on_evaluation` sees each new evaluation as it finishes.
 pub fn calibrate(
     args: &CalibrateArgs,
+    base: &liqsim_scenario::Scenario,
+    targets: Targets,
     resumed: BTreeMap<String, Evaluation>,
     on_evaluation: &(dyn Fn(&Evaluation) -> Result<(), Error> + Sync),
 ) -> Result<Calibration, Error> {
-    let base = liqsim_scenario::load(&args.file, &args.overrides)?;
-    let mut targets = load_targets(&args.targets, &base, &args.file, &args.overrides)?;
-    if let Some(seeds) = args.seeds {
-        targets.seeds = seeds;
-    }
-    if let Some(max_runs) = args.max_runs {
-        targets.max_runs = max_runs;
-    }
     let budget = (targets.max_runs / targets.seeds).max(1) as usize;
     let log = Mutex::new(Vec::new());
     let failure = Mutex::new(None);
@@ -692,17 +685,15 @@ pub fn calibrate(
     })
 }
 
-/// Mean and 95% t-interval of `xs`.
+/// Mean and 95% t-interval of `xs` (the mean alone for a single seed).
 fn interval(xs: &[f64]) -> (f64, f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    if xs.len() < 2 {
-        return (mean, mean, mean);
+    match liqsim_sweep::summarize(xs) {
+        Some(s) => {
+            let (lo, hi) = s.ci95.unwrap_or((s.mean, s.mean));
+            (s.mean, lo, hi)
+        }
+        None => (f64::NAN, f64::NAN, f64::NAN),
     }
-    let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let t = StudentsT::new(0.0, 1.0, n - 1.0).map_or(1.96, |d| d.inverse_cdf(0.975));
-    let half = t * sd / n.sqrt();
-    (mean, mean - half, mean + half)
 }
 
 impl Calibration {
@@ -1019,6 +1010,9 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
     if let Some(seeds) = args.seeds {
         targets.seeds = seeds;
     }
+    if let Some(max_runs) = args.max_runs {
+        targets.max_runs = max_runs;
+    }
     let io = |e: std::io::Error, p: &Path| -> Error {
         InputError::new(format!("cannot write: {e}")).source(p.display().to_string()).into()
     };
@@ -1044,10 +1038,8 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
         None => None,
     };
     let written = std::sync::atomic::AtomicUsize::new(resumed.len());
-    let bar = crate::sweep::progress(
-        (targets.max_runs.min(args.max_runs.unwrap_or(targets.max_runs)) / targets.seeds) as usize,
-        &base.name,
-    );
+    let bar =
+        crate::sweep::progress((targets.max_runs / targets.seeds).max(1) as usize, &base.name);
     let on_evaluation = |e: &Evaluation| -> Result<(), Error> {
         bar.inc(1);
         if let Some((path, file)) = &writer {
@@ -1058,7 +1050,7 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
         }
         Ok(())
     };
-    let c = calibrate(args, resumed, &on_evaluation)?;
+    let c = calibrate(args, &base, targets, resumed, &on_evaluation)?;
     bar.finish_and_clear();
     match args.format.as_str() {
         "json" => print!("{}", c.json()),

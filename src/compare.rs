@@ -48,13 +48,11 @@ pub struct PolicyRuns {
     pub runs: Vec<RunRow>,
 }
 
-pub fn compare_with(
-    args: &CompareArgs,
-    run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
-) -> Result<Vec<PolicyRuns>, Error> {
-    let mut policies = Vec::new();
+/// The policies of a `--policies` list (every policy when it is empty), each once.
+pub fn parse_policies(names: &[String]) -> Result<Vec<Policy>, Error> {
     let every: Vec<String> = Policy::NAMES.iter().map(|n| n.to_string()).collect();
-    let names = if args.policies.is_empty() { &every } else { &args.policies };
+    let names = if names.is_empty() { &every[..] } else { names };
+    let mut policies = Vec::new();
     for name in names {
         let policy = Policy::parse(name.trim()).ok_or_else(|| {
             Error::from(
@@ -70,6 +68,14 @@ pub fn compare_with(
         }
         policies.push(policy);
     }
+    Ok(policies)
+}
+
+pub fn compare_with(
+    args: &CompareArgs,
+    run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
+) -> Result<Vec<PolicyRuns>, Error> {
+    let policies = parse_policies(&args.policies)?;
     let base = liqsim_scenario::load(&args.file, &args.overrides)?;
     let overrides_for = |policy: Policy, seed: u64| -> Vec<String> {
         let mut o = args.overrides.clone();

@@ -22,7 +22,6 @@ use liqsim_core::{Error, InputError};
 use liqsim_report::html::{page, panel};
 use liqsim_report::svg::{Axis, Chart, escape};
 use liqsim_scenario::Policy;
-use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -163,48 +162,16 @@ pub struct PolicyResult {
     pub monotonicity: Option<String>,
 }
 
-fn wilson(k: f64, n: f64) -> (f64, f64) {
-    let z = 1.96f64;
-    let p = k / n;
-    let d = 1.0 + z * z / n;
-    let c = (p + z * z / (2.0 * n)) / d;
-    let h = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / d;
-    ((c - h).max(0.0), (c + h).min(1.0))
-}
-
-fn mean_interval(xs: &[f64]) -> (f64, f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    if xs.len() < 2 {
-        return (mean, mean, mean);
-    }
-    let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let t = StudentsT::new(0.0, 1.0, n - 1.0).map_or(1.96, |d| d.inverse_cdf(0.975));
-    // Bad debt is never negative: neither is the interval's low end.
-    (mean, (mean - t * sd / n.sqrt()).max(0.0), mean + t * sd / n.sqrt())
-}
-
-fn parse_policies(names: &[String]) -> Result<Vec<Policy>, Error> {
-    if names.is_empty() {
-        return Ok(Policy::NAMES.iter().filter_map(|n| Policy::parse(n)).collect());
-    }
-    let mut out = Vec::new();
-    for name in names {
-        let policy = Policy::parse(name.trim()).ok_or_else(|| {
-            Error::from(
-                InputError::new(format!("unknown policy `{name}`"))
-                    .source("--policies")
-                    .expected(format!("a comma-separated list of {}", Policy::listed())),
-            )
-        })?;
-        if out.contains(&policy) {
-            return Err(InputError::new(format!("policy `{name}` is listed twice"))
-                .source("--policies")
-                .into());
+/// Mean of the bad debts and its 95% t-interval, floored at zero (bad debt is never
+/// negative); the mean alone for a single run.
+fn bad_debt_interval(xs: &[f64]) -> (f64, f64, f64) {
+    match liqsim_sweep::summarize(xs) {
+        Some(s) => {
+            let (lo, hi) = s.ci95.unwrap_or((s.mean, s.mean));
+            (s.mean, lo.max(0.0), hi)
         }
-        out.push(policy);
+        None => (f64::NAN, f64::NAN, f64::NAN),
     }
-    Ok(out)
 }
 
 /// Runs the search for every policy; `run` turns a scenario into an outcome.
@@ -224,7 +191,7 @@ pub fn search(
             .expected("0 < P < 1")
             .into());
     }
-    let policies = parse_policies(&args.policies)?;
+    let policies = crate::compare::parse_policies(&args.policies)?;
     let bases: Vec<u64> = args
         .files
         .iter()
@@ -390,12 +357,10 @@ fn rows(args: &TargetArgs, results: &[PolicyResult]) -> Vec<Row> {
                 setting: chosen.map(|s| s.value),
                 mean_margin: chosen.map(|s| s.mean_margin),
                 peak_margin: chosen.map(|s| s.peak_margin),
-                bad_debt: chosen.map(|s| mean_interval(&s.bad_debts)),
-                above: chosen.map(|s| {
-                    let n = s.bad_debts.len() as f64;
-                    let k = s.bad_debts.iter().filter(|&&b| b > args.bad_debt).count() as f64;
-                    let (lo, hi) = wilson(k, n);
-                    (k / n, lo, hi)
+                bad_debt: chosen.map(|s| bad_debt_interval(&s.bad_debts)),
+                above: chosen.and_then(|s| {
+                    let above: Vec<bool> = s.bad_debts.iter().map(|&b| b > args.bad_debt).collect();
+                    liqsim_sweep::stats::proportion(&above).map(|(p, (lo, hi))| (p, lo, hi))
                 }),
                 evaluations: r.settings.len(),
                 note,

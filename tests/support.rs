@@ -17,10 +17,19 @@ pub fn liqsim(args: &[&str]) -> Output {
 
 /// The same with extra environment variables.
 pub fn liqsim_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_in(&repo_root(), args, env)
+}
+
+/// `liqsim` with `args` from the directory `dir`.
+pub fn liqsim_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    run_in(dir, args, &[])
+}
+
+fn run_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_liqsim"))
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(repo_root())
+        .current_dir(dir)
         .output()
         .expect("the liqsim binary runs");
     Output {

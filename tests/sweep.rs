@@ -2,7 +2,7 @@
 //! working directory, edited scenarios, edited, foreign, renamed and extra run files, a
 //! second writer, a killed writer, and merges of mismatched shards.
 
-use crate::support::{Output, repo_root};
+use crate::support::{Output, liqsim_in, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,19 +15,6 @@ const SMALL: [&str; 6] = [
     "--set",
     "agents[1].count=20",
 ];
-
-fn liqsim_in(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_liqsim"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the liqsim binary runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// `liqsim sweep FILE` of the small quickstart over two fees and `seeds` seeds into `out`,
 /// from `cwd`, with `extra` flags.
