@@ -76,13 +76,31 @@ impl PnlMatrix {
     }
 
     /// The loss vector of a portfolio of (row, quantity) into `losses` (resized to S).
-    pub fn losses(&self, legs: impl Iterator<Item = (usize, f64)>, losses: &mut Vec<f64>) {
+    ///
+    /// Blocked by scenarios: a block of losses stays in registers while every leg is
+    /// added, instead of one pass over the whole vector per leg. Each loss is still
+    /// 0 - q1 p1 - q2 p2 - ... in leg order, so the figures are those of a pass per leg.
+    pub fn losses(&self, legs: impl Iterator<Item = (usize, f64)> + Clone, losses: &mut Vec<f64>) {
+        const BLOCK: usize = 8;
+        let s = self.scenarios;
         losses.clear();
-        losses.resize(self.scenarios, 0.0);
+        losses.resize(s, 0.0);
+        let whole = s - s % BLOCK;
+        for (b, out) in losses[..whole].chunks_exact_mut(BLOCK).enumerate() {
+            let start = b * BLOCK;
+            let mut block = [0.0f64; BLOCK];
+            for (i, q) in legs.clone() {
+                let row = &self.values[i * s + start..i * s + start + BLOCK];
+                // A loss is the negative P&L: subtract.
+                for (l, p) in block.iter_mut().zip(row) {
+                    *l -= q * p;
+                }
+            }
+            out.copy_from_slice(&block);
+        }
         for (i, q) in legs {
-            let row = self.row(i);
-            // A loss is the negative P&L: subtract.
-            for (l, p) in losses.iter_mut().zip(row) {
+            let row = &self.row(i)[whole..];
+            for (l, p) in losses[whole..].iter_mut().zip(row) {
                 *l -= q * p;
             }
         }
