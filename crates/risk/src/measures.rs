@@ -16,75 +16,140 @@
 //! only on the multiset of losses, never on how a selection left them ordered (that
 //! order is an implementation detail of the standard library and may change with it).
 
+use crate::linear::Measure;
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 use std::cmp::Ordering;
 
 /// Largest m for which the one-pass selection is used; beyond it (or when m is more than
 /// a sixteenth of the sample) `select_nth_unstable` is cheaper.
-const SMALL_TAIL: usize = 64;
+pub(crate) const SMALL_TAIL: usize = 64;
 
-fn small_tail(m: usize, n: usize) -> bool {
+pub(crate) fn small_tail(m: usize, n: usize) -> bool {
     m <= SMALL_TAIL && m * 16 <= n
 }
 
-/// The `m` largest losses (by `total_cmp`), sorted ascending. `top` is scratch for the
-/// one-pass selection; `losses` may be reordered. 1 <= m <= n.
-fn largest<'a>(losses: &'a mut [f64], m: usize, top: &'a mut [f64; SMALL_TAIL]) -> &'a [f64] {
+/// How many of the largest of `n` losses `measure` at `alpha` needs (VaR: the m-th
+/// largest; ES: the k + 1 largest); `None` when it needs none of them in this form.
+pub(crate) fn needed(n: usize, alpha: f64, measure: Measure) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
+    match measure {
+        Measure::Var => Some(n - ((n as f64 * alpha).ceil() as usize).clamp(1, n) + 1),
+        Measure::Es => {
+            let tail = n as f64 * (1.0 - alpha);
+            (tail > 0.0).then(|| (tail.floor() as usize).min(n - 1) + 1)
+        }
+    }
+}
+
+/// The measure from the `needed` largest losses, sorted ascending.
+pub(crate) fn from_largest(top: &[f64], n: usize, alpha: f64, measure: Measure) -> f64 {
+    match measure {
+        Measure::Var => top[0],
+        Measure::Es => {
+            let tail = n as f64 * (1.0 - alpha);
+            let k = top.len() - 1;
+            // The (k+1)-th worst counts by its fraction; the k worst are summed ascending.
+            let sum: f64 = top[1..].iter().sum();
+            (sum + (tail - k as f64) * top[0]) / tail
+        }
+    }
+}
+
+/// The m largest losses offered so far, ascending, for m <= [`SMALL_TAIL`].
+pub(crate) struct Largest {
+    top: [f64; SMALL_TAIL],
+    m: usize,
+    filled: usize,
+}
+
+impl Largest {
+    pub(crate) fn new(m: usize) -> Largest {
+        debug_assert!((1..=SMALL_TAIL).contains(&m));
+        Largest { top: [0.0; SMALL_TAIL], m: m.clamp(1, SMALL_TAIL), filled: 0 }
+    }
+
+    /// Once m losses are in, the smallest of them: a loss below it by plain comparison is
+    /// below it in the total order too and cannot enter.
+    pub(crate) fn bar(&self) -> Option<f64> {
+        (self.filled == self.m).then_some(self.top[0])
+    }
+
+    #[inline]
+    pub(crate) fn offer(&mut self, x: f64) {
+        let top = &mut self.top[..self.m];
+        if self.filled < self.m {
+            top[self.filled] = x;
+            self.filled += 1;
+            if self.filled == self.m {
+                top.sort_unstable_by(f64::total_cmp);
+            }
+            return;
+        }
+        if x.total_cmp(&top[0]) != Ordering::Greater {
+            return;
+        }
+        let mut at = 0;
+        while at + 1 < top.len() && top[at + 1].total_cmp(&x) != Ordering::Greater {
+            top[at] = top[at + 1];
+            at += 1;
+        }
+        top[at] = x;
+    }
+
+    /// Offers a block of losses. A NaN or a tie fails the plain test and goes to the exact
+    /// one; the plain test has no branch per loss, so the common case (nothing enters) is
+    /// cheap.
+    #[inline]
+    pub(crate) fn offer_block(&mut self, block: &[f64]) {
+        if let Some(bar) = self.bar()
+            && block.iter().fold(true, |below, x| below & (*x < bar))
+        {
+            return;
+        }
+        for x in block {
+            self.offer(*x);
+        }
+    }
+
+    /// The m largest, ascending (all offered if fewer).
+    pub(crate) fn sorted(&mut self) -> &[f64] {
+        let top = &mut self.top[..self.filled];
+        if self.filled < self.m {
+            top.sort_unstable_by(f64::total_cmp);
+        }
+        top
+    }
+}
+
+/// The `m` largest losses (by `total_cmp`), sorted ascending; `losses` may be reordered.
+fn largest<'a>(losses: &'a mut [f64], m: usize, small: &'a mut Largest) -> &'a [f64] {
     let n = losses.len();
-    debug_assert!(m >= 1 && m <= n);
     if !small_tail(m, n) {
         losses.select_nth_unstable_by(n - m, f64::total_cmp);
         let tail = &mut losses[n - m..];
         tail.sort_unstable_by(f64::total_cmp);
         return tail;
     }
-    let top = &mut top[..m];
-    top.copy_from_slice(&losses[..m]);
-    top.sort_unstable_by(f64::total_cmp);
-    let mut blocks = losses[m..].chunks_exact(8);
+    let mut blocks = losses.chunks_exact(8);
     for block in &mut blocks {
-        // A block wholly below the bar by plain comparison is below it in the total order
-        // too; a NaN or a tie fails the plain test and goes to the exact one. The plain
-        // test has no branch per loss, so the common case (nothing enters) is cheap.
-        let bar = top[0];
-        if block.iter().fold(true, |below, x| below & (*x < bar)) {
-            continue;
-        }
-        for x in block {
-            offer(top, *x);
-        }
+        small.offer_block(block);
     }
     for x in blocks.remainder() {
-        offer(top, *x);
+        small.offer(*x);
     }
-    top
-}
-
-/// Enters `x` into `top` (ascending, its smallest dropped) if it is beyond the smallest.
-fn offer(top: &mut [f64], x: f64) {
-    if x.total_cmp(&top[0]) != Ordering::Greater {
-        return;
-    }
-    let mut at = 0;
-    while at + 1 < top.len() && top[at + 1].total_cmp(&x) != Ordering::Greater {
-        top[at] = top[at + 1];
-        at += 1;
-    }
-    top[at] = x;
+    small.sorted()
 }
 
 /// VaR at `alpha` of a sample of losses (reorders `losses`).
 pub fn var(losses: &mut [f64], alpha: f64) -> f64 {
     let n = losses.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let rank = ((n as f64 * alpha).ceil() as usize).clamp(1, n);
-    let m = n - rank + 1;
+    let Some(m) = needed(n, alpha, Measure::Var) else { return f64::NAN };
     if small_tail(m, n) {
-        largest(losses, m, &mut [0.0; SMALL_TAIL])[0]
+        largest(losses, m, &mut Largest::new(m))[0]
     } else {
-        *losses.select_nth_unstable_by(rank - 1, f64::total_cmp).1
+        *losses.select_nth_unstable_by(n - m, f64::total_cmp).1
     }
 }
 
@@ -94,17 +159,11 @@ pub fn es(losses: &mut [f64], alpha: f64) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    let tail = n as f64 * (1.0 - alpha);
-    let k = (tail.floor() as usize).min(n - 1);
-    if tail <= 0.0 {
+    let Some(m) = needed(n, alpha, Measure::Es) else {
         return losses.iter().copied().fold(f64::MIN, f64::max);
-    }
-    // The (k+1)-th worst, then the k worst ascending.
-    let mut top = [0.0; SMALL_TAIL];
-    let tail_losses = largest(losses, k + 1, &mut top);
-    let boundary = tail_losses[0];
-    let sum: f64 = tail_losses[1..].iter().sum();
-    (sum + (tail - k as f64) * boundary) / tail
+    };
+    let mut small = Largest::new(m.min(SMALL_TAIL));
+    from_largest(largest(losses, m, &mut small), n, alpha, Measure::Es)
 }
 
 /// VaR at `alpha` of weighted scenarios: the smallest loss l with (sum of the weights of
