@@ -103,13 +103,20 @@ impl Largest {
     /// cheap.
     #[inline]
     pub(crate) fn offer_block(&mut self, block: &[f64]) {
-        if let Some(bar) = self.bar()
-            && block.iter().fold(true, |below, x| below & (*x < bar))
-        {
+        let Some(bar) = self.bar() else {
+            for x in block {
+                self.offer(*x);
+            }
+            return;
+        };
+        if block.iter().fold(true, |below, x| below & (*x < bar)) {
             return;
         }
         for x in block {
-            self.offer(*x);
+            // The bar only rises within the block, so a loss below the first bar stays out.
+            if x.partial_cmp(&bar) != Some(Ordering::Less) {
+                self.offer(*x);
+            }
         }
     }
 
