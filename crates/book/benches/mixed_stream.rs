@@ -1,4 +1,10 @@
-//! The book under a seeded mixed stream, against a published Rust order book.
+//! The book under a seeded mixed stream, against a published Rust order book (matchcore
+//! 0.4) and a plain `BTreeMap` book written here in a few dozen lines.
+//!
+//! Same work for all three: every order has its own owner, so liqsim's self-trade
+//! prevention never fires (matchcore has none), and before anything is timed the bench
+//! asserts that the three produce the same fills: the count and a hash of the sequence of
+//! (maker, taker, price, quantity), makers and takers named by their command number.
 //!
 //! About 10,000 orders rest throughout. The stream: new limit orders 0 to 200 ticks behind
 //! the best price of their side (one tick inside the spread when it is wider than two
@@ -15,6 +21,7 @@ use liqsim_book::{
 };
 use liqsim_core::{Price, Qty, StreamId};
 use rand::RngExt;
+use std::collections::{BTreeMap, VecDeque};
 use std::hint::black_box;
 
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +72,10 @@ fn generate(prefill: usize, n: usize) -> Vec<Op> {
     let mut depth = Vec::new();
     for i in 0..prefill + n {
         let side = if rng.random::<bool>() { Side::Buy } else { Side::Sell };
-        let owner = rng.random_range(0..64u32);
+        // Its own owner per order: no self-trade anywhere (drawn to keep the stream's
+        // random sequence as it was).
+        let _ = rng.random_range(0..64u32);
+        let owner = i as u32;
         let roll: f64 = rng.random();
         let new_share = if book.len() > 10_000 { 0.55 } else { 0.65 };
         let op = if i < prefill || roll < new_share {
@@ -141,21 +151,152 @@ fn apply(
     }
 }
 
-/// Runs the stream on a fresh book; returns a digest of every fill.
-fn run_liqsim(ops: &[Op], ids: &mut Vec<Option<OrderId>>, fills: &mut Vec<Fill>) -> u64 {
+/// Fills as (maker command, taker command, price, quantity), folded into a count and an
+/// FNV-1a hash of the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FillDigest {
+    fills: u64,
+    hash: u64,
+}
+
+impl FillDigest {
+    const NEW: FillDigest = FillDigest { fills: 0, hash: 0xcbf2_9ce4_8422_2325 };
+
+    fn add(&mut self, maker: u64, taker: u64, price: i64, qty: i64) {
+        self.fills += 1;
+        for word in [maker, taker, price as u64, qty as u64] {
+            self.hash = (self.hash ^ word).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// Runs the stream on a fresh book. Owners are command numbers, so a fill's owners name
+/// its maker and taker commands.
+fn run_liqsim(ops: &[Op], ids: &mut Vec<Option<OrderId>>, fills: &mut Vec<Fill>) -> FillDigest {
     let mut book = new_book();
     ids.clear();
-    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut digest = FillDigest::NEW;
     for op in ops {
         ids.push(apply(&mut book, op, ids, fills));
         for f in fills.iter() {
-            for word in [f.maker_order.0, f.price.ticks() as u64, f.qty.lots() as u64] {
-                digest = (digest ^ word).wrapping_mul(0x0000_0100_0000_01b3);
-            }
+            let (maker, taker) = (u64::from(f.maker_owner.0), u64::from(f.taker_owner.0));
+            digest.add(maker, taker, f.price.ticks(), f.qty.lots());
         }
         fills.clear();
     }
     digest
+}
+
+/// The plain book: a `BTreeMap` from price to a FIFO of (command, quantity) per side,
+/// cancels found by their command's price and a scan of that level.
+#[derive(Default)]
+struct PlainBook {
+    bids: BTreeMap<i64, VecDeque<(u32, i64)>>,
+    asks: BTreeMap<i64, VecDeque<(u32, i64)>>,
+    resting_at: Vec<Option<(Side, i64)>>,
+}
+
+impl PlainBook {
+    /// Matches `qty` of command `taker` up to `limit`; returns what is left.
+    fn take(
+        &mut self,
+        taker: u32,
+        side: Side,
+        limit: i64,
+        mut qty: i64,
+        d: &mut FillDigest,
+    ) -> i64 {
+        while qty > 0 {
+            let mut level = match side {
+                Side::Buy => self.asks.first_entry(),
+                Side::Sell => self.bids.last_entry(),
+            };
+            let Some(entry) = level.as_mut() else { break };
+            let price = *entry.key();
+            let crosses = if side == Side::Buy { price <= limit } else { price >= limit };
+            if !crosses {
+                break;
+            }
+            let queue = entry.get_mut();
+            while qty > 0 {
+                let Some(front) = queue.front_mut() else { break };
+                let take = qty.min(front.1);
+                d.add(u64::from(front.0), u64::from(taker), price, take);
+                front.1 -= take;
+                qty -= take;
+                if front.1 == 0 {
+                    self.resting_at[front.0 as usize] = None;
+                    queue.pop_front();
+                }
+            }
+            if queue.is_empty()
+                && let Some(entry) = level
+            {
+                entry.remove();
+            }
+        }
+        qty
+    }
+
+    fn apply(&mut self, i: usize, op: &Op, d: &mut FillDigest) {
+        self.resting_at.push(None);
+        match *op {
+            Op::Limit { side, price, qty, .. } => {
+                let left = self.take(i as u32, side, price, qty, d);
+                if left > 0 {
+                    let levels = if side == Side::Buy { &mut self.bids } else { &mut self.asks };
+                    levels.entry(price).or_default().push_back((i as u32, left));
+                    self.resting_at[i] = Some((side, price));
+                }
+            }
+            Op::Market { side, qty, .. } => {
+                let limit = if side == Side::Buy { i64::MAX } else { i64::MIN };
+                self.take(i as u32, side, limit, qty, d);
+            }
+            Op::Cancel { target } => {
+                let Some((side, price)) = self.resting_at[target].take() else { return };
+                let levels = if side == Side::Buy { &mut self.bids } else { &mut self.asks };
+                if let Some(queue) = levels.get_mut(&price) {
+                    queue.retain(|(c, _)| *c as usize != target);
+                    if queue.is_empty() {
+                        levels.remove(&price);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn run_plain(ops: &[Op]) -> FillDigest {
+    let mut book = PlainBook { resting_at: Vec::with_capacity(ops.len()), ..PlainBook::default() };
+    let mut digest = FillDigest::NEW;
+    for (i, op) in ops.iter().enumerate() {
+        book.apply(i, op, &mut digest);
+    }
+    digest
+}
+
+/// Runs matchcore's book; also counts the commands it rejected.
+fn run_matchcore(commands: &[matchcore::Command]) -> (FillDigest, usize) {
+    use matchcore::{CommandOutcome, CommandReport};
+    let mut book = matchcore::OrderBook::new("BENCH");
+    let mut digest = FillDigest::NEW;
+    let mut rejected = 0;
+    for (i, cmd) in commands.iter().enumerate() {
+        match book.execute(cmd) {
+            CommandOutcome::Applied(CommandReport::Submit(effects)) => {
+                if let Some(result) = effects.target_order().match_result() {
+                    for t in result.trades() {
+                        let (price, qty) = (t.price().0 as i64, t.quantity().0 as i64);
+                        digest.add(t.maker_order_id().0, i as u64, price, qty);
+                    }
+                }
+            }
+            CommandOutcome::Applied(_) => {}
+            CommandOutcome::Rejected(_) => rejected += 1,
+        }
+    }
+    (digest, rejected)
 }
 
 fn matchcore_commands(ops: &[Op]) -> Vec<matchcore::Command> {
@@ -201,6 +342,10 @@ fn bench(c: &mut Criterion) {
         run_liqsim(&ops, &mut ids, &mut fills),
         "the same stream must give the same fills"
     );
+    let commands = matchcore_commands(&ops);
+    let (matchcore_digest, rejected) = run_matchcore(&commands);
+    assert_eq!(run_plain(&ops), digest, "the plain BTreeMap book's fills differ");
+    assert_eq!(matchcore_digest, digest, "matchcore's fills differ");
     let counts = ops.iter().fold([0usize; 3], |mut n, op| {
         n[match op {
             Op::Limit { .. } => 0,
@@ -210,11 +355,14 @@ fn bench(c: &mut Criterion) {
         n
     });
     println!(
-        "stream: {} commands ({} limit, {} cancel, {} market); fill digest {digest:016x}",
+        "stream: {} commands ({} limit, {} cancel, {} market); {} fills, the same in all three \
+         books, digest {:016x}; matchcore rejected {rejected}",
         ops.len(),
         counts[0],
         counts[1],
-        counts[2]
+        counts[2],
+        digest.fills,
+        digest.hash
     );
     // Per-command latency: each command timed on its own.
     let mut hist = hdrhistogram::Histogram::<u64>::new(3).unwrap_or_else(|e| panic!("{e}"));
@@ -235,22 +383,14 @@ fn bench(c: &mut Criterion) {
         hist.max()
     );
 
-    let commands = matchcore_commands(&ops);
     let mut group = c.benchmark_group("book_mixed_stream");
     group.sample_size(10);
     group.throughput(Throughput::Elements(ops.len() as u64));
     group.bench_function("liqsim-book", |b| {
         b.iter(|| black_box(run_liqsim(&ops, &mut ids, &mut fills)))
     });
-    group.bench_function("matchcore", |b| {
-        b.iter(|| {
-            let mut book = matchcore::OrderBook::new("BENCH");
-            for cmd in &commands {
-                black_box(book.execute(cmd));
-            }
-            black_box(book)
-        })
-    });
+    group.bench_function("plain-btreemap", |b| b.iter(|| black_box(run_plain(&ops))));
+    group.bench_function("matchcore", |b| b.iter(|| black_box(run_matchcore(&commands))));
     group.finish();
 }
 

@@ -1,7 +1,7 @@
 //! The order book and matching engine (layout and rules in the crate docs).
 
+use crate::ladder::{Ladder, Level, NIL};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result};
-use std::collections::BTreeMap;
 
 /// Who owns an order; the exchange maps accounts to owners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -126,8 +126,6 @@ pub struct SubmitResult {
     pub stop: Stop,
 }
 
-const NIL: u32 = u32::MAX;
-
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     generation: u32,
@@ -140,14 +138,6 @@ struct Slot {
     next: u32,
     owner_prev: u32,
     owner_next: u32,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Level {
-    head: u32,
-    tail: u32,
-    qty: i64,
-    orders: u32,
 }
 
 /// A resting order as the book sees it.
@@ -165,8 +155,8 @@ pub struct OrderBook {
     config: BookConfig,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    bids: BTreeMap<i64, Level>,
-    asks: BTreeMap<i64, Level>,
+    bids: Ladder,
+    asks: Ladder,
     /// Head slot of each owner's list, indexed by owner id.
     owner_heads: Vec<u32>,
     live_orders: usize,
@@ -178,8 +168,8 @@ impl OrderBook {
             config,
             slots: Vec::with_capacity(config.capacity),
             free: Vec::new(),
-            bids: BTreeMap::new(),
-            asks: BTreeMap::new(),
+            bids: Ladder::new(Side::Buy),
+            asks: Ladder::new(Side::Sell),
             owner_heads: Vec::new(),
             live_orders: 0,
         }
@@ -193,59 +183,81 @@ impl OrderBook {
         self.live_orders == 0
     }
 
+    fn ladder(&self, side: Side) -> &Ladder {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    fn best_of(&self, side: Side) -> Option<(Price, Qty)> {
+        let ladder = self.ladder(side);
+        let price = ladder.best()?;
+        ladder.get(price).map(|l| (Price::from_ticks(price), Qty::from_lots(l.qty)))
+    }
+
     pub fn best_bid(&self) -> Option<(Price, Qty)> {
-        self.bids.iter().next_back().map(|(&p, l)| (Price::from_ticks(p), Qty::from_lots(l.qty)))
+        self.best_of(Side::Buy)
     }
 
     pub fn best_ask(&self) -> Option<(Price, Qty)> {
-        self.asks.iter().next().map(|(&p, l)| (Price::from_ticks(p), Qty::from_lots(l.qty)))
+        self.best_of(Side::Sell)
     }
 
     /// The first `levels` levels of `side`, best first, into `out` (cleared first).
     pub fn depth(&self, side: Side, levels: usize, out: &mut Vec<(Price, Qty)>) {
         out.clear();
-        let to_pair = |(&p, l): (&i64, &Level)| (Price::from_ticks(p), Qty::from_lots(l.qty));
-        match side {
-            Side::Buy => out.extend(self.bids.iter().rev().take(levels).map(to_pair)),
-            Side::Sell => out.extend(self.asks.iter().take(levels).map(to_pair)),
+        if levels == 0 {
+            return;
         }
+        self.ladder(side).walk(|p, l| {
+            out.push((Price::from_ticks(p), Qty::from_lots(l.qty)));
+            out.len() == levels
+        });
     }
 
     /// Resting quantity on `side` at prices at least as good as `bound` for a taker
     /// (bids at or above it, asks at or below it).
     pub fn qty_to_price(&self, side: Side, bound: Price) -> Qty {
         let b = bound.ticks();
-        let lots: i64 = match side {
-            Side::Buy => self.bids.range(b..).map(|(_, l)| l.qty).sum(),
-            Side::Sell => self.asks.range(..=b).map(|(_, l)| l.qty).sum(),
-        };
+        let mut lots = 0;
+        self.ladder(side).walk(|p, l| {
+            let beyond = match side {
+                Side::Buy => p < b,
+                Side::Sell => p > b,
+            };
+            if !beyond {
+                lots += l.qty;
+            }
+            beyond
+        });
         Qty::from_lots(lots)
     }
 
     /// Resting notional on `side` within `ticks` of that side's best price.
     pub fn notional_within(&self, side: Side, ticks: i64, spec: &ContractSpec) -> Result<Money> {
+        let ladder = self.ladder(side);
+        let Some(best) = ladder.best() else { return Ok(Money::ZERO) };
         let mut total = Money::ZERO;
-        match side {
-            Side::Buy => {
-                if let Some((&best, _)) = self.bids.iter().next_back() {
-                    for (&p, l) in self.bids.range(best - ticks..) {
-                        total = total.checked_add(
-                            spec.notional(Price::from_ticks(p), Qty::from_lots(l.qty))?,
-                        )?;
-                    }
-                }
+        let mut failed = None;
+        ladder.walk(|p, l| {
+            let beyond = match side {
+                Side::Buy => p < best - ticks,
+                Side::Sell => p > best + ticks,
+            };
+            if beyond {
+                return true;
             }
-            Side::Sell => {
-                if let Some((&best, _)) = self.asks.iter().next() {
-                    for (&p, l) in self.asks.range(..=best + ticks) {
-                        total = total.checked_add(
-                            spec.notional(Price::from_ticks(p), Qty::from_lots(l.qty))?,
-                        )?;
-                    }
-                }
+            let added = spec
+                .notional(Price::from_ticks(p), Qty::from_lots(l.qty))
+                .and_then(|n| total.checked_add(n));
+            match added {
+                Ok(t) => total = t,
+                Err(e) => failed = Some(e),
             }
-        }
-        Ok(total)
+            failed.is_some()
+        });
+        failed.map_or(Ok(total), Err)
     }
 
     /// Average price (in ticks) a taker on `taker_side` would pay to trade `notional`
@@ -277,10 +289,7 @@ impl OrderBook {
                 false
             }
         };
-        let reached = match taker_side {
-            Side::Buy => self.asks.iter().any(|(&p, l)| walk(p, l.qty)),
-            Side::Sell => self.bids.iter().rev().any(|(&p, l)| walk(p, l.qty)),
-        };
+        let reached = self.ladder(taker_side.opposite()).walk(|p, l| walk(p, l.qty));
         if !reached || lots <= 0.0 {
             return Ok(None);
         }
@@ -360,8 +369,8 @@ impl OrderBook {
             (_, None) => limit,
         };
         let crosses = |book: &OrderBook| match order.side {
-            Side::Buy => book.asks.keys().next().is_some_and(|&a| a <= bound),
-            Side::Sell => book.bids.keys().next_back().is_some_and(|&b| b >= bound),
+            Side::Buy => book.asks.best().is_some_and(|a| a <= bound),
+            Side::Sell => book.bids.best().is_some_and(|b| b >= bound),
         };
         if order.kind == OrderKind::PostOnly && crosses(self) {
             return finish(0, 0, None, Stop::PostOnlyWouldCross);
@@ -393,24 +402,28 @@ impl OrderBook {
     /// Quantity a taker could fill up to `bound`, as self-trade prevention would let it.
     fn fillable(&self, owner: OwnerId, side: Side, bound: i64) -> i64 {
         let mut total = 0;
-        let levels: Box<dyn Iterator<Item = (&i64, &Level)>> = match side {
-            Side::Buy => Box::new(self.asks.range(..=bound)),
-            Side::Sell => Box::new(self.bids.range(bound..).rev()),
-        };
-        for (_, level) in levels {
+        self.ladder(side.opposite()).walk(|price, level: &Level| {
+            let beyond = match side {
+                Side::Buy => price > bound,
+                Side::Sell => price < bound,
+            };
+            if beyond {
+                return true;
+            }
             let mut s = level.head;
             while s != NIL {
                 let o = &self.slots[s as usize];
                 if o.owner == owner {
                     if self.config.stp != StpMode::CancelMaker {
-                        return total;
+                        return true;
                     }
                 } else {
                     total += o.qty;
                 }
                 s = o.next;
             }
-        }
+            false
+        });
         total
     }
 
@@ -426,10 +439,9 @@ impl OrderBook {
     ) -> (i64, Option<Stop>) {
         let mut left = qty;
         loop {
-            let best = match side {
-                Side::Buy => self.asks.iter().next().map(|(&p, l)| (p, l.head)),
-                Side::Sell => self.bids.iter().next_back().map(|(&p, l)| (p, l.head)),
-            };
+            // The cached best and an index into the window: no search per fill.
+            let opposite = self.ladder(side.opposite());
+            let best = opposite.best().and_then(|p| opposite.get(p).map(|l| (p, l.head)));
             let Some((price, head)) = best else {
                 return (qty - left, Some(Stop::BookEmpty));
             };
@@ -470,7 +482,7 @@ impl OrderBook {
                 self.remove(head);
             } else {
                 self.slots[head as usize].qty -= take;
-                if let Some(level) = self.levels_mut(maker.side).get_mut(&price) {
+                if let Some(level) = self.levels_mut(maker.side).get_mut(price) {
                     level.qty -= take;
                 }
             }
@@ -481,7 +493,7 @@ impl OrderBook {
         }
     }
 
-    fn levels_mut(&mut self, side: Side) -> &mut BTreeMap<i64, Level> {
+    fn levels_mut(&mut self, side: Side) -> &mut Ladder {
         match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
@@ -501,12 +513,7 @@ impl OrderBook {
                 (self.slots.len() - 1) as u32
             }
         };
-        let level = self.levels_mut(side).entry(price).or_insert(Level {
-            head: NIL,
-            tail: NIL,
-            qty: 0,
-            orders: 0,
-        });
+        let level = self.levels_mut(side).entry(price);
         let tail = level.tail;
         level.tail = slot;
         if level.head == NIL {
@@ -552,7 +559,7 @@ impl OrderBook {
         let s = self.slots[slot as usize];
         let levels = self.levels_mut(s.side);
         let mut empty = false;
-        if let Some(level) = levels.get_mut(&s.price) {
+        if let Some(level) = levels.get_mut(s.price) {
             if level.head == slot {
                 level.head = s.next;
             }
@@ -564,7 +571,7 @@ impl OrderBook {
             empty = level.orders == 0;
         }
         if empty {
-            levels.remove(&s.price);
+            levels.remove(s.price);
         }
         if s.prev != NIL {
             self.slots[s.prev as usize].next = s.next;
@@ -629,7 +636,7 @@ impl OrderBook {
         if price.ticks() == s.price && qty.lots() <= s.qty {
             let reduce = s.qty - qty.lots();
             self.slots[slot as usize].qty = qty.lots();
-            if let Some(level) = self.levels_mut(s.side).get_mut(&s.price) {
+            if let Some(level) = self.levels_mut(s.side).get_mut(s.price) {
                 level.qty -= reduce;
             }
             return Some(SubmitResult {
@@ -665,13 +672,22 @@ impl OrderBook {
         }
         let mut seen = 0;
         for (side, levels) in [(Side::Buy, &self.bids), (Side::Sell, &self.asks)] {
-            for (&price, level) in levels {
+            levels.check().or_else(|why| fail(format!("{side:?} levels: {why}")))?;
+            let mut broken = None;
+            let mut previous: Option<i64> = None;
+            levels.walk(|price, level| {
+                if previous.is_some_and(|p| (side == Side::Buy) != (price < p) || p == price) {
+                    broken = Some(format!("level {price} out of order"));
+                    return true;
+                }
+                previous = Some(price);
                 let (mut qty, mut count, mut prev, mut s) = (0, 0, NIL, level.head);
                 while s != NIL {
                     let o = &self.slots[s as usize];
                     if !o.live || o.price != price || o.side != side || o.prev != prev || o.qty <= 0
                     {
-                        return fail(format!("level {price}: bad link at slot {s}"));
+                        broken = Some(format!("level {price}: bad link at slot {s}"));
+                        return true;
                     }
                     qty += o.qty;
                     count += 1;
@@ -679,9 +695,14 @@ impl OrderBook {
                     s = o.next;
                 }
                 if prev != level.tail || qty != level.qty || count != level.orders || count == 0 {
-                    return fail(format!("level {price}: totals or tail disagree"));
+                    broken = Some(format!("level {price}: totals or tail disagree"));
+                    return true;
                 }
                 seen += count as usize;
+                false
+            });
+            if let Some(why) = broken {
+                return fail(why);
             }
         }
         if seen != self.live_orders {

@@ -3,8 +3,11 @@
 //! Layout. Orders live in a slab (`Vec` of slots with a free list), so placing and
 //! cancelling in steady state allocate nothing. Each price level is an intrusive FIFO:
 //! the level keeps head and tail slot indices and every order its neighbours, so a cancel
-//! unlinks in O(1). Non-empty levels are kept per side in a `BTreeMap` from price to
-//! level, giving the best price in O(log L) and in-order walks for depth queries. Each
+//! unlinks in O(1). Each side's levels sit in a dense window of ticks around its best
+//! price, indexed by offset, with a bitmap of the non-empty ones and the best price
+//! cached; levels outside the window go to a sparse map (`ladder.rs`). Placing, cancelling
+//! and matching near the best therefore index instead of search, and the next level after
+//! an emptied best is a bit scan. Each
 //! owner's orders form a second intrusive list, so `cancel_all(owner)` touches only that
 //! owner's orders.
 //!
@@ -25,5 +28,6 @@
 //! assigned by the book (slot and generation), never reused while the book lives.
 
 mod book;
+mod ladder;
 
 pub use book::*;

@@ -275,6 +275,21 @@ impl Reference {
         (fills, filled, resting)
     }
 
+    /// Every level of `side`, best first: (price, total quantity).
+    fn levels(&self, side: Side) -> Vec<(i64, i64)> {
+        let mut prices: Vec<i64> =
+            self.orders.iter().filter(|o| o.3 == side).map(|o| o.4).collect();
+        prices.sort_unstable();
+        prices.dedup();
+        if side == Side::Buy {
+            prices.reverse();
+        }
+        prices
+            .into_iter()
+            .map(|p| (p, self.orders.iter().filter(|o| o.3 == side && o.4 == p).map(|o| o.5).sum()))
+            .collect()
+    }
+
     fn best(&self, side: Side) -> Option<(i64, i64)> {
         let prices = self.orders.iter().filter(|o| o.3 == side).map(|o| o.4);
         let best = if side == Side::Buy { prices.max() } else { prices.min() }?;
@@ -298,14 +313,116 @@ enum Command {
     Shrink(usize, i64),
 }
 
-fn command() -> impl Strategy<Value = Command> {
+fn command_at(
+    prices: impl Strategy<Value = i64> + Clone + 'static,
+) -> impl Strategy<Value = Command> {
+    let protection = prices.clone().prop_map(|p| p + 5);
     prop_oneof![
-        6 => (0u32..4, any::<bool>(), 0u8..5, 990i64..1010, 1i64..20, prop::option::of(985i64..1015), prop::option::of(1i64..20))
+        6 => (0u32..4, any::<bool>(), 0u8..5, prices, 1i64..20, prop::option::of(protection), prop::option::of(1i64..20))
             .prop_map(|(owner, buy, kind, price, qty, protection, max_qty)| Command::Submit { owner, buy, kind, price, qty, protection, max_qty }),
         2 => any::<usize>().prop_map(Command::Cancel),
         1 => (0u32..4).prop_map(Command::CancelAll),
         1 => (any::<usize>(), 1i64..10).prop_map(|(i, q)| Command::Shrink(i, q)),
     ]
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    command_at(990i64..1010)
+}
+
+/// Prices near a centre, a few thousand ticks out (beyond the book's dense window) and
+/// very far (near the ends of the tick range), so levels live in the window, outside it,
+/// and move between the two as the window re-centres.
+fn far_command() -> impl Strategy<Value = Command> {
+    command_at(prop_oneof![
+        8 => 990i64..1010,
+        3 => -6_000i64..8_000,
+        1 => prop_oneof![Just(i64::MIN / 2 - 7), Just(i64::MAX / 2 + 7), -4_000_000_000i64..4_000_000_000],
+    ])
+}
+
+/// Runs `commands` on the book and the reference, asserting after each that fills,
+/// outcomes, best prices, every level of both sides and the order count agree. Prices
+/// move by `drift` ticks per command, so the action walks across the dense window.
+fn against_reference(
+    commands: Vec<Command>,
+    stp: StpMode,
+    drift: i64,
+) -> Result<(), TestCaseError> {
+    let mut b = book(stp);
+    let mut r = Reference::default();
+    let mut fills = Vec::new();
+    let mut depth = Vec::new();
+    for (step, c) in commands.into_iter().enumerate() {
+        let shift = drift * step as i64;
+        match c {
+            Command::Submit { owner, buy, kind, price, qty, protection, max_qty } => {
+                let kind = [
+                    OrderKind::Limit,
+                    OrderKind::PostOnly,
+                    OrderKind::Ioc,
+                    OrderKind::Fok,
+                    OrderKind::Market,
+                ][kind as usize];
+                let side = if buy { Side::Buy } else { Side::Sell };
+                let o = NewOrder {
+                    owner: OwnerId(owner),
+                    side,
+                    kind,
+                    price: Price::from_ticks(price + shift),
+                    qty: Qty::from_lots(qty),
+                    protection: protection.map(|p| Price::from_ticks(p + shift)),
+                    max_qty: max_qty.map(Qty::from_lots),
+                };
+                fills.clear();
+                let res = b.submit(o, &mut fills);
+                let (ref_fills, filled, resting) = r.submit(o, stp, res.order_id);
+                prop_assert_eq!(
+                    fills
+                        .iter()
+                        .map(|f| (f.maker_owner.0, f.price.ticks(), f.qty.lots()))
+                        .collect::<Vec<_>>(),
+                    ref_fills
+                );
+                prop_assert_eq!((res.filled.lots(), res.resting.lots()), (filled, resting));
+                prop_assert_eq!(res.filled.lots() + res.resting.lots() + res.returned.lots(), qty);
+            }
+            Command::Cancel(i) if !r.orders.is_empty() => {
+                let i = i % r.orders.len();
+                let (_, id, .., q) = r.orders.remove(i);
+                prop_assert_eq!(b.cancel(id), Some(Qty::from_lots(q)));
+            }
+            Command::CancelAll(owner) => {
+                let expected: i64 = r.orders.iter().filter(|o| o.2 == owner).map(|o| o.5).sum();
+                r.orders.retain(|o| o.2 != owner);
+                prop_assert_eq!(b.cancel_all(OwnerId(owner)).lots(), expected);
+            }
+            Command::Shrink(i, q) if !r.orders.is_empty() => {
+                let i = i % r.orders.len();
+                let o = r.orders[i];
+                if q < o.5 {
+                    r.orders[i].5 = q;
+                    let res = b
+                        .replace(o.1, Price::from_ticks(o.4), Qty::from_lots(q), &mut fills)
+                        .unwrap();
+                    prop_assert_eq!(res.order_id, Some(o.1));
+                }
+            }
+            _ => {}
+        }
+        b.check().unwrap();
+        for side in [Side::Buy, Side::Sell] {
+            let ours = if side == Side::Buy { b.best_bid() } else { b.best_ask() };
+            prop_assert_eq!(ours.map(|(p, q)| (p.ticks(), q.lots())), r.best(side));
+            b.depth(side, usize::MAX, &mut depth);
+            prop_assert_eq!(
+                depth.iter().map(|(p, q)| (p.ticks(), q.lots())).collect::<Vec<_>>(),
+                r.levels(side)
+            );
+        }
+        prop_assert_eq!(b.len(), r.orders.len());
+    }
+    Ok(())
 }
 
 proptest! {
@@ -314,50 +431,16 @@ proptest! {
     #[test]
     fn matches_the_reference_book(commands in prop::collection::vec(command(), 1000..20000), stp in 0u8..3) {
         let stp = [StpMode::CancelTaker, StpMode::CancelMaker, StpMode::CancelBoth][stp as usize];
-        let mut b = book(stp);
-        let mut r = Reference::default();
-        let mut fills = Vec::new();
-        for c in commands {
-            match c {
-                Command::Submit { owner, buy, kind, price, qty, protection, max_qty } => {
-                    let kind = [OrderKind::Limit, OrderKind::PostOnly, OrderKind::Ioc, OrderKind::Fok, OrderKind::Market][kind as usize];
-                    let side = if buy { Side::Buy } else { Side::Sell };
-                    let o = NewOrder { owner: OwnerId(owner), side, kind, price: Price::from_ticks(price), qty: Qty::from_lots(qty),
-                        protection: protection.map(Price::from_ticks), max_qty: max_qty.map(Qty::from_lots) };
-                    fills.clear();
-                    let res = b.submit(o, &mut fills);
-                    let (ref_fills, filled, resting) = r.submit(o, stp, res.order_id);
-                    prop_assert_eq!(fills.iter().map(|f| (f.maker_owner.0, f.price.ticks(), f.qty.lots())).collect::<Vec<_>>(), ref_fills);
-                    prop_assert_eq!((res.filled.lots(), res.resting.lots()), (filled, resting));
-                    prop_assert_eq!(res.filled.lots() + res.resting.lots() + res.returned.lots(), qty);
-                }
-                Command::Cancel(i) if !r.orders.is_empty() => {
-                    let i = i % r.orders.len();
-                    let (_, id, .., q) = r.orders.remove(i);
-                    prop_assert_eq!(b.cancel(id), Some(Qty::from_lots(q)));
-                }
-                Command::CancelAll(owner) => {
-                    let expected: i64 = r.orders.iter().filter(|o| o.2 == owner).map(|o| o.5).sum();
-                    r.orders.retain(|o| o.2 != owner);
-                    prop_assert_eq!(b.cancel_all(OwnerId(owner)).lots(), expected);
-                }
-                Command::Shrink(i, q) if !r.orders.is_empty() => {
-                    let i = i % r.orders.len();
-                    let o = r.orders[i];
-                    if q < o.5 {
-                        r.orders[i].5 = q;
-                        let res = b.replace(o.1, Price::from_ticks(o.4), Qty::from_lots(q), &mut fills).unwrap();
-                        prop_assert_eq!(res.order_id, Some(o.1));
-                    }
-                }
-                _ => {}
-            }
-            b.check().unwrap();
-            for side in [Side::Buy, Side::Sell] {
-                let ours = if side == Side::Buy { b.best_bid() } else { b.best_ask() };
-                prop_assert_eq!(ours.map(|(p, q)| (p.ticks(), q.lots())), r.best(side));
-            }
-            prop_assert_eq!(b.len(), r.orders.len());
-        }
+        against_reference(commands, stp, 0)?;
+    }
+
+    #[test]
+    fn matches_the_reference_book_far_from_the_window_and_drifting(
+        commands in prop::collection::vec(far_command(), 200..3000),
+        stp in 0u8..3,
+        drift in prop_oneof![Just(0i64), Just(1), Just(-3), Just(7)],
+    ) {
+        let stp = [StpMode::CancelTaker, StpMode::CancelMaker, StpMode::CancelBoth][stp as usize];
+        against_reference(commands, stp, drift)?;
     }
 }

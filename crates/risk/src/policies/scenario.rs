@@ -235,9 +235,15 @@ impl Policy for ScenarioPolicy {
         _schedule: &MarginSchedule,
     ) -> Result<Requirements> {
         let mut losses = std::mem::take(&mut self.losses);
-        self.matrix.losses(legs.iter().map(|l| (l.row, l.quantity)), &mut losses);
+        let rows = legs.iter().map(|l| (l.row, l.quantity));
         let weights = std::mem::take(&mut self.set.weights);
-        let m = self.measure(&mut losses, &weights).max(0.0).min(crate::model::loss_cap(legs));
+        let m = if weights.is_empty() {
+            self.matrix.measure(rows, self.config.measure, self.config.confidence, &mut losses)
+        } else {
+            self.matrix.losses(rows, &mut losses);
+            self.measure(&mut losses, &weights)
+        };
+        let m = m.max(0.0).min(crate::model::loss_cap(legs));
         self.set.weights = weights;
         self.losses = losses;
         Requirements::from_f64(m, m * self.config.maintenance_fraction)
