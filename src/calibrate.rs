@@ -1064,6 +1064,15 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
         write("calibrated.toml", c.snippet(&args.targets))?;
         write("calibrate.json", c.json())?;
         write("calibrate.html", c.html())?;
+        let input =
+            crate::provenance::Input { file: &args.file, overrides: args.overrides.clone() };
+        let flags = serde_json::json!({
+            "targets": args.targets.display().to_string(),
+            "seeds": args.seeds,
+            "max_runs": args.max_runs,
+            "threads": args.threads,
+        });
+        crate::provenance::write(dir, "calibrate", &[input], flags)?;
     }
     // A target the best setting misses by more than three tolerances is one no setting
     // in the ranges can meet (as far as the search could tell): the fit above is what

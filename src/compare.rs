@@ -182,6 +182,15 @@ pub fn run(args: &CompareArgs) -> CliResult {
             &liqsim_report::comparison_csv(&c),
         )?;
         crate::sweep::write_atomic(&out.join("compare.html"), &liqsim_report::compare_html(&c))?;
+        let input =
+            crate::provenance::Input { file: &args.file, overrides: args.overrides.clone() };
+        let policies: Vec<&str> = results.iter().map(|p| p.policy.as_str()).collect();
+        let flags = serde_json::json!({
+            "policies": policies,
+            "seeds": c.seeds,
+            "threads": args.threads,
+        });
+        crate::provenance::write(out, "compare", &[input], flags)?;
     }
     Ok(())
 }

@@ -34,14 +34,7 @@ pub struct RunArgs {
 /// and `--policy`, which are overrides of `seed` and `margin.policy` and so pass the
 /// same validation (an `es` run without a return history is refused either way).
 pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
-    let mut overrides = args.overrides.clone();
-    if let Some(seed) = args.seed {
-        overrides.push(format!("seed={seed}"));
-    }
-    if let Some(policy) = &args.policy {
-        overrides.push(format!("margin.policy=\"{policy}\""));
-    }
-    liqsim_scenario::load(&args.file, &overrides).map_err(|e| {
+    liqsim_scenario::load(&args.file, &overrides(args)).map_err(|e| {
         let e = match args.seed {
             Some(seed) => relabel(e, &format!("seed={seed}"), &format!("--seed {seed}")),
             None => e,
@@ -51,6 +44,18 @@ pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
             None => e,
         }
     })
+}
+
+/// Every override of the run: `--set` in order, then `--seed` and `--policy`.
+pub fn overrides(args: &RunArgs) -> Vec<String> {
+    let mut overrides = args.overrides.clone();
+    if let Some(seed) = args.seed {
+        overrides.push(format!("seed={seed}"));
+    }
+    if let Some(policy) = &args.policy {
+        overrides.push(format!("margin.policy=\"{policy}\""));
+    }
+    overrides
 }
 
 /// An error at an override that a flag stands for (`--seed 7` is `seed=7`) names the
@@ -80,6 +85,14 @@ pub fn run(args: &RunArgs) -> CliResult {
     }
     if let Some(dir) = &args.out {
         crate::output::write_run(dir, &outcome)?;
+        let input = crate::provenance::Input { file: &args.file, overrides: overrides(args) };
+        let flags = serde_json::json!({
+            "seed": outcome.seed,
+            "policy": outcome.policy,
+            "check": args.check,
+            "digest": outcome.digest,
+        });
+        crate::provenance::write(dir, "run", &[input], flags)?;
     }
     Ok(())
 }

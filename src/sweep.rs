@@ -373,6 +373,15 @@ pub fn sweep_with(
     let id = sweepdir::sweep_id(&scenario_hash, &axes, &seeds);
     let text = manifest(&base.name, &scenario_hash, &axes, &seeds, &args.overrides, runs.len());
     let _lock = prepare_dir(&args.out, &text, &id)?;
+    let input = crate::provenance::Input { file: &args.file, overrides: args.overrides.clone() };
+    let flags = serde_json::json!({
+        "grid": args.grid,
+        "seeds": seeds,
+        "shard": args.shard,
+        "threads": args.threads,
+        "sweep_id": id,
+    });
+    crate::provenance::write(&args.out, "sweep", &[input], flags)?;
     let scan = sweepdir::scan(&args.out, &id, &runs, axes.len())?;
     if !scan.invalid.is_empty() {
         if !args.rerun_invalid {

@@ -569,6 +569,20 @@ pub fn run(args: &TargetArgs) -> CliResult {
             let p = dir.join(name);
             std::fs::write(&p, text).map_err(|e| io(e, &p))?;
         }
+        let inputs: Vec<crate::provenance::Input> = args
+            .files
+            .iter()
+            .map(|file| crate::provenance::Input { file, overrides: args.overrides.clone() })
+            .collect();
+        let flags = serde_json::json!({
+            "bad_debt": args.bad_debt,
+            "prob": args.prob,
+            "seeds": args.seeds,
+            "policies": args.policies,
+            "steps": args.steps,
+            "threads": args.threads,
+        });
+        crate::provenance::write(dir, "target", &inputs, flags)?;
     }
     Ok(())
 }
