@@ -128,7 +128,7 @@ pub fn compare_with(
             Ok(())
         },
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     let per = args.seeds as usize;
     Ok(policies
         .iter()
@@ -156,7 +156,9 @@ pub fn comparison(scenario: &str, results: &[PolicyRuns]) -> liqsim_report::Comp
 }
 
 pub fn run(args: &CompareArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let results = compare_with(args, &crate::engine::run_scenario)?;
+    eprintln!("compare: {}", crate::progress::resources(started));
     let name = liqsim_scenario::load(&args.file, &args.overrides)?.name;
     let c = comparison(&name, &results);
     match args.format.as_str() {

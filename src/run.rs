@@ -72,11 +72,12 @@ pub fn relabel(mut e: Error, set: &str, flag: &str) -> Error {
 pub fn run(args: &RunArgs) -> CliResult {
     let scenario = load(args)?;
     let started = std::time::Instant::now();
-    let outcome = crate::engine::run_with(&scenario, args.check)?;
+    let outcome = crate::engine::run_with_progress(&scenario, args.check)?;
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} events in {wall:.2} s wall ({:.0} events/s)",
+        "{} events in {} ({:.0} events/s)",
         outcome.events,
+        crate::progress::resources(started),
         outcome.events as f64 / wall.max(1e-9)
     );
     match args.format.as_str() {

@@ -24,7 +24,6 @@ use crate::runrow::{RunRow, csv_line};
 use crate::sweepdir;
 use liqsim_core::{Error, InputError};
 use liqsim_sweep::{GridAxis, RunSpec, Shard, execute, expand};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -313,19 +312,9 @@ pub fn threads(requested: Option<u64>) -> usize {
         .max(1)
 }
 
-/// A progress bar on stderr when it is a terminal; hidden otherwise.
-pub fn progress(total: usize, label: &str) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, {eta} left",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(label.to_string());
-    bar
+/// Progress of `total` runs on stderr (see [`crate::progress`]).
+pub fn progress(total: usize, label: &str) -> crate::progress::Progress {
+    crate::progress::Progress::new(total as u64, label, "runs")
 }
 
 /// Runs a sweep with `run` as the simulation (the kernel in production, a stand-in in
@@ -334,6 +323,7 @@ pub fn sweep_with(
     args: &SweepArgs,
     run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
 ) -> CliResult {
+    let started = std::time::Instant::now();
     let base = liqsim_scenario::load(&args.file, &args.overrides)?;
     let axes = args.grid.iter().map(|g| GridAxis::parse(g)).collect::<Result<Vec<_>, _>>()?;
     let seeds: Vec<u64> = (0..args.seeds).map(|i| base.seed.wrapping_add(i)).collect();
@@ -405,7 +395,17 @@ pub fn sweep_with(
     for verified in &scan.runs {
         done[verified.row.index] = true;
     }
-    let todo: Vec<RunSpec> = shard.select(&runs).into_iter().filter(|r| !done[r.index]).collect();
+    let selected = shard.select(&runs);
+    let found = selected.iter().filter(|r| done[r.index]).count();
+    let todo: Vec<RunSpec> = selected.into_iter().filter(|r| !done[r.index]).collect();
+    if found > 0 {
+        eprintln!(
+            "resuming: {found} of {} runs found done in {}, {} to run",
+            found + todo.len(),
+            args.out.display(),
+            todo.len()
+        );
+    }
     let bar = progress(todo.len(), &base.name);
     execute(
         &todo,
@@ -427,18 +427,24 @@ pub fn sweep_with(
             Ok(())
         },
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     if finish(&args.out, &id, &axes, &runs)? {
-        eprintln!("sweep complete: {} runs in {}", runs.len(), args.out.display());
+        eprintln!(
+            "sweep complete: {} runs in {}; {}",
+            runs.len(),
+            args.out.display(),
+            crate::progress::resources(started)
+        );
     } else {
         let present = sweepdir::scan(&args.out, &id, &runs, axes.len())?.runs.len();
         eprintln!(
             "shard {}/{} complete ({present} of the sweep's {} runs in {}); combine the shard \
-             directories with `liqsim merge`",
+             directories with `liqsim merge`; {}",
             shard.index,
             shard.count,
             runs.len(),
-            args.out.display()
+            args.out.display(),
+            crate::progress::resources(started)
         );
     }
     Ok(())

@@ -282,7 +282,7 @@ pub fn search(
         let monotonicity = check_monotone(&settings);
         results.push(PolicyResult { policy, key: knob.key, settings, answer, monotonicity });
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(results)
 }
 
@@ -550,7 +550,9 @@ pub fn html(args: &TargetArgs, results: &[PolicyResult]) -> String {
 }
 
 pub fn run(args: &TargetArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let results = search(args, &crate::engine::run_scenario)?;
+    eprintln!("target: {}", crate::progress::resources(started));
     match args.format.as_str() {
         "json" => print!("{}", json(args, &results)),
         "csv" => print!("{}", csv(args, &results)),

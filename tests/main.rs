@@ -17,6 +17,7 @@ mod history;
 mod invariants;
 mod options;
 mod price;
+mod progress;
 mod provenance;
 mod risk;
 mod run;

@@ -296,6 +296,22 @@ impl World {
         self.finish()
     }
 
+    /// As [`World::run`], telling `on_progress` the simulated time after every `every`
+    /// events: for a runner's progress display, which cannot reach the state.
+    pub fn run_with_progress(
+        mut self,
+        every: u64,
+        mut on_progress: impl FnMut(SimTime),
+    ) -> Result<Outcome> {
+        let every = every.max(1);
+        while self.step()? {
+            if self.events.is_multiple_of(every) {
+                on_progress(self.now);
+            }
+        }
+        self.finish()
+    }
+
     fn refresh_margin(&mut self) -> Result<()> {
         refresh_margin(&mut self.ctx().0)
     }
