@@ -15,6 +15,7 @@ mod fidelity;
 mod fuzz;
 mod history;
 mod invariants;
+mod logs;
 mod options;
 mod price;
 mod progress;
