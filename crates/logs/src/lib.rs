@@ -438,3 +438,45 @@ fn cell(column: &ArrayRef, row: usize) -> String {
         other => format!("<{other}>"),
     }
 }
+
+/// One row per run, for comparisons and sweeps: `labels` are text columns first (policy,
+/// grid values), then the run's figures (money in quote units, `amplification` null when
+/// nothing was liquidated by an exogenous move).
+pub fn outcomes(labels: &[(&str, Vec<String>)], runs: &[Outcome]) -> Result<RecordBatch, Error> {
+    let mut c = Columns { utc_start: None, fields: Vec::new(), arrays: Vec::new() };
+    for (name, values) in labels {
+        if values.len() != runs.len() {
+            return Err(Error::Internal(format!(
+                "{name}: {} labels, {} runs",
+                values.len(),
+                runs.len()
+            )));
+        }
+        c.text(name, values.iter().map(String::as_str));
+    }
+    c.text("scenario", runs.iter().map(|o| o.scenario.as_str()));
+    c.u64("seed", runs.iter().map(|o| o.seed));
+    c.text("policy", runs.iter().map(|o| o.policy.as_str()));
+    c.text("digest", runs.iter().map(|o| o.digest.as_str()));
+    c.u64("events", runs.iter().map(|o| o.events));
+    c.u64("liquidations", runs.iter().map(|o| o.liquidations.count));
+    c.money("liquidated_notional", runs.iter().map(|o| o.liquidations.notional));
+    c.money("bad_debt", runs.iter().map(|o| o.bad_debt));
+    c.money("insurance_fund_start", runs.iter().map(|o| o.insurance_fund.start));
+    c.money("insurance_fund_end", runs.iter().map(|o| o.insurance_fund.end));
+    c.money("insurance_fund_min", runs.iter().map(|o| o.insurance_fund.min));
+    c.u64("adl_count", runs.iter().map(|o| o.adl.count));
+    c.money("adl_notional", runs.iter().map(|o| o.adl.notional));
+    c.money("socialized_loss", runs.iter().map(|o| o.socialized_loss));
+    c.u32("cascade_max_depth", runs.iter().map(|o| o.cascade.max_depth));
+    c.f64_or_null(
+        "cascade_amplification",
+        runs.iter().map(|o| o.cascade.amplification.unwrap_or(f64::NAN)),
+    );
+    c.u32("cascade_waves", runs.iter().map(|o| o.cascade.waves));
+    c.bool("solvent", runs.iter().map(|o| o.solvent));
+    c.money("mean_initial_margin", runs.iter().map(|o| o.margin.mean_initial));
+    c.money("peak_initial_margin", runs.iter().map(|o| o.margin.peak_initial));
+    c.money("conservation_error", runs.iter().map(|o| o.conservation_error));
+    c.finish()
+}
