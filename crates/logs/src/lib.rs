@@ -329,7 +329,7 @@ pub fn logs<'a>(
 /// The whole log as record batches of at most [`CHUNK_ROWS`] rows (one, empty, for an
 /// empty log, so that its schema is known).
 pub fn batches(rows: usize, build: &Builder) -> Result<Vec<RecordBatch>, Error> {
-    chunks(rows).map(|r| build(r)).collect()
+    chunks(rows).map(build).collect()
 }
 
 fn chunks(rows: usize) -> impl Iterator<Item = Range<usize>> {

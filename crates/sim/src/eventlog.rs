@@ -131,11 +131,9 @@ impl EventLog {
             SimEvent::Funding { rate, residual } => {
                 self.funding.push(FundingRecord { time: now, rate, residual })
             }
-            SimEvent::Fund { balance } => {
-                // Several events report the fund at one instant; a row per change.
-                if self.fund.last().is_none_or(|f| f.balance != balance) {
-                    self.fund.push(FundRecord { time: now, balance })
-                }
+            // Several events report the fund at one instant; a row per change.
+            SimEvent::Fund { balance } if self.fund.last().is_none_or(|f| f.balance != balance) => {
+                self.fund.push(FundRecord { time: now, balance })
             }
             _ => {}
         }
