@@ -39,6 +39,9 @@ pub struct CompareArgs {
     /// Also write runs.csv and comparison.csv here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With `--out`: keep each run's time series as `series/POLICY-seedN.parquet`.
+    #[arg(long, requires = "out")]
+    pub keep_series: bool,
 }
 
 /// Results of one policy, runs in seed order.
@@ -109,6 +112,10 @@ pub fn compare_with(
             (0..args.seeds).map(move |i| (p, policy, base.seed.wrapping_add(i)))
         })
         .collect();
+    let series_dir = match (&args.out, args.keep_series) {
+        (Some(out), true) => Some(crate::sweep::series_dir(out)?),
+        _ => None,
+    };
     let bar = progress(jobs.len(), &base.name);
     let rows = liqsim_sweep::execute(
         &jobs,
@@ -116,6 +123,13 @@ pub fn compare_with(
         |&(p, policy, seed)| {
             let scenario = liqsim_scenario::load(&args.file, &overrides_for(policy, seed))?;
             let outcome = run(&scenario)?;
+            if let Some(dir) = &series_dir {
+                crate::sweep::write_series(
+                    dir,
+                    &format!("{}-seed{seed}", policy.name()),
+                    &outcome,
+                )?;
+            }
             Ok(RunRow::from_outcome(
                 (seed - base.seed) as usize,
                 p,
@@ -211,6 +225,7 @@ mod tests {
             overrides: vec![],
             format: "table".into(),
             out: None,
+            keep_series: false,
         }
     }
 

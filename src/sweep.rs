@@ -53,6 +53,10 @@ pub struct SweepArgs {
     /// renamed, or beyond the sweep) and run those runs again, instead of refusing.
     #[arg(long)]
     pub rerun_invalid: bool,
+    /// Keep each run's time series as `series/NNNNNNNN.parquet` (the run's index, as its
+    /// file in `runs/`).
+    #[arg(long)]
+    pub keep_series: bool,
 }
 
 /// The manifest: everything that identifies the sweep, and the identity's hash. The
@@ -312,6 +316,31 @@ pub fn threads(requested: Option<u64>) -> usize {
         .max(1)
 }
 
+/// Creates `out/series`, where `--keep-series` keeps each run's time series.
+pub fn series_dir(out: &Path) -> Result<PathBuf, Error> {
+    let dir = out.join("series");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::from(
+            InputError::new(format!("cannot create: {e}")).source(dir.display().to_string()),
+        )
+    })?;
+    Ok(dir)
+}
+
+/// Writes a run's time series as `dir/NAME.parquet` (through a temporary name).
+pub fn write_series(dir: &Path, name: &str, outcome: &liqsim_sim::Outcome) -> Result<(), Error> {
+    let path = dir.join(format!("{name}.parquet"));
+    let tmp = dir.join(format!(".{name}.parquet.tmp{}", std::process::id()));
+    let build: Box<dyn Fn(std::ops::Range<usize>) -> Result<_, Error>> =
+        Box::new(|r| liqsim_logs::timeseries(outcome, r));
+    liqsim_logs::write_parquet(&tmp, outcome.series.len(), &build)?;
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        Error::from(
+            InputError::new(format!("cannot write: {e}")).source(path.display().to_string()),
+        )
+    })
+}
+
 /// Progress of `total` runs on stderr (see [`crate::progress`]).
 pub fn progress(total: usize, label: &str) -> crate::progress::Progress {
     crate::progress::Progress::new(total as u64, label, "runs")
@@ -406,6 +435,7 @@ pub fn sweep_with(
             todo.len()
         );
     }
+    let series_dir = if args.keep_series { Some(series_dir(&args.out)?) } else { None };
     let bar = progress(todo.len(), &base.name);
     execute(
         &todo,
@@ -413,6 +443,9 @@ pub fn sweep_with(
         |spec| {
             let scenario = load_point(spec)?;
             let outcome = run(&scenario)?;
+            if let Some(dir) = &series_dir {
+                write_series(dir, &format!("{:08}", spec.index), &outcome)?;
+            }
             let values = spec.overrides.iter().map(|(_, v)| v.clone()).collect();
             Ok(RunRow::from_outcome(spec.index, spec.point, values, &outcome))
         },
@@ -472,6 +505,7 @@ mod tests {
             shard: shard.map(str::to_string),
             overrides: vec![],
             out: out.to_path_buf(),
+            keep_series: false,
             rerun_invalid: false,
         }
     }

@@ -146,3 +146,33 @@ fn logs_change_nothing_in_the_run_and_csv_is_an_option() {
     let liquidations = std::fs::read_to_string(a.join("liquidations.csv")).unwrap();
     assert!(liquidations.starts_with("id,time_s,"), "{}", &liquidations[..40]);
 }
+
+#[test]
+fn compare_and_sweep_keep_each_runs_series_on_request() {
+    let scratch = Scratch::new();
+    let (compare, sweep) = (scratch.path().join("c"), scratch.path().join("s"));
+    let (c, s) = (compare.display().to_string(), sweep.display().to_string());
+    let small = ["--set", "agents[1].count=200", "--set", "duration=\"3h\""];
+    let mut args = vec!["compare", "scenarios/quickstart.toml", "--policies", "es,fixed"];
+    args.extend_from_slice(&["--seeds", "2", "--out", &c, "--keep-series"]);
+    args.extend_from_slice(&small);
+    let out = liqsim(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for name in ["es-seed7", "es-seed8", "fixed-seed7", "fixed-seed8"] {
+        let series = read_parquet(&compare.join("series").join(format!("{name}.parquet")));
+        assert_eq!(series.num_rows(), 180, "{name}: 3 hours sampled every minute");
+    }
+    let mut args =
+        vec!["sweep", "scenarios/quickstart.toml", "--grid", "liquidation.fee=0.005,0.01"];
+    args.extend_from_slice(&["--seeds", "1", "--out", &s, "--keep-series"]);
+    args.extend_from_slice(&small);
+    let out = liqsim(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let kept: Vec<String> = std::fs::read_dir(sweep.join("series"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(kept, ["00000000.parquet", "00000001.parquet"]);
+}

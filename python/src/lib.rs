@@ -83,11 +83,7 @@ fn run<'py>(
 }
 
 /// Runs `jobs` (the overrides of each run) on `threads` workers, in input order.
-fn run_all(
-    path: &PathBuf,
-    jobs: &[Vec<String>],
-    threads: usize,
-) -> Result<Vec<Outcome>, Error> {
+fn run_all(path: &PathBuf, jobs: &[Vec<String>], threads: usize) -> Result<Vec<Outcome>, Error> {
     liqsim_sweep::execute(
         jobs,
         threads,
