@@ -1005,6 +1005,7 @@ fn resume(path: &Path, header: &str, t: &Targets) -> Result<Vec<Evaluation>, Err
 }
 
 pub fn run(args: &CalibrateArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let base = liqsim_scenario::load(&args.file, &args.overrides)?;
     let mut targets = load_targets(&args.targets, &base, &args.file, &args.overrides)?;
     if let Some(seeds) = args.seeds {
@@ -1028,6 +1029,9 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
             for (k, e) in kept.iter().enumerate() {
                 text.push_str(&csv_row(k + 1, e));
             }
+            if !kept.is_empty() {
+                eprintln!("resuming: {} evaluations found done in {}", kept.len(), path.display());
+            }
             resumed =
                 kept.into_iter().map(|e| (key_of(&targets.parameters, &e.values), e)).collect();
             std::fs::write(&path, text).map_err(|e| io(e, &path))?;
@@ -1038,8 +1042,11 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
         None => None,
     };
     let written = std::sync::atomic::AtomicUsize::new(resumed.len());
-    let bar =
-        crate::sweep::progress((targets.max_runs / targets.seeds).max(1) as usize, &base.name);
+    let bar = crate::progress::Progress::new(
+        (targets.max_runs / targets.seeds).max(1),
+        &base.name,
+        "evaluations",
+    );
     let on_evaluation = |e: &Evaluation| -> Result<(), Error> {
         bar.inc(1);
         if let Some((path, file)) = &writer {
@@ -1051,7 +1058,8 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
         Ok(())
     };
     let c = calibrate(args, &base, targets, resumed, &on_evaluation)?;
-    bar.finish_and_clear();
+    bar.finish();
+    eprintln!("calibration: {}", crate::progress::resources(started));
     match args.format.as_str() {
         "json" => print!("{}", c.json()),
         _ => print!("{}", c.table()),
@@ -1064,6 +1072,15 @@ pub fn run(args: &CalibrateArgs) -> CliResult {
         write("calibrated.toml", c.snippet(&args.targets))?;
         write("calibrate.json", c.json())?;
         write("calibrate.html", c.html())?;
+        let input =
+            crate::provenance::Input { file: &args.file, overrides: args.overrides.clone() };
+        let flags = serde_json::json!({
+            "targets": args.targets.display().to_string(),
+            "seeds": args.seeds,
+            "max_runs": args.max_runs,
+            "threads": args.threads,
+        });
+        crate::provenance::write(dir, "calibrate", &[input], flags)?;
     }
     // A target the best setting misses by more than three tolerances is one no setting
     // in the ranges can meet (as far as the search could tell): the fit above is what

@@ -39,6 +39,9 @@ pub struct CompareArgs {
     /// Also write runs.csv and comparison.csv here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With `--out`: keep each run's time series as `series/POLICY-seedN.parquet`.
+    #[arg(long, requires = "out")]
+    pub keep_series: bool,
 }
 
 /// Results of one policy, runs in seed order.
@@ -109,6 +112,10 @@ pub fn compare_with(
             (0..args.seeds).map(move |i| (p, policy, base.seed.wrapping_add(i)))
         })
         .collect();
+    let series_dir = match (&args.out, args.keep_series) {
+        (Some(out), true) => Some(crate::sweep::series_dir(out)?),
+        _ => None,
+    };
     let bar = progress(jobs.len(), &base.name);
     let rows = liqsim_sweep::execute(
         &jobs,
@@ -116,6 +123,13 @@ pub fn compare_with(
         |&(p, policy, seed)| {
             let scenario = liqsim_scenario::load(&args.file, &overrides_for(policy, seed))?;
             let outcome = run(&scenario)?;
+            if let Some(dir) = &series_dir {
+                crate::sweep::write_series(
+                    dir,
+                    &format!("{}-seed{seed}", policy.name()),
+                    &outcome,
+                )?;
+            }
             Ok(RunRow::from_outcome(
                 (seed - base.seed) as usize,
                 p,
@@ -128,7 +142,7 @@ pub fn compare_with(
             Ok(())
         },
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     let per = args.seeds as usize;
     Ok(policies
         .iter()
@@ -156,7 +170,9 @@ pub fn comparison(scenario: &str, results: &[PolicyRuns]) -> liqsim_report::Comp
 }
 
 pub fn run(args: &CompareArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let results = compare_with(args, &crate::engine::run_scenario)?;
+    eprintln!("compare: {}", crate::progress::resources(started));
     let name = liqsim_scenario::load(&args.file, &args.overrides)?.name;
     let c = comparison(&name, &results);
     match args.format.as_str() {
@@ -182,6 +198,15 @@ pub fn run(args: &CompareArgs) -> CliResult {
             &liqsim_report::comparison_csv(&c),
         )?;
         crate::sweep::write_atomic(&out.join("compare.html"), &liqsim_report::compare_html(&c))?;
+        let input =
+            crate::provenance::Input { file: &args.file, overrides: args.overrides.clone() };
+        let policies: Vec<&str> = results.iter().map(|p| p.policy.as_str()).collect();
+        let flags = serde_json::json!({
+            "policies": policies,
+            "seeds": c.seeds,
+            "threads": args.threads,
+        });
+        crate::provenance::write(out, "compare", &[input], flags)?;
     }
     Ok(())
 }
@@ -200,6 +225,7 @@ mod tests {
             overrides: vec![],
             format: "table".into(),
             out: None,
+            keep_series: false,
         }
     }
 

@@ -10,6 +10,8 @@ mod engine;
 mod merge;
 mod output;
 mod price;
+mod progress;
+mod provenance;
 mod risk;
 mod run;
 mod runrow;

@@ -18,9 +18,15 @@ pub struct RunArgs {
     /// Override any scenario field: `--set margin.confidence=0.995` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
-    /// Write summary.json, timeseries.csv, liquidations.csv and report.html here.
+    /// Write summary.json, timeseries.csv, liquidations.csv, report.html, the event logs,
+    /// provenance.json and the resolved scenario.toml here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Event logs written with `--out`: trades, liquidations, forced closes (ADL),
+    /// funding, insurance fund and the time series, as Parquet (typed columns) or CSV;
+    /// `none` writes only the CSV time series and liquidation log.
+    #[arg(long, value_parser = ["parquet", "csv", "none"], default_value = "parquet")]
+    pub logs: String,
     /// Output format on stdout.
     #[arg(long, value_parser = ["table", "json"], default_value = "table")]
     pub format: String,
@@ -34,14 +40,7 @@ pub struct RunArgs {
 /// and `--policy`, which are overrides of `seed` and `margin.policy` and so pass the
 /// same validation (an `es` run without a return history is refused either way).
 pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
-    let mut overrides = args.overrides.clone();
-    if let Some(seed) = args.seed {
-        overrides.push(format!("seed={seed}"));
-    }
-    if let Some(policy) = &args.policy {
-        overrides.push(format!("margin.policy=\"{policy}\""));
-    }
-    liqsim_scenario::load(&args.file, &overrides).map_err(|e| {
+    liqsim_scenario::load(&args.file, &overrides(args)).map_err(|e| {
         let e = match args.seed {
             Some(seed) => relabel(e, &format!("seed={seed}"), &format!("--seed {seed}")),
             None => e,
@@ -51,6 +50,18 @@ pub fn load(args: &RunArgs) -> Result<Scenario, Error> {
             None => e,
         }
     })
+}
+
+/// Every override of the run: `--set` in order, then `--seed` and `--policy`.
+pub fn overrides(args: &RunArgs) -> Vec<String> {
+    let mut overrides = args.overrides.clone();
+    if let Some(seed) = args.seed {
+        overrides.push(format!("seed={seed}"));
+    }
+    if let Some(policy) = &args.policy {
+        overrides.push(format!("margin.policy=\"{policy}\""));
+    }
+    overrides
 }
 
 /// An error at an override that a flag stands for (`--seed 7` is `seed=7`) names the
@@ -67,11 +78,13 @@ pub fn relabel(mut e: Error, set: &str, flag: &str) -> Error {
 pub fn run(args: &RunArgs) -> CliResult {
     let scenario = load(args)?;
     let started = std::time::Instant::now();
-    let outcome = crate::engine::run_with(&scenario, args.check)?;
+    let keep_log = args.out.is_some() && args.logs != "none";
+    let (outcome, log) = crate::engine::run_with_progress(&scenario, args.check, keep_log)?;
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} events in {wall:.2} s wall ({:.0} events/s)",
+        "{} events in {} ({:.0} events/s)",
         outcome.events,
+        crate::progress::resources(started),
         outcome.events as f64 / wall.max(1e-9)
     );
     match args.format.as_str() {
@@ -80,6 +93,40 @@ pub fn run(args: &RunArgs) -> CliResult {
     }
     if let Some(dir) = &args.out {
         crate::output::write_run(dir, &outcome)?;
+        let logs_started = std::time::Instant::now();
+        let written = match args.logs.as_str() {
+            "parquet" => liqsim_logs::write_logs(
+                dir,
+                &outcome,
+                log.as_ref(),
+                liqsim_logs::Format::Parquet,
+                &[],
+            )?,
+            // liqsim-report has written the time series and the liquidations as CSV.
+            "csv" => liqsim_logs::write_logs(
+                dir,
+                &outcome,
+                log.as_ref(),
+                liqsim_logs::Format::Csv,
+                &["timeseries", "liquidations"],
+            )?,
+            _ => vec![],
+        };
+        if !written.is_empty() {
+            eprintln!(
+                "wrote {} in {:.2} s",
+                written.join(", "),
+                logs_started.elapsed().as_secs_f64()
+            );
+        }
+        let input = crate::provenance::Input { file: &args.file, overrides: overrides(args) };
+        let flags = serde_json::json!({
+            "seed": outcome.seed,
+            "policy": outcome.policy,
+            "check": args.check,
+            "digest": outcome.digest,
+        });
+        crate::provenance::write(dir, "run", &[input], flags)?;
     }
     Ok(())
 }

@@ -24,7 +24,6 @@ use crate::runrow::{RunRow, csv_line};
 use crate::sweepdir;
 use liqsim_core::{Error, InputError};
 use liqsim_sweep::{GridAxis, RunSpec, Shard, execute, expand};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -54,6 +53,10 @@ pub struct SweepArgs {
     /// renamed, or beyond the sweep) and run those runs again, instead of refusing.
     #[arg(long)]
     pub rerun_invalid: bool,
+    /// Keep each run's time series as `series/NNNNNNNN.parquet` (the run's index, as its
+    /// file in `runs/`).
+    #[arg(long)]
+    pub keep_series: bool,
 }
 
 /// The manifest: everything that identifies the sweep, and the identity's hash. The
@@ -313,19 +316,34 @@ pub fn threads(requested: Option<u64>) -> usize {
         .max(1)
 }
 
-/// A progress bar on stderr when it is a terminal; hidden otherwise.
-pub fn progress(total: usize, label: &str) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, {eta} left",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(label.to_string());
-    bar
+/// Creates `out/series`, where `--keep-series` keeps each run's time series.
+pub fn series_dir(out: &Path) -> Result<PathBuf, Error> {
+    let dir = out.join("series");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::from(
+            InputError::new(format!("cannot create: {e}")).source(dir.display().to_string()),
+        )
+    })?;
+    Ok(dir)
+}
+
+/// Writes a run's time series as `dir/NAME.parquet` (through a temporary name).
+pub fn write_series(dir: &Path, name: &str, outcome: &liqsim_sim::Outcome) -> Result<(), Error> {
+    let path = dir.join(format!("{name}.parquet"));
+    let tmp = dir.join(format!(".{name}.parquet.tmp{}", std::process::id()));
+    let build: Box<dyn Fn(std::ops::Range<usize>) -> Result<_, Error>> =
+        Box::new(|r| liqsim_logs::timeseries(outcome, r));
+    liqsim_logs::write_parquet(&tmp, outcome.series.len(), &build)?;
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        Error::from(
+            InputError::new(format!("cannot write: {e}")).source(path.display().to_string()),
+        )
+    })
+}
+
+/// Progress of `total` runs on stderr (see [`crate::progress`]).
+pub fn progress(total: usize, label: &str) -> crate::progress::Progress {
+    crate::progress::Progress::new(total as u64, label, "runs")
 }
 
 /// Runs a sweep with `run` as the simulation (the kernel in production, a stand-in in
@@ -334,6 +352,7 @@ pub fn sweep_with(
     args: &SweepArgs,
     run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
 ) -> CliResult {
+    let started = std::time::Instant::now();
     let base = liqsim_scenario::load(&args.file, &args.overrides)?;
     let axes = args.grid.iter().map(|g| GridAxis::parse(g)).collect::<Result<Vec<_>, _>>()?;
     let seeds: Vec<u64> = (0..args.seeds).map(|i| base.seed.wrapping_add(i)).collect();
@@ -373,6 +392,15 @@ pub fn sweep_with(
     let id = sweepdir::sweep_id(&scenario_hash, &axes, &seeds);
     let text = manifest(&base.name, &scenario_hash, &axes, &seeds, &args.overrides, runs.len());
     let _lock = prepare_dir(&args.out, &text, &id)?;
+    let input = crate::provenance::Input { file: &args.file, overrides: args.overrides.clone() };
+    let flags = serde_json::json!({
+        "grid": args.grid,
+        "seeds": seeds,
+        "shard": args.shard,
+        "threads": args.threads,
+        "sweep_id": id,
+    });
+    crate::provenance::write(&args.out, "sweep", &[input], flags)?;
     let scan = sweepdir::scan(&args.out, &id, &runs, axes.len())?;
     if !scan.invalid.is_empty() {
         if !args.rerun_invalid {
@@ -396,7 +424,18 @@ pub fn sweep_with(
     for verified in &scan.runs {
         done[verified.row.index] = true;
     }
-    let todo: Vec<RunSpec> = shard.select(&runs).into_iter().filter(|r| !done[r.index]).collect();
+    let selected = shard.select(&runs);
+    let found = selected.iter().filter(|r| done[r.index]).count();
+    let todo: Vec<RunSpec> = selected.into_iter().filter(|r| !done[r.index]).collect();
+    if found > 0 {
+        eprintln!(
+            "resuming: {found} of {} runs found done in {}, {} to run",
+            found + todo.len(),
+            args.out.display(),
+            todo.len()
+        );
+    }
+    let series_dir = if args.keep_series { Some(series_dir(&args.out)?) } else { None };
     let bar = progress(todo.len(), &base.name);
     execute(
         &todo,
@@ -404,6 +443,9 @@ pub fn sweep_with(
         |spec| {
             let scenario = load_point(spec)?;
             let outcome = run(&scenario)?;
+            if let Some(dir) = &series_dir {
+                write_series(dir, &format!("{:08}", spec.index), &outcome)?;
+            }
             let values = spec.overrides.iter().map(|(_, v)| v.clone()).collect();
             Ok(RunRow::from_outcome(spec.index, spec.point, values, &outcome))
         },
@@ -418,18 +460,24 @@ pub fn sweep_with(
             Ok(())
         },
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     if finish(&args.out, &id, &axes, &runs)? {
-        eprintln!("sweep complete: {} runs in {}", runs.len(), args.out.display());
+        eprintln!(
+            "sweep complete: {} runs in {}; {}",
+            runs.len(),
+            args.out.display(),
+            crate::progress::resources(started)
+        );
     } else {
         let present = sweepdir::scan(&args.out, &id, &runs, axes.len())?.runs.len();
         eprintln!(
             "shard {}/{} complete ({present} of the sweep's {} runs in {}); combine the shard \
-             directories with `liqsim merge`",
+             directories with `liqsim merge`; {}",
             shard.index,
             shard.count,
             runs.len(),
-            args.out.display()
+            args.out.display(),
+            crate::progress::resources(started)
         );
     }
     Ok(())
@@ -457,6 +505,7 @@ mod tests {
             shard: shard.map(str::to_string),
             overrides: vec![],
             out: out.to_path_buf(),
+            keep_series: false,
             rerun_invalid: false,
         }
     }

@@ -282,7 +282,7 @@ pub fn search(
         let monotonicity = check_monotone(&settings);
         results.push(PolicyResult { policy, key: knob.key, settings, answer, monotonicity });
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(results)
 }
 
@@ -550,7 +550,9 @@ pub fn html(args: &TargetArgs, results: &[PolicyResult]) -> String {
 }
 
 pub fn run(args: &TargetArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let results = search(args, &crate::engine::run_scenario)?;
+    eprintln!("target: {}", crate::progress::resources(started));
     match args.format.as_str() {
         "json" => print!("{}", json(args, &results)),
         "csv" => print!("{}", csv(args, &results)),
@@ -569,6 +571,20 @@ pub fn run(args: &TargetArgs) -> CliResult {
             let p = dir.join(name);
             std::fs::write(&p, text).map_err(|e| io(e, &p))?;
         }
+        let inputs: Vec<crate::provenance::Input> = args
+            .files
+            .iter()
+            .map(|file| crate::provenance::Input { file, overrides: args.overrides.clone() })
+            .collect();
+        let flags = serde_json::json!({
+            "bad_debt": args.bad_debt,
+            "prob": args.prob,
+            "seeds": args.seeds,
+            "policies": args.policies,
+            "steps": args.steps,
+            "threads": args.threads,
+        });
+        crate::provenance::write(dir, "target", &inputs, flags)?;
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ count = 10
     assert_eq!(out.code, 0, "{}", out.stderr);
     let series = std::fs::read_to_string(dir.path().join("timeseries.csv")).unwrap();
     let mut lines = series.lines();
-    let index = lines.next().unwrap().split(',').position(|h| h == "index").unwrap();
+    let index = lines.next().unwrap().split(',').position(|h| h == "index_price").unwrap();
     let prices: Vec<f64> =
         lines.map(|l| l.split(',').nth(index).unwrap().parse().unwrap()).collect();
     prices.windows(2).map(|w| (w[1] / w[0]).ln()).collect()

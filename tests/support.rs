@@ -60,6 +60,10 @@ impl Scratch {
         Scratch { dir: tempfile::tempdir().expect("a temporary directory") }
     }
 
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, contents).expect("write scratch file");

@@ -218,7 +218,7 @@ kind = "leveraged_trader"
 count = 10
 "#
     );
-    let index = run(&scenario, seed, &[]).series.numbers("index");
+    let index = run(&scenario, seed, &[]).series.numbers("index_price");
     assert_eq!(index.len(), 4 * 1440, "one sample a minute");
     index.windows(2).map(|w| (w[1] / w[0]).ln()).collect()
 }

@@ -236,7 +236,7 @@ fn f6(x: f64) -> String {
 /// otherwise.
 pub const SERIES_HEADER: [&str; 27] = [
     "time_s",
-    "index",
+    "index_price",
     "mark",
     "last",
     "spread",
@@ -308,7 +308,7 @@ pub fn timeseries_csv(o: &Outcome) -> String {
     text
 }
 
-/// Columns of `liquidations.csv`, one row per liquidation in event order: `index` (the
+/// Columns of `liquidations.csv`, one row per liquidation in event order: `id` (the
 /// row's number, which `caused_by` refers to), `time_s`, `account`, `side` (`long` or
 /// `short`: the position liquidated), `quantity` (base units), `notional` (quote units),
 /// `mark` (when triggered), `bankruptcy_price` (empty for an account holding only
@@ -323,7 +323,7 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// or below zero equity), `utc` (the time in UTC in a dated run: a replay, or a scenario
 /// with a `start`; empty otherwise).
 pub const LIQUIDATIONS_HEADER: [&str; 23] = [
-    "index",
+    "id",
     "time_s",
     "account",
     "side",

@@ -96,6 +96,38 @@ pub fn load_str(
     })
 }
 
+/// The keys whose value is a data file, relative to the scenario file's folder.
+const DATA_FILE_KEYS: [&[&str]; 2] = [&["market", "process", "file"], &["margin", "history"]];
+
+/// The scenario at `path` as a run with `overrides` sees it, as TOML text: the file with
+/// every override written in, and its data files given by absolute path, so that running
+/// the text from any folder without overrides runs the same scenario (same digest).
+/// Comments and layout of the file are kept. Errors are those of [`load`].
+pub fn resolved_text(path: &Path, overrides: &[String]) -> Result<String> {
+    // Validating first gives the user the same error `load` would, with its line.
+    load(path, overrides)?;
+    let text = read_text(path)?;
+    let source = path.display().to_string();
+    let original = Document::parse(text).map_err(|e| {
+        Error::from(InputError::new(format!("TOML syntax error: {e}")).source(&source))
+    })?;
+    let applied = apply_overrides(&original, overrides)?;
+    let mut doc: DocumentMut = applied.text.parse().map_err(|e| {
+        Error::from(InputError::new(format!("TOML syntax error: {e}")).source(&source))
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    for key in DATA_FILE_KEYS {
+        let Some(value) = key.iter().try_fold(doc.as_item_mut(), |item, k| item.get_mut(*k)) else {
+            continue;
+        };
+        let Some(relative) = value.as_str() else { continue };
+        let joined = base_dir.join(relative);
+        let absolute = std::fs::canonicalize(&joined).unwrap_or(joined);
+        *value = toml_edit::value(absolute.display().to_string());
+    }
+    Ok(doc.to_string())
+}
+
 /// The largest regular file read whole (a minute history of ten years is about 0.3 GiB).
 const MAX_FILE_BYTES: u64 = 2 << 30;
 /// The most read from anything else (a pipe, a device), whose size is not known ahead.

@@ -1,11 +1,13 @@
 //! The kernel's typed event stream: every fill, liquidation, forced close, transfer and
 //! settlement the kernel makes is one [`SimEvent`], emitted once to the [`Observers`]:
 //! the digest (each kind of record is a variant, hashed with its own tag) and the
-//! recorder (metrics, the liquidation log and its cascade depths). The kernel never
+//! recorder (metrics, the liquidation log and its cascade depths), and the event logs
+//! when asked for. The kernel never
 //! writes to either directly, so what is measured and what is hashed are the same
 //! sequence.
 
 use crate::digest::Digest;
+use crate::eventlog::EventLog;
 use crate::metrics::Recorder;
 use crate::outcome::LiquidationRow;
 use liqsim_core::{Money, Price, Qty, Result, SimTime};
@@ -13,8 +15,17 @@ use liqsim_exchange::AccountId;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimEvent {
-    /// A fill in the perpetual's book.
-    Trade { buyer: AccountId, seller: AccountId, price: Price, qty: Qty, notional: Money },
+    /// A fill in the perpetual's book; `liquidation` when the taker's order was a
+    /// liquidation's.
+    Trade {
+        buyer: AccountId,
+        seller: AccountId,
+        price: Price,
+        qty: Qty,
+        notional: Money,
+        taker_buys: bool,
+        liquidation: bool,
+    },
     /// A position held from the run's start: part of the opening cross of the groups that
     /// open at start, at the first mark, outside the book (no fee, no volume).
     OpeningCross { buyer: AccountId, seller: AccountId, price: Price, qty: Qty },
@@ -26,6 +37,7 @@ pub enum SimEvent {
         price: Price,
         qty: Qty,
         premium: Money,
+        taker_buys: bool,
     },
     /// A liquidation step of an account: `closed` lots of its perpetual (or its option
     /// lots), with the row the log keeps (its cause as the kernel saw it).
@@ -35,7 +47,7 @@ pub enum SimEvent {
     ForcedClose { account: AccountId, lots: i64, notional: Money, adl: bool },
     /// A liquidated holder's option lots taken over at the mark by the backstop, or by an
     /// opposing holder (which is ADL).
-    OptionTakeover { account: AccountId, lots: i64, notional: Money, adl: bool },
+    OptionTakeover { account: AccountId, series: u16, lots: i64, notional: Money, adl: bool },
     /// A trader's margin top-up (a deposit, or a move from its wallet).
     TopUp { account: AccountId, amount: Money },
     /// A funding payment at `rate`; `residual` went to fee income.
@@ -135,16 +147,20 @@ impl Digest {
     }
 }
 
-/// Who hears of every event.
+/// Who hears of every event; the event logs only when a run asks for them.
 #[derive(Debug)]
 pub struct Observers {
     pub digest: Digest,
     pub recorder: Recorder,
+    pub log: Option<Box<EventLog>>,
 }
 
 impl Observers {
     pub fn emit(&mut self, now: SimTime, event: SimEvent) -> Result<()> {
         self.digest.event(&event);
+        if let Some(log) = &mut self.log {
+            log.on_event(now, &event);
+        }
         self.recorder.on_event(now, event)
     }
 }

@@ -5,6 +5,8 @@
 //!   population, traders, quoting, liquidations), see its module documentation.
 //! - [`events`]: the typed event stream every part reports to, and its observers (the
 //!   digest and the recorder).
+//! - [`eventlog`]: the event logs a run keeps on request (trades, forced closes,
+//!   funding, insurance-fund movements).
 //! - [`config`]: the validated values a world is built from.
 //! - [`digest`]: the run digest, a hash over the canonical sequence of fills,
 //!   liquidations and ledger changes; same scenario + seed + version = same digest.
@@ -17,6 +19,7 @@ pub mod cascade;
 mod check;
 pub mod config;
 pub mod digest;
+pub mod eventlog;
 pub mod events;
 mod liquidations;
 mod margin;
@@ -33,6 +36,7 @@ pub mod world;
 pub use cascade::{CascadeConfig, CascadeReport, Cause, LiquidationRecord, Side};
 pub use config::SimConfig;
 pub use digest::Digest;
+pub use eventlog::EventLog;
 pub use events::SimEvent;
 pub use outcome::*;
 pub use world::{World, run};

@@ -342,8 +342,13 @@ impl Ctx<'_> {
                 self.margin.dirty.push(w);
                 let value = spec.notional(mark, Qty::from_lots(take))?;
                 let adl = Some(w) != backstop;
-                let event =
-                    SimEvent::OptionTakeover { account: w, lots: take, notional: value, adl };
+                let event = SimEvent::OptionTakeover {
+                    account: w,
+                    series: h.series,
+                    lots: take,
+                    notional: value,
+                    adl,
+                };
                 self.observers.emit(self.now, event)?;
                 lots += take;
                 notional = notional.checked_add(value)?;

@@ -147,7 +147,15 @@ impl Ctx<'_> {
             let signed =
                 if f.aggressor == Side::Buy { notional.to_f64() } else { -notional.to_f64() };
             self.market.on_fill(self.now, signed, f.price);
-            let trade = SimEvent::Trade { buyer, seller, price: f.price, qty: f.qty, notional };
+            let trade = SimEvent::Trade {
+                buyer,
+                seller,
+                price: f.price,
+                qty: f.qty,
+                notional,
+                taker_buys: f.aggressor == Side::Buy,
+                liquidation,
+            };
             self.observers.emit(self.now, trade)?;
         }
         self.venue.fills.clear();
@@ -171,6 +179,7 @@ impl Ctx<'_> {
                 price: f.price,
                 qty: f.qty,
                 premium,
+                taker_buys: f.aggressor == Side::Buy,
             };
             self.observers.emit(self.now, trade)?;
         }

@@ -31,6 +31,7 @@
 
 use crate::check;
 use crate::config::SimConfig;
+use crate::eventlog::EventLog;
 use crate::events::{Observers, SimEvent};
 use crate::liquidations::Liquidations;
 use crate::margin::Margin;
@@ -160,6 +161,7 @@ impl World {
                 first_shock: market.shocks.first_start(),
                 cascade: CascadeConfig::default(),
             }),
+            log: None,
         };
         let makers = Makers::new(
             population
@@ -296,11 +298,38 @@ impl World {
         self.finish()
     }
 
+    /// Keeps the event logs (see [`EventLog`]) from now on; [`World::run_with_progress`]
+    /// returns them.
+    pub fn keep_event_log(&mut self) {
+        self.observers.log = Some(Box::new(EventLog::new(self.cfg.spec)));
+    }
+
+    /// As [`World::run`], telling `on_progress` the simulated time after every `every`
+    /// events (for a runner's progress display, which cannot reach the state), and
+    /// returning the event logs when [`World::keep_event_log`] asked for them.
+    pub fn run_with_progress(
+        mut self,
+        every: u64,
+        mut on_progress: impl FnMut(SimTime),
+    ) -> Result<(Outcome, Option<EventLog>)> {
+        let every = every.max(1);
+        while self.step()? {
+            if self.events.is_multiple_of(every) {
+                on_progress(self.now);
+            }
+        }
+        self.finish_with_log()
+    }
+
     fn refresh_margin(&mut self) -> Result<()> {
         refresh_margin(&mut self.ctx().0)
     }
 
-    fn finish(mut self) -> Result<Outcome> {
+    fn finish(self) -> Result<Outcome> {
+        self.finish_with_log().map(|(outcome, _)| outcome)
+    }
+
+    fn finish_with_log(mut self) -> Result<(Outcome, Option<EventLog>)> {
         let now = self.now;
         let exchange = &self.venue.exchange;
         let observers = &mut self.observers;
@@ -370,7 +399,14 @@ impl World {
             leverage_bands: self.population.leverage_bands(),
             options,
         };
-        self.observers.recorder.finish(facts)
+        let accounts = self.venue.exchange.accounts();
+        let log = self.observers.log.take().map(|mut log| {
+            log.groups = (0..accounts)
+                .map(|i| self.population.member_of(AccountId(i as u32)).map(|(g, _)| g as u32))
+                .collect();
+            *log
+        });
+        Ok((self.observers.recorder.finish(facts)?, log))
     }
 }
 
