@@ -141,9 +141,14 @@ pub fn compare_with(
 }
 
 /// The comparison in the form liqsim-report renders (table, CSV, JSON, HTML).
-pub fn comparison(scenario: &str, results: &[PolicyRuns]) -> liqsim_report::Comparison {
+pub fn comparison(
+    scenario: &str,
+    quote_currency: &str,
+    results: &[PolicyRuns],
+) -> liqsim_report::Comparison {
     liqsim_report::Comparison {
         scenario: scenario.to_string(),
+        quote_currency: quote_currency.to_string(),
         seeds: results.first().map(|p| p.runs.iter().map(|r| r.seed).collect()).unwrap_or_default(),
         policies: results
             .iter()
@@ -157,8 +162,8 @@ pub fn comparison(scenario: &str, results: &[PolicyRuns]) -> liqsim_report::Comp
 
 pub fn run(args: &CompareArgs) -> CliResult {
     let results = compare_with(args, &crate::engine::run_scenario)?;
-    let name = liqsim_scenario::load(&args.file, &args.overrides)?.name;
-    let c = comparison(&name, &results);
+    let base = liqsim_scenario::load(&args.file, &args.overrides)?;
+    let c = comparison(&base.name, &base.market.quote_currency, &results);
     match args.format.as_str() {
         "json" => print!("{}", liqsim_report::comparison_json(&c)),
         "csv" => print!("{}", liqsim_report::comparison_csv(&c)),
@@ -207,7 +212,7 @@ mod tests {
     fn outputs_do_not_depend_on_the_thread_count() {
         let one = compare_with(&args(1, "es,var,fixed,grid"), &|s| Ok(fake_outcome(s))).unwrap();
         let two = compare_with(&args(2, "es,var,fixed,grid"), &|s| Ok(fake_outcome(s))).unwrap();
-        let (c1, c2) = (comparison("q", &one), comparison("q", &two));
+        let (c1, c2) = (comparison("q", "USD", &one), comparison("q", "USD", &two));
         assert_eq!(liqsim_report::comparison_csv(&c1), liqsim_report::comparison_csv(&c2));
         assert_eq!(liqsim_report::comparison_json(&c1), liqsim_report::comparison_json(&c2));
         assert_eq!(liqsim_report::comparison_table(&c1), liqsim_report::comparison_table(&c2));
@@ -224,7 +229,7 @@ mod tests {
         // The stand-in ignores the policy, so every paired difference is 0 with a
         // zero-width interval, while the unpaired intervals are wide.
         let r = compare_with(&args(2, "es,fixed"), &|s| Ok(fake_outcome(s))).unwrap();
-        let csv = liqsim_report::comparison_csv(&comparison("q", &r));
+        let csv = liqsim_report::comparison_csv(&comparison("q", "USD", &r));
         let bad_debt_fixed = csv.lines().find(|l| l.starts_with("fixed,bad_debt,")).unwrap();
         let fields: Vec<&str> = bad_debt_fixed.split(',').collect();
         assert_eq!(&fields[10..13], ["0.000000", "0.000000", "0.000000"]);

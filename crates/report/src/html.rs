@@ -14,6 +14,7 @@
 //! the liquidation log into at most [`MAX_BINS`] bins, so bursts closer than one bin
 //! merge; money is drawn as f64 (the headline and the CSV files carry the exact values).
 
+use crate::human;
 use crate::run::{procyclicality, units};
 use crate::svg::{Axis, Chart, PALETTE, Swatch, downsample, escape, hhmm};
 use liqsim_core::Money;
@@ -182,7 +183,10 @@ fn extent(series: &[&Series]) -> (f64, f64) {
 fn time_axis(o: &Outcome) -> Axis {
     let end =
         o.duration.as_seconds_f64().max(o.series.last().map_or(0.0, |r| r.time.as_seconds_f64()));
-    Axis::time("simulated time since start (hh:mm)", 0.0, end)
+    match o.start_utc_ns {
+        Some(_) => Axis::time("time (UTC)", 0.0, end).in_utc(o.start_utc_ns),
+        None => Axis::time("simulated time since start (hh:mm)", 0.0, end),
+    }
 }
 
 fn shock_color(kind: ShockKind) -> (&'static str, &'static str) {
@@ -221,7 +225,7 @@ pub fn price_chart(o: &Outcome) -> Chart {
         "price",
         "Price: index, mark and last trade (shock windows shaded)",
         time_axis(o),
-        Axis::linear("price (quote units per base unit)", lo, hi),
+        Axis::linear(&format!("price ({} per base unit)", o.quote_currency), lo, hi),
     );
     shade_shocks(&mut c, o, true);
     draw_lines(&mut c, &[&last, &index, &mark], &[PALETTE[2], PALETTE[0], PALETTE[1]], &[]);
@@ -250,7 +254,10 @@ pub fn crash_liquidation_chart(o: &Outcome) -> Chart {
             hhmm(end as f64)
         ),
         &liquidation_bins_in(o, start, end, 120),
-        Axis::time("simulated time since start (hh:mm)", start as f64, end as f64),
+        match o.start_utc_ns {
+            Some(_) => Axis::time("time (UTC)", start as f64, end as f64).in_utc(o.start_utc_ns),
+            None => Axis::time("simulated time since start (hh:mm)", start as f64, end as f64),
+        },
     )
 }
 
@@ -263,7 +270,7 @@ fn draw_liquidations(o: &Outcome, id: &str, title: &str, bins: &LiquidationBins,
     } else {
         format!("{} s", bins.width_s)
     };
-    let mut y = Axis::linear(&format!("notional per {width} (quote units)"), -bottom, top);
+    let mut y = Axis::linear(&format!("notional per {width} ({})", o.quote_currency), -bottom, top);
     y.mirror = true;
     let mut c = Chart::new(id, title, x, y).with_size(1200.0, 380.0);
     shade_shocks(&mut c, o, false);
@@ -298,7 +305,7 @@ pub fn loss_chart(o: &Outcome) -> Chart {
         "losses",
         "Loss waterfall: insurance fund, cumulative bad debt, ADL, socialized and unpaid loss",
         time_axis(o),
-        Axis::linear("quote units", lo.min(0.0), hi),
+        Axis::linear(&o.quote_currency, lo.min(0.0), hi),
     );
     shade_shocks(&mut c, o, false);
     draw_lines(&mut c, &refs, &[PALETTE[2], PALETTE[1], PALETTE[3], PALETTE[6], PALETTE[4]], &[]);
@@ -313,7 +320,7 @@ pub fn margin_chart(o: &Outcome) -> Chart {
         "margin",
         "Margin: initial margin required vs held, and accounts below maintenance (right axis)",
         time_axis(o),
-        Axis::linear("quote units", lo.min(0.0), hi),
+        Axis::linear(&o.quote_currency, lo.min(0.0), hi),
     )
     .with_y2(Axis::linear("accounts below maintenance", 0.0, below_hi.max(1.0)));
     shade_shocks(&mut c, o, false);
@@ -334,9 +341,9 @@ pub fn liquidity_chart(o: &Outcome) -> Chart {
         "liquidity",
         "Liquidity: resting notional within 1% of mid, and the bid-ask spread (right axis)",
         time_axis(o),
-        Axis::linear("depth within 1% of mid (quote units)", 0.0, depth_hi),
+        Axis::linear(&format!("depth within 1% of mid ({})", o.quote_currency), 0.0, depth_hi),
     )
-    .with_y2(Axis::linear("spread (quote units)", 0.0, spread_hi));
+    .with_y2(Axis::linear(&format!("spread ({})", o.quote_currency), 0.0, spread_hi));
     shade_shocks(&mut c, o, false);
     draw_lines(&mut c, &[&depth, &spread], &[PALETTE[0], PALETTE[1]], &[false, true]);
     c
@@ -370,40 +377,33 @@ pub fn cascade_chart(o: &Outcome) -> Chart {
     c
 }
 
-/// `1234567.5` -> `1,234,567.5` (text of an exact decimal; sign kept).
-pub fn group_thousands(text: &str) -> String {
-    let (sign, rest) = text.strip_prefix('-').map_or(("", text), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
+pub use crate::human::group_thousands;
 
-fn money(m: Money) -> String {
-    group_thousands(&m.to_string())
-}
-
-fn when(t: Option<liqsim_core::SimTime>) -> String {
-    t.map_or_else(|| "never".into(), |t| hhmm(t.as_seconds_f64()))
+/// When `t` happened: UTC date and time in a dated run, time since start otherwise.
+fn when(o: &Outcome, t: Option<liqsim_core::SimTime>) -> String {
+    t.map_or_else(
+        || "never".into(),
+        |t| match o.start_utc_ns {
+            Some(origin) => {
+                let (day, clock) = crate::svg::utc_clock(origin, t.as_seconds_f64());
+                format!("{day} {clock} UTC")
+            }
+            None => hhmm(t.as_seconds_f64()),
+        },
+    )
 }
 
 /// The headline figures as (label, value, note) in display order.
 pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
     let l = &o.liquidations;
     let f = &o.insurance_fund;
+    let cur = o.quote_currency.as_str();
+    let money = |m: Money| human::money(m, cur);
     vec![
         (
             "liquidations",
-            l.count.to_string(),
-            format!("{} long, {} short", l.long_count, l.short_count),
+            human::count(l.count),
+            format!("{} long, {} short", human::count(l.long_count), human::count(l.short_count)),
         ),
         (
             "liquidated notional",
@@ -413,26 +413,26 @@ pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
         ("bad debt", money(o.bad_debt), "losses beyond liquidated accounts' equity".into()),
         (
             "insurance fund",
-            format!("{} → {}", money(f.start), money(f.end)),
-            format!("minimum {}; exhausted at {}", money(f.min), when(o.fund_exhausted)),
+            format!("{} → {}", human::money_amount(f.start), money(f.end)),
+            format!("minimum {}; exhausted at {}", money(f.min), when(o, o.fund_exhausted)),
         ),
         (
             "ADL",
-            format!("{} closes", o.adl.count),
-            format!("notional {}; first at {}", money(o.adl.notional), when(o.first_adl)),
+            human::plural(o.adl.count, "close", "closes"),
+            format!("notional {}; first at {}", money(o.adl.notional), when(o, o.first_adl)),
         ),
         ("socialized loss", money(o.socialized_loss), String::new()),
         (
             "cascade",
             format!("max depth {}", o.cascade.max_depth),
             format!(
-                "amplification {}, {} waves, largest {}",
+                "amplification {}, {}, largest {}",
                 o.cascade.amplification.map_or_else(|| "n/a".into(), |a| format!("{a:.2}×")),
-                o.cascade.waves,
-                o.cascade.largest
+                human::plural(u64::from(o.cascade.waves), "wave", "waves"),
+                human::plural(o.cascade.largest, "liquidation", "liquidations")
             ),
         ),
-        ("first liquidation", when(o.first_liquidation), String::new()),
+        ("first liquidation", when(o, o.first_liquidation), String::new()),
         (
             "initial margin",
             format!("mean {}", money(o.margin.mean_initial)),
@@ -445,7 +445,7 @@ pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
         (
             "solvent",
             if o.solvent { "yes".into() } else { "no".into() },
-            format!("conservation error {}", o.conservation_error),
+            format!("conservation error {} micro-units", o.conservation_error.micros()),
         ),
     ]
 }

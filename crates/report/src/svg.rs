@@ -127,6 +127,15 @@ pub fn hhmm(seconds: f64) -> String {
     if days > 0 { format!("{days}d {clock}") } else { clock }
 }
 
+/// (`YYYY-MM-DD`, `hh:mm`) in UTC of `seconds` after `origin_ns`.
+pub fn utc_clock(origin_ns: u64, seconds: f64) -> (String, String) {
+    let ns = origin_ns.saturating_add((seconds.max(0.0) * 1e9).round() as u64);
+    let stamp = liqsim_core::time::format_timestamp(ns);
+    let day = stamp.get(..10).unwrap_or("").to_string();
+    let clock = stamp.get(11..16).unwrap_or("").to_string();
+    (day, clock)
+}
+
 /// Time ticks at a round number of seconds, minutes or hours covering `[lo, hi]`.
 pub fn time_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     const STEPS: [f64; 17] = [
@@ -171,6 +180,9 @@ pub struct Axis {
     pub ticks: Vec<f64>,
     /// Label values by magnitude (an axis mirrored around zero: shorts below, longs above).
     pub mirror: bool,
+    /// On a time axis of a dated run: UTC nanoseconds at 0 s, so ticks read as UTC
+    /// clock times (with the date at the first tick and wherever the day changes).
+    pub utc_origin_ns: Option<u64>,
 }
 
 impl Axis {
@@ -181,6 +193,7 @@ impl Axis {
             scale: Scale::Linear,
             ticks: nice_ticks(lo, hi, 6),
             mirror: false,
+            utc_origin_ns: None,
         }
     }
 
@@ -197,12 +210,18 @@ impl Axis {
         if ticks.last().is_none_or(|t| *t < hi) {
             ticks.push(hi);
         }
-        Axis { label: label.into(), scale: Scale::Time, ticks, mirror: false }
+        Axis { label: label.into(), scale: Scale::Time, ticks, mirror: false, utc_origin_ns: None }
     }
 
     /// A log axis with decade ticks covering `[lo, hi]`.
     pub fn log(label: &str, lo: f64, hi: f64) -> Axis {
-        Axis { label: label.into(), scale: Scale::Log10, ticks: log_ticks(lo, hi), mirror: false }
+        Axis {
+            label: label.into(),
+            scale: Scale::Log10,
+            ticks: log_ticks(lo, hi),
+            mirror: false,
+            utc_origin_ns: None,
+        }
     }
 
     pub fn lo(&self) -> f64 {
@@ -222,9 +241,18 @@ impl Axis {
         if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }
     }
 
+    /// This time axis in UTC from `origin_ns` (a dated run's start), when there is one.
+    pub fn in_utc(mut self, origin_ns: Option<u64>) -> Axis {
+        self.utc_origin_ns = origin_ns;
+        self
+    }
+
     fn tick_text(&self, v: f64) -> String {
         match self.scale {
-            Scale::Time => hhmm(v),
+            Scale::Time => match self.utc_origin_ns {
+                Some(origin) => utc_clock(origin, v).1,
+                None => hhmm(v),
+            },
             Scale::Log10 => format_tick(v, v),
             Scale::Linear => {
                 let step = if self.ticks.len() > 1 { self.ticks[1] - self.ticks[0] } else { 1.0 };
@@ -250,6 +278,18 @@ impl Axis {
                 (k - k.round()).abs() < 1e-9
             })
             .map(|(_, &t)| (t, self.tick_text(t)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .scan(None, |last_day: &mut Option<String>, (t, text)| {
+                // A dated axis names the day at its first label and where the day changes.
+                let Some(origin) = self.utc_origin_ns.filter(|_| self.scale == Scale::Time) else {
+                    return Some((t, text));
+                };
+                let (day, clock) = utc_clock(origin, t);
+                let show = last_day.as_ref() != Some(&day);
+                *last_day = Some(day.clone());
+                Some((t, if show { format!("{day} {clock}") } else { clock }))
+            })
             .collect()
     }
 }
@@ -278,6 +318,9 @@ pub struct Chart {
     category: Vec<(f64, String)>,
     /// Marks drawn (lines, bars, points); a chart with none is "empty".
     pub marks: usize,
+    /// Pixel boxes (x0, y0, x1, y1) of point labels and labelled points already placed,
+    /// so that the next label goes where it overlaps none of them.
+    occupied: Vec<[f64; 4]>,
 }
 
 const LEFT: f64 = 78.0;
@@ -298,6 +341,7 @@ impl Chart {
             y2: None,
             body: String::new(),
             legend: Vec::new(),
+            occupied: Vec::new(),
             category: Vec::new(),
             marks: 0,
         }
@@ -436,18 +480,72 @@ impl Chart {
             escape(title)
         );
         if let Some(label) = label {
-            // Labels of points in the right quarter go to their left so they stay inside.
-            let right_side = cx > LEFT + self.plot_w() * 0.75;
-            let (x, anchor) =
-                if right_side { (cx - radius - 3.0, "end") } else { (cx + radius + 3.0, "start") };
+            self.occupied.push([cx - radius, cy - radius, cx + radius, cy + radius]);
+            let (x, y, anchor) = self.label_place(cx, cy, radius, label);
             let _ = writeln!(
                 self.body,
-                r#"<text x="{x:.2}" y="{:.2}" font-size="11" text-anchor="{anchor}" fill="{color}">{}</text>"#,
-                cy - radius - 2.0,
+                r#"<text class="point-label" x="{x:.2}" y="{y:.2}" font-size="11" text-anchor="{anchor}" fill="{color}">{}</text>"#,
                 escape(label)
             );
         }
         self.marks += 1;
+    }
+
+    /// Where the label of the point at pixel (cx, cy) goes: the first of eight places
+    /// around it (right, left, above, below and the diagonals) that stays inside the plot
+    /// and overlaps no label placed before; the right (or, in the right quarter, the left)
+    /// when every place is taken. Returns (x, baseline y, text-anchor).
+    fn label_place(
+        &mut self,
+        cx: f64,
+        cy: f64,
+        radius: f64,
+        label: &str,
+    ) -> (f64, f64, &'static str) {
+        // 11 px system-ui: about 6.2 px a character, 11 px tall.
+        let w = label.chars().count() as f64 * 6.2;
+        let h = 11.0;
+        let gap = radius + 3.0;
+        let (x0, x1, y0, y1) = (LEFT, LEFT + self.plot_w(), TOP, TOP + self.plot_h());
+        let right_first = cx <= LEFT + self.plot_w() * 0.75;
+        let mut candidates: Vec<(f64, f64, &'static str)> = vec![
+            (cx + gap, cy - gap, "start"),
+            (cx - gap, cy - gap, "end"),
+            (cx + gap, cy + gap + h, "start"),
+            (cx - gap, cy + gap + h, "end"),
+            (cx, cy - gap - 2.0, "middle"),
+            (cx, cy + gap + h + 2.0, "middle"),
+            (cx + gap, cy + h / 2.0 - 1.0, "start"),
+            (cx - gap, cy + h / 2.0 - 1.0, "end"),
+        ];
+        if !right_first {
+            candidates.swap(0, 1);
+            candidates.swap(2, 3);
+        }
+        let bbox = |&(x, y, anchor): &(f64, f64, &str)| -> [f64; 4] {
+            let left = match anchor {
+                "start" => x,
+                "end" => x - w,
+                _ => x - w / 2.0,
+            };
+            [left, y - h + 1.0, left + w, y + 2.0]
+        };
+        let overlaps =
+            |a: &[f64; 4], b: &[f64; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+        let chosen = candidates
+            .iter()
+            .find(|c| {
+                let b = bbox(c);
+                b[0] >= x0
+                    && b[2] <= x1
+                    && b[1] >= y0
+                    && b[3] <= y1
+                    && !self.occupied.iter().any(|o| overlaps(o, &b))
+            })
+            .copied()
+            .unwrap_or(candidates[0]);
+        self.occupied.push(bbox(&chosen));
+        chosen
     }
 
     /// A vertical box plot centred on category x (whiskers min..max, box q1..q3, median).
@@ -581,9 +679,19 @@ impl Chart {
             if self.category.is_empty() { self.x.labels() } else { self.category.clone() };
         for (t, label) in x_labels {
             let x = self.px(t);
+            // A label at an end of the axis would be cut by the edge of the picture:
+            // anchor it at its end (or start) instead of its middle.
+            let half = label.chars().count() as f64 * 3.4;
+            let anchor = if x + half > w - 2.0 {
+                "end"
+            } else if x - half < 2.0 {
+                "start"
+            } else {
+                "middle"
+            };
             let _ = writeln!(
                 s,
-                r##"<line x1="{x:.2}" x2="{x:.2}" y1="{TOP:.2}" y2="{:.2}" stroke="{grid}"/><text x="{x:.2}" y="{:.2}" font-size="12" text-anchor="middle" fill="#444">{}</text>"##,
+                r##"<line x1="{x:.2}" x2="{x:.2}" y1="{TOP:.2}" y2="{:.2}" stroke="{grid}"/><text x="{x:.2}" y="{:.2}" font-size="12" text-anchor="{anchor}" fill="#444">{}</text>"##,
                 TOP + ph,
                 TOP + ph + 17.0,
                 escape(&label)

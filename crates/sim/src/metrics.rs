@@ -362,6 +362,7 @@ impl Recorder {
             && self.unpaid.micros() == 0;
         Ok(Outcome {
             scenario: run.scenario,
+            quote_currency: run.quote_currency,
             seed: run.seed,
             start_utc_ns: run.start_utc_ns,
             policy: run.policy,
@@ -411,6 +412,7 @@ impl Recorder {
 #[derive(Debug, Clone)]
 pub struct RunFacts {
     pub scenario: String,
+    pub quote_currency: String,
     pub seed: u64,
     pub start_utc_ns: Option<u64>,
     pub policy: String,
@@ -480,6 +482,7 @@ mod tests {
     fn facts() -> RunFacts {
         RunFacts {
             scenario: "s".into(),
+            quote_currency: "USD".into(),
             seed: 1,
             start_utc_ns: None,
             policy: "es".into(),

@@ -11,6 +11,8 @@ use liqsim_core::{Money, SimDuration, SimTime};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub scenario: String,
+    /// What prices and money are quoted in (`USD`, `USDT`, ...), for reports.
+    pub quote_currency: String,
     pub seed: u64,
     /// Simulated time zero in UTC nanoseconds since 1970-01-01T00:00:00Z, when the run is
     /// dated (a replay, or a scenario with a `start`).
