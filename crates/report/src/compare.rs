@@ -348,6 +348,32 @@ pub fn safest(c: &Comparison) -> Option<(String, bool)> {
     Some((best.0.clone(), clear))
 }
 
+/// The sentence under the headline: which policy is safest per unit of margin, and how
+/// sure the seeds make that.
+pub fn verdict(c: &Comparison) -> String {
+    let d = decision(c);
+    let zero: Vec<&str> = d
+        .iter()
+        .filter(|(_, e, _, _)| e.is_some_and(|e| e.0 == 0.0))
+        .map(|(p, _, _, _)| p.as_str())
+        .collect();
+    if zero.len() > 1 {
+        return format!(
+            "{} left no bad debt in any seed: among them, weigh P(fund exhausted) against the margin they lock.",
+            zero.join(", ")
+        );
+    }
+    match safest(c) {
+        Some((best, true)) => format!(
+            "Safest per unit of margin: {best} (its interval lies below every other policy's)."
+        ),
+        Some((best, false)) => format!(
+            "Lowest per unit of margin: {best}, but its interval overlaps another policy's: more seeds (--until-width) are needed to rank them."
+        ),
+        None => "No policy locked any margin.".into(),
+    }
+}
+
 fn per_thousand(e: &Option<Estimate>, currency: &str) -> String {
     e.map_or_else(
         || "-".into(),
@@ -388,15 +414,7 @@ pub fn comparison_table(c: &Comparison) -> String {
             human::money_compact(margin, cur)
         ));
     }
-    if let Some((best, clear)) = safest(c) {
-        lines.push(if clear {
-            format!("Safest per unit of margin: {best} (its interval lies below every other policy's).")
-        } else {
-            format!(
-                "Lowest per unit of margin: {best}, but its interval overlaps another policy's: more seeds are needed to rank them."
-            )
-        });
-    }
+    lines.push(verdict(c));
     lines.push(String::new());
     let stats = c.stats();
     let stat = |policy: &str, metric: &str| {
@@ -624,10 +642,7 @@ pub fn decision_chart(c: &Comparison) -> Chart {
     interval_bars(
         c,
         "bad-debt-per-margin",
-        &format!(
-            "Bad debt per 1,000 {} of margin locked, 95% interval (lower is safer)",
-            c.quote_currency
-        ),
+        &format!("Bad debt per 1,000 {} of margin, 95% interval", c.quote_currency),
         &format!("{} of bad debt per 1,000 of margin", c.quote_currency),
         &|p| {
             bad_debt_per_margin(&p.runs)
@@ -814,17 +829,7 @@ pub fn compare_html(c: &Comparison) -> String {
         );
     }
     head.push_str("</table>\n");
-    let verdict = match &best {
-        Some((b, true)) => format!(
-            "<b>{}</b> has the least bad debt per unit of margin, and its interval lies below every other policy's.",
-            escape(b)
-        ),
-        Some((b, false)) => format!(
-            "<b>{}</b> has the least bad debt per unit of margin, but its interval overlaps another policy's: run more seeds (<code>--until-width</code>) before ranking them.",
-            escape(b)
-        ),
-        None => "No policy locked any margin.".into(),
-    };
+    let verdict = escape(&verdict(c));
     let _ = writeln!(
         head,
         "<p class=\"sub\">{verdict} Bad debt per 1,000 {cur} of margin is mean bad debt over mean initial margin; its 95% interval resamples the seeds (bootstrap); P(fund exhausted) has Wilson's.</p>"
@@ -888,8 +893,10 @@ pub fn compare_html(c: &Comparison) -> String {
     body.push_str(&panel(&exhaustion_chart(c), "Share of seeds in which the insurance fund ran out; the interval is Wilson's, valid at 0 and 1."));
     body.push_str("</div>\n");
     body.push_str(&panel(&bad_debt_boxes(c), "Each policy ran on the same seeds (the same price paths), so the columns differ because of the policy alone. Every seed is shown: outcomes that split into groups stay visible."));
+    let mut margin = margin_bars(c);
+    (margin.width, margin.height) = (1200.0, 340.0);
     body.push_str(&panel(
-        &margin_bars(c),
+        &margin,
         "Time-average of total initial margin required: the capital the policy locks.",
     ));
     body.push_str(&panel(

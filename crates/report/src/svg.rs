@@ -244,6 +244,24 @@ impl Axis {
     /// This time axis in UTC from `origin_ns` (a dated run's start), when there is one.
     pub fn in_utc(mut self, origin_ns: Option<u64>) -> Axis {
         self.utc_origin_ns = origin_ns;
+        if let Some(origin) = origin_ns {
+            // Round in UTC, not in time since start: a run starting at 20:23 gets ticks
+            // at 21:00, 22:00, ... rather than 21:23, 22:23.
+            let offset = ((origin / 1_000_000_000) % 86_400) as f64;
+            let (lo, hi) = (self.lo(), self.hi());
+            let mut ticks: Vec<f64> = time_ticks(lo + offset, hi + offset, 8)
+                .into_iter()
+                .map(|t| t - offset)
+                .filter(|t| *t >= lo && *t <= hi)
+                .collect();
+            if ticks.first().is_none_or(|t| *t > lo) {
+                ticks.insert(0, lo);
+            }
+            if ticks.last().is_none_or(|t| *t < hi) {
+                ticks.push(hi);
+            }
+            self.ticks = ticks;
+        }
         self
     }
 
@@ -270,11 +288,21 @@ impl Axis {
         self.ticks
             .iter()
             .enumerate()
+            .filter(|(_, t)| {
+                // Log axes label decades only (ends may be padded off a decade).
+                self.scale != Scale::Log10 || {
+                    let e = t.log10();
+                    (e - e.round()).abs() < 1e-9
+                }
+            })
             .filter(|(i, t)| {
                 if self.scale != Scale::Time || step <= 0.0 || (*i != 0 && *i != n - 1) {
                     return true;
                 }
-                let k = **t / step;
+                let offset = self
+                    .utc_origin_ns
+                    .map_or(0.0, |origin| ((origin / 1_000_000_000) % 86_400) as f64);
+                let k = (**t + offset) / step;
                 (k - k.round()).abs() < 1e-9
             })
             .map(|(_, &t)| (t, self.tick_text(t)))
@@ -318,9 +346,15 @@ pub struct Chart {
     category: Vec<(f64, String)>,
     /// Marks drawn (lines, bars, points); a chart with none is "empty".
     pub marks: usize,
+    /// A short remark drawn at the right end of the title line, in grey.
+    pub note: String,
     /// Pixel boxes (x0, y0, x1, y1) of point labels and labelled points already placed,
     /// so that the next label goes where it overlaps none of them.
     occupied: Vec<[f64; 4]>,
+    /// The lowest and highest value drawn on the left axis, written on the SVG so that a
+    /// test can tell an axis that leaves the data's range (a negative axis for data that
+    /// never goes below zero).
+    y_data: Option<(f64, f64)>,
 }
 
 const LEFT: f64 = 78.0;
@@ -342,6 +376,8 @@ impl Chart {
             body: String::new(),
             legend: Vec::new(),
             occupied: Vec::new(),
+            note: String::new(),
+            y_data: None,
             category: Vec::new(),
             marks: 0,
         }
@@ -368,6 +404,12 @@ impl Chart {
 
     fn plot_h(&self) -> f64 {
         (self.height - TOP - BOTTOM).max(1.0)
+    }
+
+    fn saw_y(&mut self, v: f64) {
+        if v.is_finite() {
+            self.y_data = Some(self.y_data.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+        }
     }
 
     /// Pixel x of data value `v`.
@@ -398,9 +440,14 @@ impl Chart {
         let mut d = String::new();
         let mut pen_down = false;
         let mut drawn = 0;
+        let mut all_zero = true;
         for &(x, y) in points {
             match y {
                 Some(y) if y.is_finite() && x.is_finite() => {
+                    all_zero &= y == 0.0;
+                    if !right {
+                        self.saw_y(y);
+                    }
                     let cmd = if pen_down { 'L' } else { 'M' };
                     let _ = write!(d, "{cmd}{:.2},{:.2}", self.px(x), self.py(y, right));
                     pen_down = true;
@@ -415,7 +462,7 @@ impl Chart {
         let dash = if dashed { r#" stroke-dasharray="6,4""# } else { "" };
         let _ = writeln!(
             self.body,
-            r#"<path class="series" data-series="{}" d="{d}" fill="none" stroke="{color}" stroke-width="1.8" stroke-linejoin="round"{dash}/>"#,
+            r#"<path class="series" data-series="{}" d="{d}" data-zero="{all_zero}" fill="none" stroke="{color}" stroke-width="1.8" stroke-linejoin="round"{dash}/>"#,
             escape(name)
         );
         self.marks += 1;
@@ -424,6 +471,8 @@ impl Chart {
 
     /// A filled rectangle between data coordinates (x0, y0) and (x1, y1) on the left axis.
     pub fn bar(&mut self, x0: f64, x1: f64, y0: f64, y1: f64, color: &str, title: &str) {
+        self.saw_y(y0);
+        self.saw_y(y1);
         let (a, b) = (self.px(x0), self.px(x1));
         let (c, d) = (self.py(y0, false), self.py(y1, false));
         let _ = writeln!(
@@ -473,6 +522,7 @@ impl Chart {
         title: &str,
         label: Option<&str>,
     ) {
+        self.saw_y(y);
         let (cx, cy) = (self.px(x), self.py(y, false));
         let _ = writeln!(
             self.body,
@@ -551,6 +601,8 @@ impl Chart {
     /// A vertical box plot centred on category x (whiskers min..max, box q1..q3, median).
     pub fn boxplot(&mut self, x: f64, half_width: f64, five: [f64; 5], color: &str, title: &str) {
         let [lo, q1, med, q3, hi] = five;
+        self.saw_y(lo);
+        self.saw_y(hi);
         let (l, r, c) = (self.px(x - half_width), self.px(x + half_width), self.px(x));
         let y = |v: f64| self.py(v, false);
         let _ = writeln!(
@@ -592,6 +644,8 @@ impl Chart {
 
     /// A vertical interval (e.g. a 95% confidence interval) at x with caps.
     pub fn errorbar(&mut self, x: f64, lo: f64, hi: f64, color: &str, title: &str) {
+        self.saw_y(lo);
+        self.saw_y(hi);
         let (c, a, b) = (self.px(x), self.py(lo, false), self.py(hi, false));
         let _ = writeln!(
             self.body,
@@ -639,9 +693,12 @@ impl Chart {
         let (pw, ph) = (self.plot_w(), self.plot_h());
         let _ = writeln!(
             s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart" data-marks="{}" viewBox="0 0 {w:.0} {h:.0}" width="100%" role="img" aria-label="{}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart" data-marks="{}" data-y-axis="{} {}" data-y-data="{}" viewBox="0 0 {w:.0} {h:.0}" width="100%" role="img" aria-label="{}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">"#,
             escape(&self.id),
             self.marks,
+            self.y.lo(),
+            self.y.hi(),
+            self.y_data.map_or_else(String::new, |(lo, hi)| format!("{lo} {hi}")),
             escape(&self.title)
         );
         let _ = writeln!(s, r##"<rect x="0" y="0" width="{w:.0}" height="{h:.0}" fill="#fff"/>"##);
@@ -650,6 +707,14 @@ impl Chart {
             r##"<text x="{LEFT:.0}" y="22" font-size="16" font-weight="600" fill="#111">{}</text>"##,
             escape(&self.title)
         );
+        if !self.note.is_empty() {
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.0}" y="22" font-size="12" text-anchor="end" fill="#666">{}</text>"##,
+                w - 12.0,
+                escape(&self.note)
+            );
+        }
         // Grid and ticks.
         let grid = "#e3e3e3";
         for (t, label) in self.y.labels() {

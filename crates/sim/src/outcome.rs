@@ -197,6 +197,9 @@ pub struct SeriesRow {
     /// Liquidated notional in the interval by cascade depth: 0 (exogenous), 1, 2, 3+.
     pub liquidated_by_depth: [Money; 4],
     pub insurance_fund: Money,
+    /// The fund's lowest balance at any moment of the interval (a sample at its end can
+    /// miss a dip the same interval recovered from).
+    pub insurance_fund_low: Money,
     /// Cumulative.
     pub bad_debt: Money,
     /// Cumulative.
