@@ -591,9 +591,14 @@ fn interval_bars(
     let vals: Vec<Option<Estimate>> = c.policies.iter().map(value).collect();
     let hi =
         vals.iter().flatten().map(|(v, ci)| ci.map_or(*v, |c| c.1.max(*v))).fold(0.0, f64::max);
-    let mut chart =
-        Chart::new(id, title, category_axis("margin policy", n), Axis::linear(y_label, 0.0, hi))
-            .with_size(590.0, 340.0);
+    let mut chart = Chart::new(
+        id,
+        title,
+        category_axis("margin policy", n),
+        // All zero: a unit axis, not one around zero that shows negative values.
+        Axis::linear(y_label, 0.0, if hi > 0.0 { hi } else { 1.0 }),
+    )
+    .with_size(590.0, 340.0);
     let labels: Vec<(f64, String)> =
         c.policies.iter().enumerate().map(|(i, p)| (i as f64, p.policy.clone())).collect();
     chart.category_labels(&labels);

@@ -54,10 +54,10 @@ pub fn price_series(o: &Outcome) -> [Series; 3] {
 pub fn loss_series(o: &Outcome) -> [Series; 5] {
     [
         series_of(o, "insurance fund", |r| Some(units(r.insurance_fund))),
-        series_of(o, "bad debt (cumulative)", |r| Some(units(r.bad_debt))),
-        series_of(o, "ADL notional (cumulative)", |r| Some(units(r.adl_notional))),
-        series_of(o, "socialized loss (cumulative)", |r| Some(units(r.socialized_loss))),
-        series_of(o, "unpaid loss (cumulative)", |r| Some(units(r.unpaid_loss))),
+        series_of(o, "bad debt", |r| Some(units(r.bad_debt))),
+        series_of(o, "ADL notional", |r| Some(units(r.adl_notional))),
+        series_of(o, "socialized loss", |r| Some(units(r.socialized_loss))),
+        series_of(o, "unpaid loss", |r| Some(units(r.unpaid_loss))),
     ]
 }
 
@@ -279,7 +279,7 @@ pub fn crash_liquidation_chart(o: &Outcome) -> Chart {
         o,
         "liquidations-crash",
         &format!(
-            "The cascade up close: liquidated notional from {} to {} by cause (long above, short below)",
+            "The cascade up close, {} to {}: liquidated notional by cause",
             clock(o, start as f64),
             clock(o, end as f64)
         ),
@@ -333,16 +333,14 @@ pub const DWARFING_RATIO: f64 = 10.0;
 
 pub fn loss_chart(o: &Outcome) -> Chart {
     let [fund, bad, adl, social, unpaid] = loss_series(o);
-    let low = series_of(o, "insurance fund, lowest in each interval", |r| {
-        Some(units(r.insurance_fund_low))
-    });
+    let low = series_of(o, "fund, lowest in interval", |r| Some(units(r.insurance_fund_low)));
     let cur = &o.quote_currency;
     let (lo, hi) = extent(&[&fund, &low, &bad, &social, &unpaid]);
     let (_, adl_hi) = extent(&[&adl]);
     let adl_apart = adl_hi > DWARFING_RATIO * hi.abs().max(lo.abs()).max(1.0);
     let mut c = Chart::new(
         "losses",
-        "Losses: insurance fund, bad debt, ADL, socialized and unpaid loss",
+        "Losses: insurance fund; cumulative bad debt, ADL, socialized and unpaid loss",
         time_axis(o),
         Axis::linear(cur, lo.min(0.0), if adl_apart { hi } else { hi.max(adl_hi) }),
     );
@@ -457,7 +455,7 @@ fn clock(o: &Outcome, t: f64) -> String {
     match o.start_utc_ns {
         Some(origin) => {
             let (day, clock) = crate::svg::utc_clock(origin, t);
-            format!("{day} {clock} UTC")
+            format!("{} {clock} UTC", day.get(5..).unwrap_or(&day))
         }
         None => hhmm(t),
     }

@@ -693,9 +693,14 @@ impl Chart {
         let (pw, ph) = (self.plot_w(), self.plot_h());
         let _ = writeln!(
             s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart" data-marks="{}" data-y-axis="{} {}" data-y-data="{}" viewBox="0 0 {w:.0} {h:.0}" width="100%" role="img" aria-label="{}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart" data-marks="{}" data-x-scale="{}" data-y-axis="{} {}" data-y-data="{}" viewBox="0 0 {w:.0} {h:.0}" width="100%" role="img" aria-label="{}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">"#,
             escape(&self.id),
             self.marks,
+            match self.x.scale {
+                Scale::Time => "time",
+                Scale::Log10 => "log",
+                Scale::Linear => "linear",
+            },
             self.y.lo(),
             self.y.hi(),
             self.y_data.map_or_else(String::new, |(lo, hi)| format!("{lo} {hi}")),
@@ -708,10 +713,11 @@ impl Chart {
             escape(&self.title)
         );
         if !self.note.is_empty() {
+            // Bottom left, clear of the title, the legend and the centred axis title.
             let _ = writeln!(
                 s,
-                r##"<text x="{:.0}" y="22" font-size="12" text-anchor="end" fill="#666">{}</text>"##,
-                w - 12.0,
+                r##"<text x="8" y="{:.0}" font-size="11" fill="#666">{}</text>"##,
+                h - 10.0,
                 escape(&self.note)
             );
         }
