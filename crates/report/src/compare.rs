@@ -379,9 +379,13 @@ fn per_thousand(e: &Option<Estimate>, currency: &str) -> String {
         || "-".into(),
         |(v, ci)| {
             let ci = ci.map_or_else(String::new, |(lo, hi)| {
-                format!(" [{}, {}]", fixed(lo * 1e3, 2), fixed(hi * 1e3, 2))
+                format!(
+                    " [{}, {}]",
+                    human::significant(lo * 1e3, 3),
+                    human::significant(hi * 1e3, 3)
+                )
             });
-            format!("{} {currency}{ci}", fixed(v * 1e3, 2))
+            format!("{} {currency}{ci}", human::significant(v * 1e3, 3))
         },
     )
 }

@@ -84,6 +84,20 @@ pub fn compact(v: f64) -> String {
     format!("{text}{suffix}")
 }
 
+/// A small ratio with `digits` significant digits (`0.000882`, `9.37`, `1,234`); zero
+/// is `0`. For figures that two fixed decimals would round to a misleading `0.00`.
+pub fn significant(v: f64, digits: u32) -> String {
+    if !v.is_finite() {
+        return "n/a".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (digits as i32 - 1 - magnitude).clamp(0, 9) as usize;
+    fixed(v, decimals)
+}
+
 /// Compact money with its currency: `21.1B USD`.
 pub fn money_compact(v: f64, currency: &str) -> String {
     format!("{} {currency}", compact(v))
@@ -146,5 +160,9 @@ mod tests {
         assert_eq!(plural(2_000, "liquidation", "liquidations"), "2,000 liquidations");
         assert_eq!(fixed(-0.0001, 2), "0.00");
         assert_eq!(percent(0.0731), "7.3%");
+        assert_eq!(significant(0.000_881_9, 3), "0.000882");
+        assert_eq!(significant(9.374, 3), "9.37");
+        assert_eq!(significant(1_234.6, 3), "1,235");
+        assert_eq!(significant(0.0, 3), "0");
     }
 }

@@ -399,8 +399,9 @@ fn comparison_statistics_are_the_sweep_crate_statistics() {
     for (policy, ratio, _, _) in decision(&c) {
         let (v, (lo, hi)) = ratio.map(|(v, ci)| (v, ci.unwrap())).unwrap();
         assert!(lo <= v && v <= hi, "{policy}: {lo} {v} {hi}");
-        // Bad debt per 1,000 of margin, two decimals, with the currency.
-        assert!(table.contains(&format!("{:.2} USD [", v * 1e3)), "{policy}: {table}");
+        // Bad debt per 1,000 of margin, three significant digits, with the currency.
+        let shown = liqsim_report::human::significant(v * 1e3, 3);
+        assert!(table.contains(&format!("{shown} USD [")), "{policy}: {table}");
     }
 }
 
