@@ -590,6 +590,7 @@ fn interval_bars(
     title: &str,
     y_label: &str,
     value: &dyn Fn(&PolicyRuns) -> Option<Estimate>,
+    width: f64,
 ) -> Chart {
     let n = c.policies.len();
     let vals: Vec<Option<Estimate>> = c.policies.iter().map(value).collect();
@@ -602,7 +603,7 @@ fn interval_bars(
         // All zero: a unit axis, not one around zero that shows negative values.
         Axis::linear(y_label, 0.0, if hi > 0.0 { hi } else { 1.0 }),
     )
-    .with_size(590.0, 340.0);
+    .with_size(width, 340.0);
     let labels: Vec<(f64, String)> =
         c.policies.iter().enumerate().map(|(i, p)| (i as f64, p.policy.clone())).collect();
     chart.category_labels(&labels);
@@ -642,6 +643,7 @@ pub fn exhaustion_chart(c: &Comparison) -> Chart {
             proportion(&p.runs.iter().map(|r| r.fund_exhausted).collect::<Vec<_>>())
                 .map(|(v, ci)| (v, Some(ci)))
         },
+        590.0,
     )
 }
 
@@ -657,6 +659,7 @@ pub fn decision_chart(c: &Comparison) -> Chart {
             bad_debt_per_margin(&p.runs)
                 .map(|(v, ci)| (v * 1e3, ci.map(|(lo, hi)| (lo * 1e3, hi * 1e3))))
         },
+        590.0,
     )
 }
 
@@ -671,6 +674,7 @@ pub fn margin_bars(c: &Comparison) -> Chart {
             summarize(&p.runs.iter().map(|r| r.mean_initial_margin.to_f64()).collect::<Vec<_>>())
                 .map(|s| (s.mean, s.ci95))
         },
+        1200.0,
     )
 }
 
@@ -902,10 +906,8 @@ pub fn compare_html(c: &Comparison) -> String {
     body.push_str(&panel(&exhaustion_chart(c), "Share of seeds in which the insurance fund ran out; the interval is Wilson's, valid at 0 and 1."));
     body.push_str("</div>\n");
     body.push_str(&panel(&bad_debt_boxes(c), "Each policy ran on the same seeds (the same price paths), so the columns differ because of the policy alone. Every seed is shown: outcomes that split into groups stay visible."));
-    let mut margin = margin_bars(c);
-    (margin.width, margin.height) = (1200.0, 340.0);
     body.push_str(&panel(
-        &margin,
+        &margin_bars(c),
         "Time-average of total initial margin required: the capital the policy locks.",
     ));
     body.push_str(&panel(
