@@ -24,9 +24,17 @@ pub struct CompareArgs {
     /// Policies to compare, comma-separated (default: every policy).
     #[arg(long, value_delimiter = ',')]
     pub policies: Vec<String>,
-    /// Seeds per policy: the scenario's seed, seed+1, ...
+    /// Seeds per policy: the scenario's seed, seed+1, ... (with --until-width, the first
+    /// batch, and the size of each batch added).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub seeds: u64,
+    /// Add batches of --seeds seeds until every policy's 95% interval of bad debt per
+    /// 1,000 of margin (the headline) is narrower than this, or --max-seeds is reached.
+    #[arg(long, value_name = "WIDTH", value_parser = positive_width)]
+    pub until_width: Option<f64>,
+    /// Most seeds per policy with --until-width.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
+    pub max_seeds: u64,
     /// Worker threads, 1 to 1024 (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
     pub threads: Option<u64>,
@@ -42,6 +50,28 @@ pub struct CompareArgs {
     /// With `--out`: keep each run's time series as `series/POLICY-seedN.parquet`.
     #[arg(long, requires = "out")]
     pub keep_series: bool,
+}
+
+/// `--until-width`: a finite number above zero.
+fn positive_width(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(w) if w.is_finite() && w > 0.0 => Ok(w),
+        _ => Err(format!("`{text}` is not a width above zero (e.g. 0.5)")),
+    }
+}
+
+/// The widest 95% interval of the headline figure over the policies (`None` while a
+/// policy has none, e.g. with one seed or no margin).
+pub fn widest_headline_interval(results: &[PolicyRuns]) -> Option<f64> {
+    results
+        .iter()
+        .map(|p| {
+            let figures: Vec<_> = p.runs.iter().map(RunRow::figures).collect();
+            liqsim_report::compare::bad_debt_per_margin(&figures)
+                .and_then(|(_, ci)| ci)
+                .map(|(lo, hi)| (hi - lo) * 1e3)
+        })
+        .try_fold(0.0f64, |w, x| x.map(|x| w.max(x)))
 }
 
 /// Results of one policy, runs in seed order.
@@ -74,9 +104,35 @@ pub fn parse_policies(names: &[String]) -> Result<Vec<Policy>, Error> {
     Ok(policies)
 }
 
+/// Runs every policy on the seeds of `args`; with `--until-width`, adds batches of
+/// `--seeds` seeds until the headline's widest interval is narrower than asked or
+/// `--max-seeds` is reached. The result is the same as one run with the final number of
+/// seeds: seeds are consecutive and every run depends on its seed alone.
 pub fn compare_with(
     args: &CompareArgs,
     run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
+) -> Result<Vec<PolicyRuns>, Error> {
+    let Some(width) = args.until_width else { return compare_batch(args, run, 0, args.seeds) };
+    let max = args.max_seeds.max(args.seeds);
+    let mut results = compare_batch(args, run, 0, args.seeds)?;
+    let mut done = args.seeds;
+    while done < max && widest_headline_interval(&results).is_none_or(|w| w >= width) {
+        let batch = args.seeds.min(max - done);
+        let more = compare_batch(args, run, done, batch)?;
+        for (have, new) in results.iter_mut().zip(more) {
+            have.runs.extend(new.runs);
+        }
+        done += batch;
+    }
+    Ok(results)
+}
+
+/// The policies on seeds `first..first + count` (offsets from the scenario's seed).
+fn compare_batch(
+    args: &CompareArgs,
+    run: &(dyn Fn(&liqsim_scenario::Scenario) -> Result<liqsim_sim::Outcome, Error> + Sync),
+    first: u64,
+    count: u64,
 ) -> Result<Vec<PolicyRuns>, Error> {
     let policies = parse_policies(&args.policies)?;
     let base = liqsim_scenario::load(&args.file, &args.overrides)?;
@@ -87,7 +143,9 @@ pub fn compare_with(
         o
     };
     // Every policy with the first seed, and the last seed: an error names the flag.
-    let last_seed = base.seed.wrapping_add(args.seeds - 1);
+    let total =
+        if args.until_width.is_some() { args.max_seeds.max(args.seeds) } else { args.seeds };
+    let last_seed = base.seed.wrapping_add(first + count - 1);
     for (policy, seed) in
         policies.iter().map(|&p| (p, base.seed)).chain(policies.first().map(|&p| (p, last_seed)))
     {
@@ -101,7 +159,7 @@ pub fn compare_with(
             crate::run::relabel(
                 e,
                 &format!("seed={seed}"),
-                &format!("--seeds {} (seed {seed})", args.seeds),
+                &format!("--seeds {total} (seed {seed})"),
             )
         })?;
     }
@@ -109,7 +167,7 @@ pub fn compare_with(
         .iter()
         .enumerate()
         .flat_map(|(p, &policy)| {
-            (0..args.seeds).map(move |i| (p, policy, base.seed.wrapping_add(i)))
+            (first..first + count).map(move |i| (p, policy, base.seed.wrapping_add(i)))
         })
         .collect();
     let series_dir = match (&args.out, args.keep_series) {
@@ -143,7 +201,7 @@ pub fn compare_with(
         },
     )?;
     bar.finish();
-    let per = args.seeds as usize;
+    let per = count as usize;
     Ok(policies
         .iter()
         .enumerate()
@@ -155,9 +213,14 @@ pub fn compare_with(
 }
 
 /// The comparison in the form liqsim-report renders (table, CSV, JSON, HTML).
-pub fn comparison(scenario: &str, results: &[PolicyRuns]) -> liqsim_report::Comparison {
+pub fn comparison(
+    scenario: &str,
+    quote_currency: &str,
+    results: &[PolicyRuns],
+) -> liqsim_report::Comparison {
     liqsim_report::Comparison {
         scenario: scenario.to_string(),
+        quote_currency: quote_currency.to_string(),
         seeds: results.first().map(|p| p.runs.iter().map(|r| r.seed).collect()).unwrap_or_default(),
         policies: results
             .iter()
@@ -173,8 +236,22 @@ pub fn run(args: &CompareArgs) -> CliResult {
     let started = std::time::Instant::now();
     let results = compare_with(args, &crate::engine::run_scenario)?;
     eprintln!("compare: {}", crate::progress::resources(started));
-    let name = liqsim_scenario::load(&args.file, &args.overrides)?.name;
-    let c = comparison(&name, &results);
+    if let Some(width) = args.until_width {
+        let n = results.first().map_or(0, |p| p.runs.len());
+        let widest = widest_headline_interval(&results);
+        let reached = widest.map_or_else(
+            || "no interval (no margin locked)".to_string(),
+            |w| format!("widest 95% interval {w:.4} per 1,000 of margin"),
+        );
+        let why = if widest.is_some_and(|w| w < width) {
+            "--until-width met"
+        } else {
+            "--max-seeds reached"
+        };
+        eprintln!("{n} seeds per policy ({why}; asked for {width}): {reached}");
+    }
+    let base = liqsim_scenario::load(&args.file, &args.overrides)?;
+    let c = comparison(&base.name, &base.market.quote_currency, &results);
     match args.format.as_str() {
         "json" => print!("{}", liqsim_report::comparison_json(&c)),
         "csv" => print!("{}", liqsim_report::comparison_csv(&c)),
@@ -221,6 +298,8 @@ mod tests {
             file: repo_file("scenarios/quickstart.toml"),
             policies: policies.split(',').map(str::to_string).collect(),
             seeds: 6,
+            until_width: None,
+            max_seeds: 1_000,
             threads: Some(threads as u64),
             overrides: vec![],
             format: "table".into(),
@@ -233,7 +312,7 @@ mod tests {
     fn outputs_do_not_depend_on_the_thread_count() {
         let one = compare_with(&args(1, "es,var,fixed,grid"), &|s| Ok(fake_outcome(s))).unwrap();
         let two = compare_with(&args(2, "es,var,fixed,grid"), &|s| Ok(fake_outcome(s))).unwrap();
-        let (c1, c2) = (comparison("q", &one), comparison("q", &two));
+        let (c1, c2) = (comparison("q", "USD", &one), comparison("q", "USD", &two));
         assert_eq!(liqsim_report::comparison_csv(&c1), liqsim_report::comparison_csv(&c2));
         assert_eq!(liqsim_report::comparison_json(&c1), liqsim_report::comparison_json(&c2));
         assert_eq!(liqsim_report::comparison_table(&c1), liqsim_report::comparison_table(&c2));
@@ -250,11 +329,39 @@ mod tests {
         // The stand-in ignores the policy, so every paired difference is 0 with a
         // zero-width interval, while the unpaired intervals are wide.
         let r = compare_with(&args(2, "es,fixed"), &|s| Ok(fake_outcome(s))).unwrap();
-        let csv = liqsim_report::comparison_csv(&comparison("q", &r));
+        let csv = liqsim_report::comparison_csv(&comparison("q", "USD", &r));
         let bad_debt_fixed = csv.lines().find(|l| l.starts_with("fixed,bad_debt,")).unwrap();
         let fields: Vec<&str> = bad_debt_fixed.split(',').collect();
         assert_eq!(&fields[10..13], ["0.000000", "0.000000", "0.000000"]);
         assert_ne!(fields[4], fields[5]);
+    }
+
+    #[test]
+    fn adaptive_seeds_stop_at_the_width_or_the_cap_and_equal_a_fixed_run() {
+        let fake = |s: &liqsim_scenario::Scenario| Ok(fake_outcome(s));
+        // A width no interval reaches: batches of 6 until the cap of 14 (6, 12, 14).
+        let mut a = args(2, "es,fixed");
+        (a.until_width, a.max_seeds) = (Some(1e-12), 14);
+        let adaptive = compare_with(&a, &fake).unwrap();
+        assert!(adaptive.iter().all(|p| p.runs.len() == 14));
+        assert!(widest_headline_interval(&adaptive).unwrap() >= 1e-12);
+        // The same as asking for 14 seeds at once.
+        let mut fixed = args(1, "es,fixed");
+        fixed.seeds = 14;
+        let once = compare_with(&fixed, &fake).unwrap();
+        let csv = |r: &[PolicyRuns]| liqsim_report::comparison_csv(&comparison("q", "USD", r));
+        assert_eq!(csv(&adaptive), csv(&once));
+        // A width the first batch already meets: no more seeds.
+        let first = compare_with(&args(2, "es,fixed"), &fake).unwrap();
+        let width = widest_headline_interval(&first).unwrap();
+        a.until_width = Some(width * 1.01);
+        assert!(compare_with(&a, &fake).unwrap().iter().all(|p| p.runs.len() == 6));
+        // Narrower than the first batch's: more seeds, and the interval narrows.
+        a.until_width = Some(width * 0.9);
+        a.max_seeds = 1_000;
+        let more = compare_with(&a, &fake).unwrap();
+        assert!(more[0].runs.len() > 6);
+        assert!(widest_headline_interval(&more).unwrap() < width * 0.9);
     }
 
     #[test]

@@ -103,6 +103,7 @@ mod tests_support {
         let x = (s.seed % 97) as i64 * 1_000_003 + (s.margin.confidence * 1e6) as i64;
         Outcome {
             scenario: s.name.clone(),
+            quote_currency: s.market.quote_currency.clone(),
             seed: s.seed,
             start_utc_ns: s.start_utc_ns,
             policy: s.margin.policy.name().into(),

@@ -136,8 +136,12 @@ fn seconds(t: Option<liqsim_core::SimTime>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// The human summary of a run: one figure a line, money exact.
+/// The human summary of a run: one figure a line, money to the cent with its currency
+/// (the exact micro-units are in `--format json` and the files of `--out`).
 pub fn render_table(o: &liqsim_sim::Outcome) -> String {
+    use liqsim_report::human::{count, money as money_in, plural};
+    let cur = o.quote_currency.as_str();
+    let money = |m: liqsim_core::Money| money_in(m, cur);
     let amplification =
         o.cascade.amplification.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into());
     let mut rows: Vec<(&str, String)> = vec![
@@ -145,24 +149,28 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         ("seed", o.seed.to_string()),
         ("policy", o.policy.clone()),
         ("digest", o.digest.clone()),
-        ("events", o.events.to_string()),
+        ("events", count(o.events)),
         ("simulated", o.duration.to_string()),
         (
             "liquidations",
             format!(
-                "{} ({} long, {} short) on {} accounts",
-                o.liquidations.count,
-                o.liquidations.long_count,
-                o.liquidations.short_count,
-                o.liquidations.accounts
+                "{} ({} long, {} short) on {}",
+                count(o.liquidations.count),
+                count(o.liquidations.long_count),
+                count(o.liquidations.short_count),
+                plural(o.liquidations.accounts, "account", "accounts")
             ),
         ),
-        ("liquidated notional", o.liquidations.notional.to_string()),
+        ("liquidated notional", money(o.liquidations.notional)),
         (
             "shortfall",
             match ratio(o.liquidations.shortfall, o.liquidations.shortfall_base) {
                 Some(r) => {
-                    format!("{} ({:.1} bp against the marks)", o.liquidations.shortfall, r * 1e4)
+                    format!(
+                        "{} ({:.1} bp against the marks)",
+                        money(o.liquidations.shortfall),
+                        r * 1e4
+                    )
                 }
                 None => "-".into(),
             },
@@ -172,30 +180,45 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
             format!(
                 "peak {:.3} ({}), trough after it {:.3}, end {:.3}",
                 o.open_interest.peak.units,
-                o.open_interest.peak.notional,
+                money(o.open_interest.peak.notional),
                 o.open_interest.trough.units,
                 o.open_interest.end.units
             ),
         ),
-        ("bad debt", o.bad_debt.to_string()),
+        ("bad debt", money(o.bad_debt)),
         (
             "insurance fund",
             format!(
                 "{} -> {} (min {})",
-                o.insurance_fund.start, o.insurance_fund.end, o.insurance_fund.min
+                money(o.insurance_fund.start),
+                money(o.insurance_fund.end),
+                money(o.insurance_fund.min)
             ),
         ),
-        ("ADL", format!("{} closes, notional {}", o.adl.count, o.adl.notional)),
+        (
+            "ADL",
+            format!(
+                "{}, notional {}",
+                plural(o.adl.count, "close", "closes"),
+                money(o.adl.notional)
+            ),
+        ),
         (
             "engine took",
-            format!("{} takes, notional {}", o.adl.engine_count, o.adl.engine_notional),
+            format!(
+                "{}, notional {}",
+                plural(o.adl.engine_count, "take", "takes"),
+                money(o.adl.engine_notional)
+            ),
         ),
-        ("socialized loss", o.socialized_loss.to_string()),
+        ("socialized loss", money(o.socialized_loss)),
         (
             "cascade",
             format!(
-                "max depth {}, amplification {amplification}, {} waves, largest {}",
-                o.cascade.max_depth, o.cascade.waves, o.cascade.largest
+                "max depth {}, amplification {amplification}, {}, largest {}",
+                o.cascade.max_depth,
+                plural(u64::from(o.cascade.waves), "wave", "waves"),
+                plural(o.cascade.largest, "liquidation", "liquidations")
             ),
         ),
         ("first liquidation", seconds(o.first_liquidation)),
@@ -203,10 +226,10 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         ("fund exhausted", seconds(o.fund_exhausted)),
         (
             "initial margin",
-            format!("mean {}, peak {}", o.margin.mean_initial, o.margin.peak_initial),
+            format!("mean {}, peak {}", money(o.margin.mean_initial), money(o.margin.peak_initial)),
         ),
         ("solvent", if o.solvent { "yes".into() } else { "no".into() }),
-        ("conservation error", o.conservation_error.to_string()),
+        ("conservation error", format!("{} micro-units", o.conservation_error.micros())),
     ];
     // Beside the other places a liquidation's remainder can go, when it went there.
     let after_engine =
@@ -216,7 +239,11 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
             after_engine,
             (
                 "closed at mark",
-                format!("{} closes, notional {}", o.adl.mark_count, o.adl.mark_notional),
+                format!(
+                    "{}, notional {}",
+                    plural(o.adl.mark_count, "close", "closes"),
+                    money(o.adl.mark_notional)
+                ),
             ),
         );
     }
@@ -225,7 +252,11 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
             after_engine,
             (
                 "backstop took",
-                format!("{} takes, notional {}", o.adl.backstop_count, o.adl.backstop_notional),
+                format!(
+                    "{}, notional {}",
+                    plural(o.adl.backstop_count, "take", "takes"),
+                    money(o.adl.backstop_notional)
+                ),
             ),
         );
     }
@@ -234,8 +265,11 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
         rows.push((
             "options",
             format!(
-                "{} series, premium traded {}, settled {}, open interest {:.3}",
-                x.series, x.premium_volume, x.settled, x.open_interest
+                "{}, premium traded {}, settled {}, open interest {:.3}",
+                plural(x.series, "series", "series"),
+                money(x.premium_volume),
+                money(x.settled),
+                x.open_interest
             ),
         ));
     }

@@ -64,6 +64,7 @@ pub struct SweepArgs {
 /// resolved scenario, so an equivalent override resumes the same sweep.
 pub fn manifest(
     scenario: &str,
+    quote_currency: &str,
     scenario_hash: &str,
     axes: &[GridAxis],
     seeds: &[u64],
@@ -76,6 +77,7 @@ pub fn manifest(
         "liqsim": env!("CARGO_PKG_VERSION"),
         "id": sweepdir::sweep_id(scenario_hash, axes, seeds),
         "scenario": scenario,
+        "quote_currency": quote_currency,
         "scenario_hash": scenario_hash,
         "grid": axes_json,
         "seeds": seeds,
@@ -217,7 +219,7 @@ pub fn finish(out: &Path, id: &str, axes: &[GridAxis], runs: &[RunSpec]) -> Resu
     let seeds = rows.iter().filter(|r| r.point == 0).count();
     write_atomic(
         &out.join("sweep.html"),
-        &liqsim_report::sweep_html(&scenario_name(out), seeds, &points),
+        &liqsim_report::sweep_html(&scenario_name(out), seeds, &quote_currency(out), &points),
     )?;
     Ok(true)
 }
@@ -231,12 +233,22 @@ fn scenario_name(out: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The quote currency recorded in the manifest (`USD` for a manifest without one).
+fn quote_currency(out: &Path) -> String {
+    std::fs::read_to_string(out.join("sweep.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["quote_currency"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "USD".into())
+}
+
 fn fixed(v: f64) -> String {
     format!("{v:.6}")
 }
 
 /// One row per grid point: bad debt across seeds, fund exhaustion, margin, cascades, and
-/// whether the point is on the frontier of (bad debt p99, mean initial margin).
+/// whether the point is on the frontier of (mean bad debt, mean initial margin), decided
+/// on paired differences over the common seeds; `bad_debt_p99` is empty below 100 seeds.
 pub fn summary_csv(keys: &[String], rows: &[RunRow]) -> Result<String, Error> {
     let points = rows.iter().map(|r| r.point + 1).max().unwrap_or(0);
     let mut header = vec!["point".to_string()];
@@ -274,7 +286,8 @@ pub fn summary_csv(keys: &[String], rows: &[RunRow]) -> Result<String, Error> {
         let exhausted = of.iter().filter(|r| r.fund_exhausted).count() as f64 / of.len() as f64;
         let margin = mean(&series(&|r| r.mean_initial_margin.to_f64()));
         let peak = series(&|r| r.peak_initial_margin.to_f64()).into_iter().fold(f64::MIN, f64::max);
-        frontier_inputs.push((bad_debt.p99, margin));
+        frontier_inputs
+            .push((series(&|r| r.bad_debt.to_f64()), series(&|r| r.mean_initial_margin.to_f64())));
         let mut fields = vec![point.to_string()];
         fields.extend(first.grid_values.iter().cloned());
         let (lo, hi) = bad_debt.ci95.unwrap_or((bad_debt.mean, bad_debt.mean));
@@ -285,7 +298,7 @@ pub fn summary_csv(keys: &[String], rows: &[RunRow]) -> Result<String, Error> {
             fixed(hi),
             fixed(bad_debt.median),
             fixed(bad_debt.p95),
-            fixed(bad_debt.p99),
+            bad_debt.p99.map(fixed).unwrap_or_default(),
             fixed(bad_debt.max),
             fixed(exhausted),
             fixed(mean(&series(&|r| r.liquidated_notional.to_f64()))),
@@ -297,7 +310,7 @@ pub fn summary_csv(keys: &[String], rows: &[RunRow]) -> Result<String, Error> {
         ]);
         lines.push(fields);
     }
-    let on_frontier = liqsim_sweep::frontier(&frontier_inputs);
+    let on_frontier = liqsim_sweep::frontier_paired(&frontier_inputs);
     let mut text = csv_line(&header)?;
     for (mut fields, front) in lines.into_iter().zip(on_frontier) {
         fields.push(front.to_string());
@@ -390,7 +403,15 @@ pub fn sweep_with(
     }
     let scenario_hash = sweepdir::scenario_hash(&base);
     let id = sweepdir::sweep_id(&scenario_hash, &axes, &seeds);
-    let text = manifest(&base.name, &scenario_hash, &axes, &seeds, &args.overrides, runs.len());
+    let text = manifest(
+        &base.name,
+        &base.market.quote_currency,
+        &scenario_hash,
+        &axes,
+        &seeds,
+        &args.overrides,
+        runs.len(),
+    );
     let _lock = prepare_dir(&args.out, &text, &id)?;
     let input = crate::provenance::Input { file: &args.file, overrides: args.overrides.clone() };
     let flags = serde_json::json!({

@@ -86,6 +86,17 @@ fn zero_price() {
 }
 
 #[test]
+fn quote_currency_that_is_not_a_code() {
+    for bad in ["\"\"", "\"US DOLLAR\"", "\"USD/T\"", "\"ABCDEFGHIJKLM\""] {
+        let e = rejects(VALID, &["--set", &format!("market.quote_currency={bad}")]);
+        assert_contains(
+            &e,
+            &["key `market.quote_currency`", "valid: 1 to 12 ASCII letters or digits"],
+        );
+    }
+}
+
+#[test]
 fn tick_size_not_positive() {
     let e = rejects(&replace("tick_size = 0.01", "tick_size = 0.0"), &[]);
     assert_contains(&e, &["s.toml:6:13", "key `market.tick_size`", "valid: 0 < x"]);

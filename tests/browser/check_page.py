@@ -9,8 +9,16 @@ usage: check_page.py DOM_FILE PNG_FILE LOG_FILE MIN_CHARTS
 - at least MIN_CHARTS charts;
 - the log must hold no console error or uncaught exception;
 - the screenshot must not be blank: more than 2% of its pixels differ from the most
-  common colour (a PNG decoder from the standard library, no PIL needed).
+  common colour (a PNG decoder from the standard library, no PIL needed);
+- no axis leaves the data's range: the left axis of a chart whose data never goes below
+  zero does not go below zero, and no drawn value lies outside its axis;
+- no line drawn over time is zero throughout (a chart states such a series instead);
+- layout, as layout_check.js measured it in the browser at 1,400 px: no two texts of a
+  chart overlap, no text is cut by its chart's edge, no table is wider than its card,
+  and the page does not scroll sideways.
 """
+
+import json
 
 import re
 import struct
@@ -88,6 +96,27 @@ def main():
         if not re.search(r'd="M[0-9.]+,[0-9.]+L', svg) and not re.search(r'<rect class="bar"[^>]*height="(?!0\.00")', svg) \
                 and "<circle" not in svg and 'class="box"' not in svg:
             problems.append(f"chart `{name}` has no drawn geometry")
+        axis = re.search(r'data-y-axis="([-0-9.e+]+) ([-0-9.e+]+)"', svg)
+        data = re.search(r'data-y-data="([-0-9.e+]+) ([-0-9.e+]+)"', svg)
+        if axis and data:
+            a_lo, a_hi = float(axis.group(1)), float(axis.group(2))
+            d_lo, d_hi = float(data.group(1)), float(data.group(2))
+            if d_lo >= 0 and a_lo < 0:
+                problems.append(f"chart `{name}`: the axis goes down to {a_lo:g} for data that is never negative")
+            slack = 1e-9 * max(abs(a_lo), abs(a_hi), 1.0)
+            if d_lo < a_lo - slack or d_hi > a_hi + slack:
+                problems.append(f"chart `{name}`: data from {d_lo:g} to {d_hi:g} leaves the axis ({a_lo:g} to {a_hi:g})")
+        # Over time, a line that is zero throughout is a recorder that saw nothing.
+        if 'data-x-scale="time"' in svg:
+            for series in re.findall(r'<path class="series" data-series="([^"]*)"[^>]*data-zero="true"', svg):
+                problems.append(f"chart `{name}`: series `{series}` is zero throughout")
+    found = re.findall(r'<pre id="layout-check">(\[.*?\])</pre>', dom, flags=re.S)
+    layout = found[-1] if found else None
+    if layout is None:
+        problems.append("the layout check did not run (no <pre id=\"layout-check\"> in the DOM)")
+    else:
+        text = layout.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        problems.extend(f"layout: {p}" for p in json.loads(text))
     log = open(log_file, encoding="utf-8", errors="replace").read()
     for line in log.splitlines():
         if re.search(r"Uncaught|ERROR:CONSOLE|CONSOLE\(\d+\).*[Ee]rror|Refused to", line):

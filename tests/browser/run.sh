@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Browser test of the HTML reports: generates the run, compare and sweep reports, opens
-# each in headless Chromium, and fails if a page is blank, if any chart is empty, or if
-# the browser logged a console error. Screenshots are kept in target/report-screenshots/.
+# each in headless Chromium at 1,400 px, and fails if a page is blank, if any chart is
+# empty, if the browser logged a console error, if texts of a chart overlap or are cut,
+# if a table is wider than its card, if an axis leaves the data's range (a negative axis
+# for non-negative data) or if a drawn line is zero throughout (check_page.py lists the
+# checks). Screenshots are kept in target/report-screenshots/.
 #
 # The reports come from crates/report's `write_fixtures` test: the synthetic crash run,
 # compare and sweep, and the quickstart scenario run by the kernel. When
@@ -57,6 +60,21 @@ else
     echo "NOTE: liqsim run did not write report.html; the quickstart report checked is the one write_fixtures rendered"
 fi
 
+echo "== liqsim run, compare and sweep on the bundled scenarios"
+LIQSIM="$ROOT/target/release/liqsim"
+cargo build --quiet --release
+for scenario in black-thursday-2020 options-gamma-squeeze jump-crash; do
+    "$LIQSIM" run "scenarios/$scenario.toml" --out "$OUT/cli-$scenario" >/dev/null
+    PAGES+=("cli-$scenario $OUT/cli-$scenario/report.html 7 3600")
+done
+for scenario in quickstart jump-crash; do
+    "$LIQSIM" compare "scenarios/$scenario.toml" --seeds 5 --out "$OUT/compare-$scenario" >/dev/null
+    PAGES+=("compare-$scenario $OUT/compare-$scenario/compare.html 5 3400")
+    "$LIQSIM" sweep "scenarios/$scenario.toml" --grid "liquidation.fee=0.005,0.01" \
+        --grid "margin.policy=es,fixed" --seeds 3 --out "$OUT/sweep-$scenario" >/dev/null
+    PAGES+=("sweep-$scenario $OUT/sweep-$scenario/sweep.html 1 1400")
+done
+
 echo "== liqsim calibrate scenarios/oct-2025-deleveraging.toml (a short budget)"
 # A budget this short may leave a target unmet (exit 2); the report is written either way.
 rc=0
@@ -92,7 +110,12 @@ for page in "${PAGES[@]}"; do
     echo "== $name: $file"
     work="$OUT/browser-$name"
     mkdir -p "$work"
-    chrome --dump-dom "file://$file" >"$work/dom.html" 2>"$work/dom.log" || true
+    # The layout is measured by a script run in a copy of the page (reports carry none).
+    measured="$(dirname "$file")/.measured-$name.html"
+    python3 -c 'import sys; page, js = open(sys.argv[1]).read(), open(sys.argv[2]).read(); print(page.replace("</body>", "<script>" + js + "</script></body>"))' \
+        "$file" tests/browser/layout_check.js >"$measured"
+    chrome --dump-dom --window-size="1400,$height" "file://$measured" >"$work/dom.html" 2>"$work/dom.log" || true
+    rm -f "$measured"
     chrome --screenshot="$SHOTS/$name.png" --window-size="1400,$height" "file://$file" \
         >/dev/null 2>"$work/shot.log" || true
     cat "$work/dom.log" "$work/shot.log" >"$work/console.log"

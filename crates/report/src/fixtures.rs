@@ -283,6 +283,13 @@ pub fn crash_outcome() -> Outcome {
             12_000.0 * (1.0 - 0.35 * (1.0 - stress) * f64::from(u8::from(t >= shock)));
         row.volume = money(800_000.0 + 30_000_000.0 * stress);
         row.insurance_fund = fund;
+        // Under stress the fund dips between samples (paid out, refilled by fees within
+        // the interval): the interval's low is below its end balance.
+        row.insurance_fund_low = if stress > 0.05 {
+            money((fund.to_f64() - 40_000.0 * stress).min(fund.to_f64()))
+        } else {
+            fund
+        };
         row.bad_debt = bad_cum;
         row.adl_notional = adl_cum;
         row.socialized_loss = social_cum;
@@ -309,6 +316,7 @@ pub fn crash_outcome() -> Outcome {
     let (short_count, short_notional) = sum(Side::Short);
     Outcome {
         scenario: "synthetic-crash".into(),
+        quote_currency: "USD".into(),
         seed: 7,
         // 2020-03-12T00:00:00Z.
         start_utc_ns: Some(1_583_971_200_000_000_000),
@@ -442,7 +450,7 @@ pub fn comparison() -> Comparison {
                 .collect(),
         })
         .collect();
-    Comparison { scenario: "synthetic-crash".into(), seeds, policies }
+    Comparison { scenario: "synthetic-crash".into(), quote_currency: "USD".into(), seeds, policies }
 }
 
 /// A sweep over margin.confidence x liquidation.fee: higher confidence costs margin and
@@ -455,17 +463,30 @@ pub fn sweep_points() -> Vec<SweepPoint> {
             let p99 = 3_000_000.0 / (1.0 + 1.1 * i as f64)
                 * (1.0 - 0.04 * j as f64)
                 * (0.8 + 0.5 * unit_hash(i as u64, j as u64));
-            points.push(SweepPoint {
-                params: vec![
+            // Twenty seeds around the point's level: the same seed is high or low at
+            // every grid point (common random numbers), as in a real sweep.
+            let bad: Vec<f64> = (0..20u64)
+                .map(|k| {
+                    p99 * 0.3
+                        * (0.4 + 1.2 * unit_hash(k, 99))
+                        * (0.9 + 0.2 * unit_hash(k, (i * 3 + j) as u64))
+                })
+                .collect();
+            let margins: Vec<f64> =
+                (0..20u64).map(|k| margin * (1.0 + 0.01 * (unit_hash(k, 7) - 0.5))).collect();
+            let exhausted: Vec<bool> =
+                (0..20u64).map(|k| unit_hash(k, 5) < (p99 / 6_000_000.0).min(1.0)).collect();
+            if let Some(p) = SweepPoint::from_seeds(
+                vec![
                     ("margin.confidence".into(), (*conf).into()),
                     ("liquidation.fee".into(), (*fee).into()),
                 ],
-                runs: 20,
-                bad_debt_p99: p99,
-                bad_debt_mean: p99 * 0.3,
-                mean_initial_margin: margin,
-                fund_exhaustion: (p99 / 6_000_000.0).min(1.0),
-            });
+                bad,
+                margins,
+                &exhausted,
+            ) {
+                points.push(p);
+            }
         }
     }
     points

@@ -14,6 +14,7 @@
 //! the liquidation log into at most [`MAX_BINS`] bins, so bursts closer than one bin
 //! merge; money is drawn as f64 (the headline and the CSV files carry the exact values).
 
+use crate::human;
 use crate::run::{procyclicality, units};
 use crate::svg::{Axis, Chart, PALETTE, Swatch, downsample, escape, hhmm};
 use liqsim_core::Money;
@@ -42,7 +43,9 @@ pub fn price_series(o: &Outcome) -> [Series; 3] {
     [
         series_of(o, "index", |r| Some(r.index)),
         series_of(o, "mark", |r| Some(r.mark)),
-        series_of(o, "last trade", |r| Some(r.last)),
+        // A last trade is a price only in an interval that traded: carried flat across
+        // quiet intervals it reads as a price the market never showed.
+        series_of(o, "last trade", |r| r.volume.is_positive().then_some(r.last)),
     ]
 }
 
@@ -51,10 +54,10 @@ pub fn price_series(o: &Outcome) -> [Series; 3] {
 pub fn loss_series(o: &Outcome) -> [Series; 5] {
     [
         series_of(o, "insurance fund", |r| Some(units(r.insurance_fund))),
-        series_of(o, "bad debt (cumulative)", |r| Some(units(r.bad_debt))),
-        series_of(o, "ADL notional (cumulative)", |r| Some(units(r.adl_notional))),
-        series_of(o, "socialized loss (cumulative)", |r| Some(units(r.socialized_loss))),
-        series_of(o, "unpaid loss (cumulative)", |r| Some(units(r.unpaid_loss))),
+        series_of(o, "bad debt", |r| Some(units(r.bad_debt))),
+        series_of(o, "ADL notional", |r| Some(units(r.adl_notional))),
+        series_of(o, "socialized loss", |r| Some(units(r.socialized_loss))),
+        series_of(o, "unpaid loss", |r| Some(units(r.unpaid_loss))),
     ]
 }
 
@@ -182,7 +185,10 @@ fn extent(series: &[&Series]) -> (f64, f64) {
 fn time_axis(o: &Outcome) -> Axis {
     let end =
         o.duration.as_seconds_f64().max(o.series.last().map_or(0.0, |r| r.time.as_seconds_f64()));
-    Axis::time("simulated time since start (hh:mm)", 0.0, end)
+    match o.start_utc_ns {
+        Some(_) => Axis::time("time (UTC)", 0.0, end).in_utc(o.start_utc_ns),
+        None => Axis::time("simulated time since start (hh:mm)", 0.0, end),
+    }
 }
 
 fn shock_color(kind: ShockKind) -> (&'static str, &'static str) {
@@ -206,11 +212,37 @@ fn shade_shocks(chart: &mut Chart, o: &Outcome, legend: bool) {
     }
 }
 
-fn draw_lines(chart: &mut Chart, lines: &[&Series], colors: &[&str], right: &[bool]) {
+/// Whether every value of `s` is zero (or absent): such a line says nothing a caption
+/// cannot, and drawn it lies on the axis looking like a broken recorder.
+pub fn is_zero_throughout(s: &Series) -> bool {
+    s.1.iter().all(|(_, v)| v.is_none_or(|v| v == 0.0))
+}
+
+/// Draws the lines that are not zero throughout; returns the names of those that are,
+/// for the chart to state.
+fn draw_lines(
+    chart: &mut Chart,
+    lines: &[&Series],
+    colors: &[&str],
+    right: &[bool],
+) -> Vec<String> {
+    let mut zero = Vec::new();
     for (i, s) in lines.iter().enumerate() {
+        if is_zero_throughout(s) && !s.1.is_empty() {
+            zero.push(s.0.clone());
+            continue;
+        }
         let color = colors.get(i).copied().unwrap_or(PALETTE[i % PALETTE.len()]);
         let r = right.get(i).copied().unwrap_or(false);
         chart.line(&s.0, &downsample(&s.1, MAX_POINTS), color, false, r);
+    }
+    zero
+}
+
+/// Names the series left out because they are zero throughout, in the chart's title.
+fn note_zero(chart: &mut Chart, zero: &[String]) {
+    if !zero.is_empty() {
+        chart.note = format!("zero throughout, not drawn: {}", zero.join(", "));
     }
 }
 
@@ -221,10 +253,12 @@ pub fn price_chart(o: &Outcome) -> Chart {
         "price",
         "Price: index, mark and last trade (shock windows shaded)",
         time_axis(o),
-        Axis::linear("price (quote units per base unit)", lo, hi),
+        Axis::linear(&format!("price ({} per base unit)", o.quote_currency), lo, hi),
     );
     shade_shocks(&mut c, o, true);
-    draw_lines(&mut c, &[&last, &index, &mark], &[PALETTE[2], PALETTE[0], PALETTE[1]], &[]);
+    let zero =
+        draw_lines(&mut c, &[&last, &index, &mark], &[PALETTE[2], PALETTE[0], PALETTE[1]], &[]);
+    note_zero(&mut c, &zero);
     c
 }
 
@@ -245,12 +279,15 @@ pub fn crash_liquidation_chart(o: &Outcome) -> Chart {
         o,
         "liquidations-crash",
         &format!(
-            "The cascade up close: liquidated notional from {} to {} by cause (long above, short below)",
-            hhmm(start as f64),
-            hhmm(end as f64)
+            "The cascade up close, {} to {}: liquidated notional by cause",
+            clock(o, start as f64),
+            clock(o, end as f64)
         ),
         &liquidation_bins_in(o, start, end, 120),
-        Axis::time("simulated time since start (hh:mm)", start as f64, end as f64),
+        match o.start_utc_ns {
+            Some(_) => Axis::time("time (UTC)", start as f64, end as f64).in_utc(o.start_utc_ns),
+            None => Axis::time("simulated time since start (hh:mm)", start as f64, end as f64),
+        },
     )
 }
 
@@ -263,7 +300,7 @@ fn draw_liquidations(o: &Outcome, id: &str, title: &str, bins: &LiquidationBins,
     } else {
         format!("{} s", bins.width_s)
     };
-    let mut y = Axis::linear(&format!("notional per {width} (quote units)"), -bottom, top);
+    let mut y = Axis::linear(&format!("notional per {width} ({})", o.quote_currency), -bottom, top);
     y.mirror = true;
     let mut c = Chart::new(id, title, x, y).with_size(1200.0, 380.0);
     shade_shocks(&mut c, o, false);
@@ -290,18 +327,39 @@ fn draw_liquidations(o: &Outcome, id: &str, title: &str, bins: &LiquidationBins,
     c
 }
 
+/// How many times larger than the rest a series must be to get its own (right) axis:
+/// on a shared one, the rest would be flattened onto zero.
+pub const DWARFING_RATIO: f64 = 10.0;
+
 pub fn loss_chart(o: &Outcome) -> Chart {
-    let lines = loss_series(o);
-    let refs: Vec<&Series> = lines.iter().collect();
-    let (lo, hi) = extent(&refs);
+    let [fund, bad, adl, social, unpaid] = loss_series(o);
+    let low = series_of(o, "fund, lowest in interval", |r| Some(units(r.insurance_fund_low)));
+    let cur = &o.quote_currency;
+    let (lo, hi) = extent(&[&fund, &low, &bad, &social, &unpaid]);
+    let (_, adl_hi) = extent(&[&adl]);
+    let adl_apart = adl_hi > DWARFING_RATIO * hi.abs().max(lo.abs()).max(1.0);
     let mut c = Chart::new(
         "losses",
-        "Loss waterfall: insurance fund, cumulative bad debt, ADL, socialized and unpaid loss",
+        "Losses: insurance fund; cumulative bad debt, ADL, socialized and unpaid loss",
         time_axis(o),
-        Axis::linear("quote units", lo.min(0.0), hi),
+        Axis::linear(cur, lo.min(0.0), if adl_apart { hi } else { hi.max(adl_hi) }),
     );
+    if adl_apart {
+        c = c.with_y2(Axis::linear(&format!("ADL notional ({cur}, right axis)"), 0.0, adl_hi));
+    }
     shade_shocks(&mut c, o, false);
-    draw_lines(&mut c, &refs, &[PALETTE[2], PALETTE[1], PALETTE[3], PALETTE[6], PALETTE[4]], &[]);
+    let zero = draw_lines(
+        &mut c,
+        &[&fund, &bad, &adl, &social, &unpaid],
+        &[PALETTE[2], PALETTE[1], PALETTE[3], PALETTE[6], PALETTE[4]],
+        &[false, false, adl_apart, false, false],
+    );
+    // The lowest balance of each interval, dashed, where it dipped below the sample:
+    // the fund's true extremes, not only what the samples caught.
+    if low.1.iter().zip(&fund.1).any(|(l, f)| l.1 < f.1) {
+        c.line(&low.0, &downsample(&low.1, MAX_POINTS), PALETTE[2], true, false);
+    }
+    note_zero(&mut c, &zero);
     c
 }
 
@@ -309,20 +367,28 @@ pub fn margin_chart(o: &Outcome) -> Chart {
     let [required, held, below] = margin_series(o);
     let (lo, hi) = extent(&[&required, &held]);
     let (_, below_hi) = extent(&[&below]);
+    let below_drawn = !is_zero_throughout(&below);
     let mut c = Chart::new(
         "margin",
-        "Margin: initial margin required vs held, and accounts below maintenance (right axis)",
+        if below_drawn {
+            "Margin: initial margin required vs held, and accounts below maintenance (right axis)"
+        } else {
+            "Margin: initial margin required vs held"
+        },
         time_axis(o),
-        Axis::linear("quote units", lo.min(0.0), hi),
-    )
-    .with_y2(Axis::linear("accounts below maintenance", 0.0, below_hi.max(1.0)));
+        Axis::linear(&o.quote_currency, lo.min(0.0), hi),
+    );
+    if below_drawn {
+        c = c.with_y2(Axis::linear("accounts below maintenance", 0.0, below_hi.max(1.0)));
+    }
     shade_shocks(&mut c, o, false);
-    draw_lines(
+    let zero = draw_lines(
         &mut c,
         &[&required, &held, &below],
         &[PALETTE[0], PALETTE[2], PALETTE[1]],
         &[false, false, true],
     );
+    note_zero(&mut c, &zero);
     c
 }
 
@@ -334,9 +400,9 @@ pub fn liquidity_chart(o: &Outcome) -> Chart {
         "liquidity",
         "Liquidity: resting notional within 1% of mid, and the bid-ask spread (right axis)",
         time_axis(o),
-        Axis::linear("depth within 1% of mid (quote units)", 0.0, depth_hi),
+        Axis::linear(&format!("depth within 1% of mid ({})", o.quote_currency), 0.0, depth_hi),
     )
-    .with_y2(Axis::linear("spread (quote units)", 0.0, spread_hi));
+    .with_y2(Axis::linear(&format!("spread ({})", o.quote_currency), 0.0, spread_hi));
     shade_shocks(&mut c, o, false);
     draw_lines(&mut c, &[&depth, &spread], &[PALETTE[0], PALETTE[1]], &[false, true]);
     c
@@ -357,11 +423,23 @@ pub fn cascade_chart(o: &Outcome) -> Chart {
     let points = cascade_points(o);
     let xmax = points.iter().map(|p| p.0).fold(1.0, f64::max);
     let ymax = points.iter().map(|p| p.1).fold(1.0, f64::max);
+    // Half a decade of room at each end, so a dot at 1 or at the maximum sits inside the
+    // frame instead of half under it; only decades are labelled.
+    let padded = |label: &str, hi: f64| {
+        let mut axis = Axis::log(label, 1.0, hi);
+        axis.ticks.insert(0, 10f64.powf(-0.3));
+        if let Some(top) = axis.ticks.last().copied()
+            && hi > top / 2.0
+        {
+            axis.ticks.push(top * 2.0);
+        }
+        axis
+    };
     let mut c = Chart::new(
         "cascades",
         "Cascade size distribution (log-log): how many cascades had N liquidations",
-        Axis::log("cascade size (liquidations in one causal tree)", 1.0, xmax),
-        Axis::log("number of cascades", 1.0, ymax),
+        padded("cascade size (liquidations in one causal tree)", xmax),
+        padded("number of cascades", ymax),
     )
     .with_size(1200.0, 380.0);
     for &(s, n) in &points {
@@ -370,40 +448,44 @@ pub fn cascade_chart(o: &Outcome) -> Chart {
     c
 }
 
-/// `1234567.5` -> `1,234,567.5` (text of an exact decimal; sign kept).
-pub fn group_thousands(text: &str) -> String {
-    let (sign, rest) = text.strip_prefix('-').map_or(("", text), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
+pub use crate::human::group_thousands;
+
+/// `hh:mm` of simulated second `t`: UTC in a dated run, time since start otherwise.
+fn clock(o: &Outcome, t: f64) -> String {
+    match o.start_utc_ns {
+        Some(origin) => {
+            let (day, clock) = crate::svg::utc_clock(origin, t);
+            format!("{} {clock} UTC", day.get(5..).unwrap_or(&day))
         }
-        grouped.push(ch);
-    }
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
+        None => hhmm(t),
     }
 }
 
-fn money(m: Money) -> String {
-    group_thousands(&m.to_string())
-}
-
-fn when(t: Option<liqsim_core::SimTime>) -> String {
-    t.map_or_else(|| "never".into(), |t| hhmm(t.as_seconds_f64()))
+/// When `t` happened: UTC date and time in a dated run, time since start otherwise.
+fn when(o: &Outcome, t: Option<liqsim_core::SimTime>) -> String {
+    t.map_or_else(
+        || "never".into(),
+        |t| match o.start_utc_ns {
+            Some(origin) => {
+                let (day, clock) = crate::svg::utc_clock(origin, t.as_seconds_f64());
+                format!("{day} {clock} UTC")
+            }
+            None => hhmm(t.as_seconds_f64()),
+        },
+    )
 }
 
 /// The headline figures as (label, value, note) in display order.
 pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
     let l = &o.liquidations;
     let f = &o.insurance_fund;
+    let cur = o.quote_currency.as_str();
+    let money = |m: Money| human::money(m, cur);
     vec![
         (
             "liquidations",
-            l.count.to_string(),
-            format!("{} long, {} short", l.long_count, l.short_count),
+            human::count(l.count),
+            format!("{} long, {} short", human::count(l.long_count), human::count(l.short_count)),
         ),
         (
             "liquidated notional",
@@ -413,26 +495,26 @@ pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
         ("bad debt", money(o.bad_debt), "losses beyond liquidated accounts' equity".into()),
         (
             "insurance fund",
-            format!("{} → {}", money(f.start), money(f.end)),
-            format!("minimum {}; exhausted at {}", money(f.min), when(o.fund_exhausted)),
+            format!("{} → {}", human::money_amount(f.start), money(f.end)),
+            format!("minimum {}; exhausted at {}", money(f.min), when(o, o.fund_exhausted)),
         ),
         (
             "ADL",
-            format!("{} closes", o.adl.count),
-            format!("notional {}; first at {}", money(o.adl.notional), when(o.first_adl)),
+            human::plural(o.adl.count, "close", "closes"),
+            format!("notional {}; first at {}", money(o.adl.notional), when(o, o.first_adl)),
         ),
         ("socialized loss", money(o.socialized_loss), String::new()),
         (
             "cascade",
             format!("max depth {}", o.cascade.max_depth),
             format!(
-                "amplification {}, {} waves, largest {}",
+                "amplification {}, {}, largest {}",
                 o.cascade.amplification.map_or_else(|| "n/a".into(), |a| format!("{a:.2}×")),
-                o.cascade.waves,
-                o.cascade.largest
+                human::plural(u64::from(o.cascade.waves), "wave", "waves"),
+                human::plural(o.cascade.largest, "liquidation", "liquidations")
             ),
         ),
-        ("first liquidation", when(o.first_liquidation), String::new()),
+        ("first liquidation", when(o, o.first_liquidation), String::new()),
         (
             "initial margin",
             format!("mean {}", money(o.margin.mean_initial)),
@@ -445,7 +527,7 @@ pub fn headline(o: &Outcome) -> Vec<(&'static str, String, String)> {
         (
             "solvent",
             if o.solvent { "yes".into() } else { "no".into() },
-            format!("conservation error {}", o.conservation_error),
+            format!("conservation error {} micro-units", o.conservation_error.micros()),
         ),
     ]
 }
@@ -485,7 +567,7 @@ pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
     vec![
         (
             price_chart(o),
-            "Index is the spot reference, mark the price margin is computed at, last the perpetual's last trade. A gap between last and index during a shock is liquidation flow pushing the perpetual away from spot.",
+            "Index is the spot reference, mark the price margin is computed at, last the perpetual's last trade in each interval that traded (a gap: nothing traded). Last trading away from the index during a shock is selling or buying pressure on the perpetual, liquidations among it.",
         ),
         (
             crash_liquidation_chart(o),
@@ -497,11 +579,11 @@ pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
         ),
         (
             loss_chart(o),
-            "Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL), what remains is socialized over accounts in profit, and what nobody pays is the unpaid loss (the exchange is insolvent while it is above zero).",
+            "The dashed line is the fund's lowest balance within each interval, recorded when it happened. Bad debt is first paid by the insurance fund; once the fund is exhausted, profitable opposing positions are deleveraged (ADL), what remains is socialized over accounts in profit, and what nobody pays is the unpaid loss (the exchange is insolvent while it is above zero).",
         ),
         (
             margin_chart(o),
-            "Margin held is the equity of accounts with positions; where it falls towards the requirement, accounts drop below maintenance and are liquidated.",
+            "Margin held is the equity of accounts with positions; where it falls towards the requirement, accounts drop below maintenance and are liquidated. Accounts below maintenance are counted at each sample; liquidation closes them within the price step, so the count is usually zero.",
         ),
         (
             liquidity_chart(o),
@@ -531,12 +613,17 @@ pub fn run_report_html(o: &Outcome) -> String {
         body.push_str(&panel(&chart, caption));
     }
     let subtitle = format!(
-        "seed {} · margin policy <b>{}</b> · {} simulated · {} events · digest <code>{}</code> · money in quote units",
+        "seed {} · margin policy <b>{}</b> · {} simulated{} · {} events · digest <code>{}</code> · money in {}",
         o.seed,
         escape(&o.policy),
         escape(&o.duration.to_string()),
-        o.events,
-        escape(&o.digest)
+        o.start_utc_ns.map_or_else(String::new, |origin| {
+            let (day, clock) = crate::svg::utc_clock(origin, 0.0);
+            format!(" from {day} {clock} UTC")
+        }),
+        human::count(o.events),
+        escape(&o.digest),
+        escape(&o.quote_currency)
     );
     page(&format!("liqsim run: {}", o.scenario), &subtitle, &body)
 }

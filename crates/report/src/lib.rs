@@ -17,6 +17,7 @@
 pub mod compare;
 pub mod fixtures;
 pub mod html;
+pub mod human;
 pub mod json;
 pub mod run;
 pub mod svg;

@@ -127,6 +127,15 @@ pub fn hhmm(seconds: f64) -> String {
     if days > 0 { format!("{days}d {clock}") } else { clock }
 }
 
+/// (`YYYY-MM-DD`, `hh:mm`) in UTC of `seconds` after `origin_ns`.
+pub fn utc_clock(origin_ns: u64, seconds: f64) -> (String, String) {
+    let ns = origin_ns.saturating_add((seconds.max(0.0) * 1e9).round() as u64);
+    let stamp = liqsim_core::time::format_timestamp(ns);
+    let day = stamp.get(..10).unwrap_or("").to_string();
+    let clock = stamp.get(11..16).unwrap_or("").to_string();
+    (day, clock)
+}
+
 /// Time ticks at a round number of seconds, minutes or hours covering `[lo, hi]`.
 pub fn time_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     const STEPS: [f64; 17] = [
@@ -171,6 +180,9 @@ pub struct Axis {
     pub ticks: Vec<f64>,
     /// Label values by magnitude (an axis mirrored around zero: shorts below, longs above).
     pub mirror: bool,
+    /// On a time axis of a dated run: UTC nanoseconds at 0 s, so ticks read as UTC
+    /// clock times (with the date at the first tick and wherever the day changes).
+    pub utc_origin_ns: Option<u64>,
 }
 
 impl Axis {
@@ -181,6 +193,7 @@ impl Axis {
             scale: Scale::Linear,
             ticks: nice_ticks(lo, hi, 6),
             mirror: false,
+            utc_origin_ns: None,
         }
     }
 
@@ -197,12 +210,18 @@ impl Axis {
         if ticks.last().is_none_or(|t| *t < hi) {
             ticks.push(hi);
         }
-        Axis { label: label.into(), scale: Scale::Time, ticks, mirror: false }
+        Axis { label: label.into(), scale: Scale::Time, ticks, mirror: false, utc_origin_ns: None }
     }
 
     /// A log axis with decade ticks covering `[lo, hi]`.
     pub fn log(label: &str, lo: f64, hi: f64) -> Axis {
-        Axis { label: label.into(), scale: Scale::Log10, ticks: log_ticks(lo, hi), mirror: false }
+        Axis {
+            label: label.into(),
+            scale: Scale::Log10,
+            ticks: log_ticks(lo, hi),
+            mirror: false,
+            utc_origin_ns: None,
+        }
     }
 
     pub fn lo(&self) -> f64 {
@@ -222,9 +241,36 @@ impl Axis {
         if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }
     }
 
+    /// This time axis in UTC from `origin_ns` (a dated run's start), when there is one.
+    pub fn in_utc(mut self, origin_ns: Option<u64>) -> Axis {
+        self.utc_origin_ns = origin_ns;
+        if let Some(origin) = origin_ns {
+            // Round in UTC, not in time since start: a run starting at 20:23 gets ticks
+            // at 21:00, 22:00, ... rather than 21:23, 22:23.
+            let offset = ((origin / 1_000_000_000) % 86_400) as f64;
+            let (lo, hi) = (self.lo(), self.hi());
+            let mut ticks: Vec<f64> = time_ticks(lo + offset, hi + offset, 8)
+                .into_iter()
+                .map(|t| t - offset)
+                .filter(|t| *t >= lo && *t <= hi)
+                .collect();
+            if ticks.first().is_none_or(|t| *t > lo) {
+                ticks.insert(0, lo);
+            }
+            if ticks.last().is_none_or(|t| *t < hi) {
+                ticks.push(hi);
+            }
+            self.ticks = ticks;
+        }
+        self
+    }
+
     fn tick_text(&self, v: f64) -> String {
         match self.scale {
-            Scale::Time => hhmm(v),
+            Scale::Time => match self.utc_origin_ns {
+                Some(origin) => utc_clock(origin, v).1,
+                None => hhmm(v),
+            },
             Scale::Log10 => format_tick(v, v),
             Scale::Linear => {
                 let step = if self.ticks.len() > 1 { self.ticks[1] - self.ticks[0] } else { 1.0 };
@@ -242,14 +288,36 @@ impl Axis {
         self.ticks
             .iter()
             .enumerate()
+            .filter(|(_, t)| {
+                // Log axes label decades only (ends may be padded off a decade).
+                self.scale != Scale::Log10 || {
+                    let e = t.log10();
+                    (e - e.round()).abs() < 1e-9
+                }
+            })
             .filter(|(i, t)| {
                 if self.scale != Scale::Time || step <= 0.0 || (*i != 0 && *i != n - 1) {
                     return true;
                 }
-                let k = **t / step;
+                let offset = self
+                    .utc_origin_ns
+                    .map_or(0.0, |origin| ((origin / 1_000_000_000) % 86_400) as f64);
+                let k = (**t + offset) / step;
                 (k - k.round()).abs() < 1e-9
             })
             .map(|(_, &t)| (t, self.tick_text(t)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .scan(None, |last_day: &mut Option<String>, (t, text)| {
+                // A dated axis names the day at its first label and where the day changes.
+                let Some(origin) = self.utc_origin_ns.filter(|_| self.scale == Scale::Time) else {
+                    return Some((t, text));
+                };
+                let (day, clock) = utc_clock(origin, t);
+                let show = last_day.as_ref() != Some(&day);
+                *last_day = Some(day.clone());
+                Some((t, if show { format!("{day} {clock}") } else { clock }))
+            })
             .collect()
     }
 }
@@ -278,6 +346,15 @@ pub struct Chart {
     category: Vec<(f64, String)>,
     /// Marks drawn (lines, bars, points); a chart with none is "empty".
     pub marks: usize,
+    /// A short remark drawn at the right end of the title line, in grey.
+    pub note: String,
+    /// Pixel boxes (x0, y0, x1, y1) of point labels and labelled points already placed,
+    /// so that the next label goes where it overlaps none of them.
+    occupied: Vec<[f64; 4]>,
+    /// The lowest and highest value drawn on the left axis, written on the SVG so that a
+    /// test can tell an axis that leaves the data's range (a negative axis for data that
+    /// never goes below zero).
+    y_data: Option<(f64, f64)>,
 }
 
 const LEFT: f64 = 78.0;
@@ -298,6 +375,9 @@ impl Chart {
             y2: None,
             body: String::new(),
             legend: Vec::new(),
+            occupied: Vec::new(),
+            note: String::new(),
+            y_data: None,
             category: Vec::new(),
             marks: 0,
         }
@@ -324,6 +404,12 @@ impl Chart {
 
     fn plot_h(&self) -> f64 {
         (self.height - TOP - BOTTOM).max(1.0)
+    }
+
+    fn saw_y(&mut self, v: f64) {
+        if v.is_finite() {
+            self.y_data = Some(self.y_data.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+        }
     }
 
     /// Pixel x of data value `v`.
@@ -354,9 +440,14 @@ impl Chart {
         let mut d = String::new();
         let mut pen_down = false;
         let mut drawn = 0;
+        let mut all_zero = true;
         for &(x, y) in points {
             match y {
                 Some(y) if y.is_finite() && x.is_finite() => {
+                    all_zero &= y == 0.0;
+                    if !right {
+                        self.saw_y(y);
+                    }
                     let cmd = if pen_down { 'L' } else { 'M' };
                     let _ = write!(d, "{cmd}{:.2},{:.2}", self.px(x), self.py(y, right));
                     pen_down = true;
@@ -371,7 +462,7 @@ impl Chart {
         let dash = if dashed { r#" stroke-dasharray="6,4""# } else { "" };
         let _ = writeln!(
             self.body,
-            r#"<path class="series" data-series="{}" d="{d}" fill="none" stroke="{color}" stroke-width="1.8" stroke-linejoin="round"{dash}/>"#,
+            r#"<path class="series" data-series="{}" d="{d}" data-zero="{all_zero}" fill="none" stroke="{color}" stroke-width="1.8" stroke-linejoin="round"{dash}/>"#,
             escape(name)
         );
         self.marks += 1;
@@ -380,6 +471,8 @@ impl Chart {
 
     /// A filled rectangle between data coordinates (x0, y0) and (x1, y1) on the left axis.
     pub fn bar(&mut self, x0: f64, x1: f64, y0: f64, y1: f64, color: &str, title: &str) {
+        self.saw_y(y0);
+        self.saw_y(y1);
         let (a, b) = (self.px(x0), self.px(x1));
         let (c, d) = (self.py(y0, false), self.py(y1, false));
         let _ = writeln!(
@@ -429,6 +522,7 @@ impl Chart {
         title: &str,
         label: Option<&str>,
     ) {
+        self.saw_y(y);
         let (cx, cy) = (self.px(x), self.py(y, false));
         let _ = writeln!(
             self.body,
@@ -436,23 +530,79 @@ impl Chart {
             escape(title)
         );
         if let Some(label) = label {
-            // Labels of points in the right quarter go to their left so they stay inside.
-            let right_side = cx > LEFT + self.plot_w() * 0.75;
-            let (x, anchor) =
-                if right_side { (cx - radius - 3.0, "end") } else { (cx + radius + 3.0, "start") };
+            self.occupied.push([cx - radius, cy - radius, cx + radius, cy + radius]);
+            let (x, y, anchor) = self.label_place(cx, cy, radius, label);
             let _ = writeln!(
                 self.body,
-                r#"<text x="{x:.2}" y="{:.2}" font-size="11" text-anchor="{anchor}" fill="{color}">{}</text>"#,
-                cy - radius - 2.0,
+                r#"<text class="point-label" x="{x:.2}" y="{y:.2}" font-size="11" text-anchor="{anchor}" fill="{color}">{}</text>"#,
                 escape(label)
             );
         }
         self.marks += 1;
     }
 
+    /// Where the label of the point at pixel (cx, cy) goes: the first of eight places
+    /// around it (right, left, above, below and the diagonals) that stays inside the plot
+    /// and overlaps no label placed before; the right (or, in the right quarter, the left)
+    /// when every place is taken. Returns (x, baseline y, text-anchor).
+    fn label_place(
+        &mut self,
+        cx: f64,
+        cy: f64,
+        radius: f64,
+        label: &str,
+    ) -> (f64, f64, &'static str) {
+        // 11 px system-ui: about 6.2 px a character, 11 px tall.
+        let w = label.chars().count() as f64 * 6.2;
+        let h = 11.0;
+        let gap = radius + 3.0;
+        let (x0, x1, y0, y1) = (LEFT, LEFT + self.plot_w(), TOP, TOP + self.plot_h());
+        let right_first = cx <= LEFT + self.plot_w() * 0.75;
+        let mut candidates: Vec<(f64, f64, &'static str)> = vec![
+            (cx + gap, cy - gap, "start"),
+            (cx - gap, cy - gap, "end"),
+            (cx + gap, cy + gap + h, "start"),
+            (cx - gap, cy + gap + h, "end"),
+            (cx, cy - gap - 2.0, "middle"),
+            (cx, cy + gap + h + 2.0, "middle"),
+            (cx + gap, cy + h / 2.0 - 1.0, "start"),
+            (cx - gap, cy + h / 2.0 - 1.0, "end"),
+        ];
+        if !right_first {
+            candidates.swap(0, 1);
+            candidates.swap(2, 3);
+        }
+        let bbox = |&(x, y, anchor): &(f64, f64, &str)| -> [f64; 4] {
+            let left = match anchor {
+                "start" => x,
+                "end" => x - w,
+                _ => x - w / 2.0,
+            };
+            [left, y - h + 1.0, left + w, y + 2.0]
+        };
+        let overlaps =
+            |a: &[f64; 4], b: &[f64; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+        let chosen = candidates
+            .iter()
+            .find(|c| {
+                let b = bbox(c);
+                b[0] >= x0
+                    && b[2] <= x1
+                    && b[1] >= y0
+                    && b[3] <= y1
+                    && !self.occupied.iter().any(|o| overlaps(o, &b))
+            })
+            .copied()
+            .unwrap_or(candidates[0]);
+        self.occupied.push(bbox(&chosen));
+        chosen
+    }
+
     /// A vertical box plot centred on category x (whiskers min..max, box q1..q3, median).
     pub fn boxplot(&mut self, x: f64, half_width: f64, five: [f64; 5], color: &str, title: &str) {
         let [lo, q1, med, q3, hi] = five;
+        self.saw_y(lo);
+        self.saw_y(hi);
         let (l, r, c) = (self.px(x - half_width), self.px(x + half_width), self.px(x));
         let y = |v: f64| self.py(v, false);
         let _ = writeln!(
@@ -494,6 +644,8 @@ impl Chart {
 
     /// A vertical interval (e.g. a 95% confidence interval) at x with caps.
     pub fn errorbar(&mut self, x: f64, lo: f64, hi: f64, color: &str, title: &str) {
+        self.saw_y(lo);
+        self.saw_y(hi);
         let (c, a, b) = (self.px(x), self.py(lo, false), self.py(hi, false));
         let _ = writeln!(
             self.body,
@@ -541,9 +693,17 @@ impl Chart {
         let (pw, ph) = (self.plot_w(), self.plot_h());
         let _ = writeln!(
             s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart" data-marks="{}" viewBox="0 0 {w:.0} {h:.0}" width="100%" role="img" aria-label="{}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart" data-marks="{}" data-x-scale="{}" data-y-axis="{} {}" data-y-data="{}" viewBox="0 0 {w:.0} {h:.0}" width="100%" role="img" aria-label="{}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif">"#,
             escape(&self.id),
             self.marks,
+            match self.x.scale {
+                Scale::Time => "time",
+                Scale::Log10 => "log",
+                Scale::Linear => "linear",
+            },
+            self.y.lo(),
+            self.y.hi(),
+            self.y_data.map_or_else(String::new, |(lo, hi)| format!("{lo} {hi}")),
             escape(&self.title)
         );
         let _ = writeln!(s, r##"<rect x="0" y="0" width="{w:.0}" height="{h:.0}" fill="#fff"/>"##);
@@ -552,6 +712,15 @@ impl Chart {
             r##"<text x="{LEFT:.0}" y="22" font-size="16" font-weight="600" fill="#111">{}</text>"##,
             escape(&self.title)
         );
+        if !self.note.is_empty() {
+            // Bottom left, clear of the title, the legend and the centred axis title.
+            let _ = writeln!(
+                s,
+                r##"<text x="8" y="{:.0}" font-size="11" fill="#666">{}</text>"##,
+                h - 10.0,
+                escape(&self.note)
+            );
+        }
         // Grid and ticks.
         let grid = "#e3e3e3";
         for (t, label) in self.y.labels() {
@@ -581,9 +750,19 @@ impl Chart {
             if self.category.is_empty() { self.x.labels() } else { self.category.clone() };
         for (t, label) in x_labels {
             let x = self.px(t);
+            // A label at an end of the axis would be cut by the edge of the picture:
+            // anchor it at its end (or start) instead of its middle.
+            let half = label.chars().count() as f64 * 3.4;
+            let anchor = if x + half > w - 2.0 {
+                "end"
+            } else if x - half < 2.0 {
+                "start"
+            } else {
+                "middle"
+            };
             let _ = writeln!(
                 s,
-                r##"<line x1="{x:.2}" x2="{x:.2}" y1="{TOP:.2}" y2="{:.2}" stroke="{grid}"/><text x="{x:.2}" y="{:.2}" font-size="12" text-anchor="middle" fill="#444">{}</text>"##,
+                r##"<line x1="{x:.2}" x2="{x:.2}" y1="{TOP:.2}" y2="{:.2}" stroke="{grid}"/><text x="{x:.2}" y="{:.2}" font-size="12" text-anchor="{anchor}" fill="#444">{}</text>"##,
                 TOP + ph,
                 TOP + ph + 17.0,
                 escape(&label)

@@ -3,11 +3,11 @@
 //! the reports the browser test opens (into `$LIQSIM_REPORT_FIXTURES` when set).
 
 use liqsim_core::{Money, SimTime};
-use liqsim_report::compare::{METRICS, five_numbers, safety_capital_points};
+use liqsim_report::compare::{METRICS, decision, five_numbers, safety_capital_points};
 use liqsim_report::fixtures::{comparison, crash_outcome, sweep_points};
 use liqsim_report::html::{
-    MAX_POINTS, cascade_points, crash_window, group_thousands, liquidation_bins,
-    liquidation_bins_in, loss_series, price_chart, price_series, run_charts,
+    MAX_POINTS, cascade_points, crash_window, liquidation_bins, liquidation_bins_in, loss_series,
+    price_chart, price_series, run_charts,
 };
 use liqsim_report::run::{LIQUIDATIONS_HEADER, RUN_FILES, SERIES_HEADER};
 use liqsim_report::*;
@@ -315,12 +315,13 @@ fn run_report_is_self_contained_and_every_chart_has_data() {
     assert!(!html.contains("<script"));
     assert!(!html.contains("https://"));
     assert_eq!(html.matches("http://").count(), 7, "only the SVG namespace");
-    assert!(
-        html.contains("00:00") && html.contains("02:00") && html.contains("24:00")
-            || html.contains("1d 00:00")
-    );
-    // Headline figures are the outcome's, exact.
-    assert!(html.contains(&group_thousands(&o.bad_debt.to_string())));
+    // The fixture is dated (2020-03-12T00:00Z): its time axes read in UTC, naming the day
+    // at the first tick and where it changes.
+    assert!(html.contains(">2020-03-12 00:00</text>"), "UTC axis");
+    assert!(html.contains(">2020-03-13 00:00</text>") && !html.contains("1d 00:00"));
+    assert!(html.contains("time (UTC)"));
+    // Headline figures are the outcome's, to the cent, with the currency.
+    assert!(html.contains(&liqsim_report::human::money(o.bad_debt, "USD")));
     assert!(html.contains(&o.digest));
     assert!(html.len() < 1_500_000, "{} bytes", html.len());
     // An empty run still renders, and says its charts are empty rather than drawing nothing.
@@ -355,7 +356,10 @@ fn outputs_are_byte_identical_across_calls() {
     assert_eq!(run_report_html(&a), run_report_html(&b));
     assert_eq!(compare_html(&comparison()), compare_html(&comparison()));
     assert_eq!(comparison_json(&comparison()), comparison_json(&comparison()));
-    assert_eq!(sweep_html("s", 20, &sweep_points()), sweep_html("s", 20, &sweep_points()));
+    assert_eq!(
+        sweep_html("s", 20, "USD", &sweep_points()),
+        sweep_html("s", 20, "USD", &sweep_points())
+    );
 }
 
 #[test]
@@ -379,22 +383,36 @@ fn comparison_statistics_are_the_sweep_crate_statistics() {
     );
     let v: serde_json::Value = serde_json::from_str(&comparison_json(&c)).unwrap();
     assert_eq!(v["seeds"].as_array().unwrap().len(), 20);
-    assert_eq!(v["policies"]["es"]["bad_debt"]["p99"].to_string(), format!("{:.6}", s.summary.p99));
+    // Twenty seeds have no p99 (it would be their maximum): null, and "max of 20" in the table.
+    assert!(v["policies"]["es"]["bad_debt"]["p99"].is_null());
+    assert_eq!(v["policies"]["es"]["bad_debt"]["max"].to_string(), format!("{:.6}", s.summary.max));
     let p = &v["policies"]["fixed"]["fund_exhausted"];
     let prob: f64 = p["probability"].to_string().parse().unwrap();
     let count = c.policies[2].runs.iter().filter(|r| r.fund_exhausted).count();
     assert_eq!(prob, count as f64 / 20.0);
     let table = comparison_table(&c);
-    assert_eq!(table.lines().count(), 2 + c.policies.len());
-    assert!(table.lines().nth(1).unwrap().starts_with("es ") && table.contains("(base)"));
+    // Headline: title, header, a line per policy, the verdict; a blank line; then the
+    // detail: header, a line per policy, the legend.
+    assert_eq!(table.lines().count(), 3 + c.policies.len() + 1 + 2 + c.policies.len());
+    assert!(table.lines().nth(2).unwrap().starts_with("es ") && table.contains("(base)"));
+    assert!(table.contains("bd max of 20") && !table.contains("bd p99"), "{table}");
+    for (policy, ratio, _, _) in decision(&c) {
+        let (v, (lo, hi)) = ratio.map(|(v, ci)| (v, ci.unwrap())).unwrap();
+        assert!(lo <= v && v <= hi, "{policy}: {lo} {v} {hi}");
+        // Bad debt per 1,000 of margin, three significant digits, with the currency.
+        let shown = liqsim_report::human::significant(v * 1e3, 3);
+        assert!(table.contains(&format!("{shown} USD [")), "{policy}: {table}");
+    }
 }
 
 #[test]
 fn compare_page_draws_every_policy() {
     let c = comparison();
     let html = compare_html(&c);
-    assert_eq!(html.matches("<svg ").count(), 4);
-    assert_eq!(html.matches("class=\"box\"").count(), 4);
+    assert_eq!(html.matches("<svg ").count(), 5);
+    // Twenty seeds: every seed is a dot, no box hides how they split.
+    assert_eq!(html.matches("class=\"box\"").count(), 0);
+    assert!(html.contains("Which policy is safest per unit of margin locked"));
     for p in &c.policies {
         assert!(html.contains(&format!(">{}</text>", p.policy)), "{}", p.policy);
     }
@@ -410,31 +428,22 @@ fn compare_page_draws_every_policy() {
 }
 
 #[test]
-fn frontier_marks_exactly_the_non_dominated_points() {
+fn frontier_marks_exactly_the_points_no_other_beats_beyond_the_noise() {
     let points = sweep_points();
     let marked = mark_frontier(&points);
-    for (i, p) in points.iter().enumerate() {
-        let dominated = points.iter().any(|q| {
-            q.bad_debt_p99 <= p.bad_debt_p99
-                && q.mean_initial_margin <= p.mean_initial_margin
-                && (q.bad_debt_p99 < p.bad_debt_p99
-                    || q.mean_initial_margin < p.mean_initial_margin)
-        });
-        assert_eq!(marked[i], !dominated, "{}", p.label());
+    let series: Vec<(Vec<f64>, Vec<f64>)> =
+        points.iter().map(|p| (p.bad_debt_seeds.clone(), p.margin_seeds.clone())).collect();
+    assert_eq!(marked, liqsim_sweep::frontier_paired(&series));
+    // A point lower on both means does not dominate by itself: only beyond the noise.
+    let naive = liqsim_sweep::frontier(
+        &points.iter().map(|p| (p.bad_debt_mean, p.mean_initial_margin)).collect::<Vec<_>>(),
+    );
+    for (m, n) in marked.iter().zip(&naive) {
+        assert!(*m || !*n, "a point on the naive frontier is never dominated beyond the noise");
     }
     let on = marked.iter().filter(|m| **m).count();
     assert!(on >= 2 && on < points.len(), "the fixture has frontier and dominated points: {on}");
-    let mk = |risk: f64, cost: f64| SweepPoint {
-        params: vec![],
-        runs: 1,
-        bad_debt_p99: risk,
-        bad_debt_mean: risk,
-        mean_initial_margin: cost,
-        fund_exhaustion: 0.0,
-    };
-    let small = [mk(5.0, 1.0), mk(3.0, 2.0), mk(4.0, 3.0), mk(3.0, 2.0), mk(1.0, 6.0)];
-    assert_eq!(mark_frontier(&small), [true, true, false, true, true]);
-    let html = sweep_html("synthetic-crash", 20, &points);
+    let html = sweep_html("synthetic-crash", 20, "USD", &points);
     for (p, m) in points.iter().zip(&marked) {
         let label = format!(">{}</text>", p.short_label());
         assert_eq!(
@@ -453,7 +462,9 @@ fn sweep_point_summarizes_its_runs() {
     let runs = &c.policies[1].runs;
     let p = SweepPoint::from_runs(vec![("margin.policy".into(), "var".into())], runs).unwrap();
     let bad: Vec<f64> = runs.iter().map(|r| r.bad_debt.to_f64()).collect();
-    assert_eq!(p.bad_debt_p99, summarize(&bad).unwrap().p99);
+    let s = summarize(&bad).unwrap();
+    assert_eq!((p.bad_debt_mean, p.bad_debt_ci), (s.mean, s.ci95));
+    assert_eq!(p.bad_debt_tail, ("max of 20".to_string(), s.max));
     assert_eq!(p.label(), "margin.policy=var");
     assert!(SweepPoint::from_runs(vec![], &[]).is_none());
 }
@@ -526,8 +537,11 @@ fn write_fixtures() {
     std::fs::write(dir.join("compare.html"), compare_html(&c)).unwrap();
     std::fs::write(dir.join("comparison.csv"), comparison_csv(&c)).unwrap();
     std::fs::write(dir.join("comparison.json"), comparison_json(&c)).unwrap();
-    std::fs::write(dir.join("sweep.html"), sweep_html("synthetic-crash", 20, &sweep_points()))
-        .unwrap();
+    std::fs::write(
+        dir.join("sweep.html"),
+        sweep_html("synthetic-crash", 20, "USD", &sweep_points()),
+    )
+    .unwrap();
     write_run_dir(&dir.join("quickstart"), &quickstart().unwrap()).unwrap();
     for f in [
         "run/report.html",

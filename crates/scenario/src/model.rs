@@ -31,6 +31,8 @@ pub struct Scenario {
 
 #[derive(Debug, Clone)]
 pub struct Market {
+    /// What prices and money are quoted in (`USD`, `USDT`, ...): a label for reports.
+    pub quote_currency: String,
     /// First price of the run, in quote units (for a replay, the file's first close
     /// unless given).
     pub initial_price: f64,

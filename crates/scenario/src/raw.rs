@@ -37,6 +37,7 @@ pub struct RawScenario {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMarket {
+    pub quote_currency: Option<String>,
     pub initial_price: Option<f64>,
     pub tick_size: f64,
     pub lot_size: Option<f64>,

@@ -138,6 +138,7 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
     let l = &s.liquidation;
     Ok(SimConfig {
         name: s.name.clone(),
+        quote_currency: s.market.quote_currency.clone(),
         seed: s.seed,
         start_utc_ns: s.start_utc_ns,
         duration: s.duration,

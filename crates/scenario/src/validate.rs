@@ -130,6 +130,20 @@ fn money(value: f64, path: &str, range: Range) -> Result<Money> {
     Money::from_f64_exact(value).map_err(|e| e.at_key(path))
 }
 
+/// `market.quote_currency`: a short code printed beside every amount (default `USD`).
+fn quote_currency(text: Option<&str>) -> Result<String> {
+    let Some(text) = text else { return Ok("USD".into()) };
+    let code = text.trim();
+    if code.is_empty() || code.len() > 12 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(err(
+            "market.quote_currency",
+            format!("`{text}` is not a currency code"),
+            "1 to 12 ASCII letters or digits, e.g. \"USD\" or \"USDT\"",
+        ));
+    }
+    Ok(code.to_string())
+}
+
 pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
     let name = raw.name.trim().to_string();
     if name.is_empty() || name.len() > 100 {
@@ -329,6 +343,7 @@ fn option_smile(market: &Market, instruments: &[Instrument]) -> Result<()> {
 }
 
 fn market(raw: RawMarket, base_dir: &Path, run: SimDuration) -> Result<Market> {
+    let quote_currency = quote_currency(raw.quote_currency.as_deref())?;
     let tick_size = money(raw.tick_size, "market.tick_size", Range::positive_up_to(1e6))?;
     if tick_size.micros() <= 0 {
         return Err(err(
@@ -404,6 +419,7 @@ fn market(raw: RawMarket, base_dir: &Path, run: SimDuration) -> Result<Market> {
     let minute = SimDuration::from_secs(60);
     let day = SimDuration::from_secs(86_400);
     Ok(Market {
+        quote_currency,
         initial_price,
         contract,
         step,

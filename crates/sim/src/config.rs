@@ -10,6 +10,8 @@ use liqsim_risk::PolicyConfig;
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     pub name: String,
+    /// What prices and money are quoted in; reports name it, the kernel never reads it.
+    pub quote_currency: String,
     pub seed: u64,
     /// When simulated time zero is, in UTC nanoseconds since 1970-01-01T00:00:00Z (a
     /// replay's first row, or the scenario's `start`); the kernel never reads it, the

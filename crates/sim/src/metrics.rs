@@ -48,6 +48,8 @@ pub struct RecorderConfig {
 pub struct Recorder {
     config: RecorderConfig,
     open: SeriesRow,
+    /// The fund's lowest balance since the last sample, when it changed in between.
+    interval_fund_low: Option<Money>,
     rows: Vec<SeriesRow>,
     log: Vec<LiquidationRow>,
     records: Vec<LiquidationRecord>,
@@ -81,6 +83,7 @@ impl Recorder {
         Recorder {
             config,
             open: SeriesRow::default(),
+            interval_fund_low: None,
             rows: Vec::new(),
             log: Vec::new(),
             records: Vec::new(),
@@ -299,6 +302,7 @@ impl Recorder {
     pub fn on_fund(&mut self, time: SimTime, balance: Money) {
         self.fund_last = balance;
         self.fund_min = self.fund_min.min(balance);
+        self.interval_fund_low = Some(self.interval_fund_low.map_or(balance, |l| l.min(balance)));
         if !balance.is_positive() && self.config.start_fund.is_positive() {
             self.fund_exhausted.get_or_insert(time);
         }
@@ -315,6 +319,8 @@ impl Recorder {
         row.depth_1pct = s.depth_1pct;
         row.open_interest = s.open_interest;
         row.insurance_fund = s.insurance_fund;
+        row.insurance_fund_low =
+            self.interval_fund_low.take().map_or(s.insurance_fund, |l| l.min(s.insurance_fund));
         // Fees flow into the fund between the kernel's on_fund calls: the end balance
         // and the minimum must see them too.
         self.fund_last = s.insurance_fund;
@@ -362,6 +368,7 @@ impl Recorder {
             && self.unpaid.micros() == 0;
         Ok(Outcome {
             scenario: run.scenario,
+            quote_currency: run.quote_currency,
             seed: run.seed,
             start_utc_ns: run.start_utc_ns,
             policy: run.policy,
@@ -411,6 +418,7 @@ impl Recorder {
 #[derive(Debug, Clone)]
 pub struct RunFacts {
     pub scenario: String,
+    pub quote_currency: String,
     pub seed: u64,
     pub start_utc_ns: Option<u64>,
     pub policy: String,
@@ -480,6 +488,7 @@ mod tests {
     fn facts() -> RunFacts {
         RunFacts {
             scenario: "s".into(),
+            quote_currency: "USD".into(),
             seed: 1,
             start_utc_ns: None,
             policy: "es".into(),
@@ -543,6 +552,27 @@ mod tests {
         assert_eq!(o.margin.peak_initial, m(400));
         assert_eq!(o.margin.pre_stress_initial, m(100));
         assert_eq!(o.liquidation_log.iter().map(|l| l.depth).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_dip_inside_an_interval_is_kept_though_the_sample_missed_it() {
+        let mut r = Recorder::new(RecorderConfig {
+            start_fund: m(1000),
+            first_shock: None,
+            cascade: CascadeConfig::default(),
+        });
+        r.sample(snapshot(60, 1000, 100)).unwrap();
+        // Paid down to 3 at 70 s, refilled to 900 by fees before the 120 s sample.
+        r.on_fund(t(70), m(3));
+        r.on_fund(t(90), m(500));
+        r.sample(snapshot(120, 900, 100)).unwrap();
+        r.sample(snapshot(180, 950, 100)).unwrap();
+        let o = r.finish(facts()).unwrap();
+        let low: Vec<Money> = o.series.iter().map(|row| row.insurance_fund_low).collect();
+        let end: Vec<Money> = o.series.iter().map(|row| row.insurance_fund).collect();
+        assert_eq!(end, [m(1000), m(900), m(950)]);
+        assert_eq!(low, [m(1000), m(3), m(950)]);
+        assert_eq!(o.insurance_fund.min, m(3));
     }
 
     #[test]

@@ -11,6 +11,8 @@ use liqsim_core::{Money, SimDuration, SimTime};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub scenario: String,
+    /// What prices and money are quoted in (`USD`, `USDT`, ...), for reports.
+    pub quote_currency: String,
     pub seed: u64,
     /// Simulated time zero in UTC nanoseconds since 1970-01-01T00:00:00Z, when the run is
     /// dated (a replay, or a scenario with a `start`).
@@ -195,6 +197,9 @@ pub struct SeriesRow {
     /// Liquidated notional in the interval by cascade depth: 0 (exogenous), 1, 2, 3+.
     pub liquidated_by_depth: [Money; 4],
     pub insurance_fund: Money,
+    /// The fund's lowest balance at any moment of the interval (a sample at its end can
+    /// miss a dip the same interval recovered from).
+    pub insurance_fund_low: Money,
     /// Cumulative.
     pub bad_debt: Money,
     /// Cumulative.

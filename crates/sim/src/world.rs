@@ -387,6 +387,7 @@ impl World {
         let shocks = self.cfg.shocks.iter().map(shock_window).collect();
         let facts = RunFacts {
             scenario: self.cfg.name.clone(),
+            quote_currency: self.cfg.quote_currency.clone(),
             seed: self.cfg.seed,
             start_utc_ns: self.cfg.start_utc_ns,
             policy: self.margin.model.name().to_string(),

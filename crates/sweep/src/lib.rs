@@ -15,4 +15,4 @@ pub mod stats;
 
 pub use execute::execute;
 pub use plan::{GridAxis, RunSpec, Shard, expand};
-pub use stats::{Summary, frontier, summarize};
+pub use stats::{Summary, frontier, frontier_paired, summarize};
