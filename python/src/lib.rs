@@ -9,7 +9,7 @@ use liqsim_sim::{EventLog, Outcome};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Bad input (exit code 2 on the command line) is a `ValueError`, anything else a
 /// `RuntimeError`; the message is the command line's, naming file, line and key.
@@ -34,7 +34,7 @@ fn overrides(set: &[String], seed: Option<u64>, policy: Option<&str>) -> Vec<Str
 }
 
 fn simulate(
-    path: &PathBuf,
+    path: &Path,
     overrides: &[String],
     keep_log: bool,
 ) -> Result<(Outcome, Option<EventLog>), Error> {
@@ -61,6 +61,9 @@ fn ipc(batches: &[RecordBatch]) -> Result<Vec<u8>, Error> {
 }
 
 /// Runs one scenario: (summary JSON, digest, [(log name, Arrow IPC bytes)]).
+/// The summary as JSON, the digest, and each log by name as Arrow IPC bytes.
+type RunResult<'py> = (String, String, Vec<(String, Bound<'py, PyBytes>)>);
+
 #[pyfunction]
 #[pyo3(signature = (path, seed=None, policy=None, set=Vec::new(), logs=true))]
 fn run<'py>(
@@ -70,7 +73,7 @@ fn run<'py>(
     policy: Option<String>,
     set: Vec<String>,
     logs: bool,
-) -> PyResult<(String, String, Vec<(String, Bound<'py, PyBytes>)>)> {
+) -> PyResult<RunResult<'py>> {
     let overrides = overrides(&set, seed, policy.as_deref());
     let (outcome, log) = simulate(&path, &overrides, logs).map_err(to_py)?;
     let mut tables = Vec::new();
@@ -83,7 +86,7 @@ fn run<'py>(
 }
 
 /// Runs `jobs` (the overrides of each run) on `threads` workers, in input order.
-fn run_all(path: &PathBuf, jobs: &[Vec<String>], threads: usize) -> Result<Vec<Outcome>, Error> {
+fn run_all(path: &Path, jobs: &[Vec<String>], threads: usize) -> Result<Vec<Outcome>, Error> {
     liqsim_sweep::execute(
         jobs,
         threads,
@@ -135,32 +138,21 @@ fn sweep<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let base = liqsim_scenario::load(&path, &set).map_err(to_py)?;
-    // Points in row-major order (the last axis fastest), seeds fastest of all.
-    let mut points: Vec<Vec<String>> = vec![Vec::new()];
-    for (_, values) in &grid {
-        points = points
-            .iter()
-            .flat_map(|p| {
-                values.iter().map(move |v| {
-                    let mut q = p.clone();
-                    q.push(v.clone());
-                    q
-                })
-            })
-            .collect();
-    }
-    let mut jobs = Vec::new();
-    let mut columns: Vec<Vec<String>> = vec![Vec::new(); grid.len()];
-    for point in &points {
-        for i in 0..seeds {
-            let mut o = set.clone();
-            for ((key, _), value) in grid.iter().zip(point) {
-                o.push(format!("{key}={value}"));
-            }
-            jobs.push(overrides(&o, Some(base.seed.wrapping_add(i)), None));
-            for (column, value) in columns.iter_mut().zip(point) {
-                column.push(value.clone());
-            }
+    let axes: Vec<liqsim_sweep::GridAxis> = grid
+        .iter()
+        .map(|(key, values)| liqsim_sweep::GridAxis { key: key.clone(), values: values.clone() })
+        .collect();
+    let seeds: Vec<u64> = (0..seeds).map(|i| base.seed.wrapping_add(i)).collect();
+    // The CLI's order: grid points row-major (the last axis fastest), seeds fastest of all.
+    let specs = liqsim_sweep::expand(&axes, &seeds).map_err(to_py)?;
+    let mut jobs = Vec::with_capacity(specs.len());
+    let mut columns: Vec<Vec<String>> = vec![Vec::with_capacity(specs.len()); grid.len()];
+    for spec in &specs {
+        let mut o = set.clone();
+        o.extend(spec.overrides.iter().map(|(key, value)| format!("{key}={value}")));
+        jobs.push(overrides(&o, Some(spec.seed), None));
+        for (column, (_, value)) in columns.iter_mut().zip(&spec.overrides) {
+            column.push(value.clone());
         }
     }
     let runs = run_all(&path, &jobs, threads_or_all(threads)).map_err(to_py)?;
