@@ -57,16 +57,18 @@ pub fn money_f64(v: f64, currency: &str) -> String {
     format!("{} {currency}", fixed(v, 2))
 }
 
+/// The suffixes of large figures, largest first: the one table behind cards, tables and
+/// chart axes, so a figure reads `21.1B` in a card and on the axis beside it.
+pub const SUFFIXES: [(f64, &str); 4] = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")];
+
 /// A large figure in three significant digits with K, M, B or T: `21.1B`, `950K`, `12.5`.
 pub fn compact(v: f64) -> String {
     if !v.is_finite() {
         return "n/a".into();
     }
     let abs = v.abs();
-    let (scale, suffix) = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
-        .into_iter()
-        .find(|&(s, _)| abs >= s * 0.9995)
-        .unwrap_or((1.0, ""));
+    let (scale, suffix) =
+        SUFFIXES.into_iter().find(|&(s, _)| abs >= s * 0.9995).unwrap_or((1.0, ""));
     let x = v / scale;
     let whole = suffix.is_empty() && abs == abs.round();
     let decimals = if whole || x.abs() >= 99.95 {

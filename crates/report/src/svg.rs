@@ -13,6 +13,7 @@
 //! Known limitations: label collisions are avoided only by choosing few ticks (about
 //! six a axis); long scatter labels may overlap when points are close.
 
+use crate::human;
 use std::fmt::Write as _;
 
 /// The chart palette (colour-blind safe, Okabe-Ito).
@@ -81,22 +82,18 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Tick text for a value on an axis whose ticks are `step` apart: thousands as `k`,
-/// millions as `M`, billions as `G`, with only the decimals the step needs.
+/// Tick text for a value on an axis whose ticks are `step` apart, with the suffixes of
+/// [`human::SUFFIXES`] (K, M, B, T, as the cards beside the chart print them) and only
+/// the decimals the step needs.
 pub fn format_tick(v: f64, step: f64) -> String {
     if v.abs() < step.abs() * 1e-9 || v == 0.0 {
         return "0".into();
     }
     let abs = v.abs().max(step.abs());
-    let (scale, suffix) = if abs >= 1e9 {
-        (1e9, "G")
-    } else if abs >= 1e6 {
-        (1e6, "M")
-    } else if abs >= 1e4 {
-        (1e3, "k")
-    } else {
-        (1.0, "")
-    };
+    // Thousands take a suffix only from 10,000: an axis up to 8,000 reads better in
+    // whole numbers than in 2.0K steps.
+    let (scale, suffix) =
+        human::SUFFIXES.into_iter().find(|&(s, _)| abs >= s.max(1e4)).unwrap_or((1.0, ""));
     let scaled_step = step.abs() / scale;
     // The fewest decimals that write the step exactly (0.5 -> 1, 0.25 -> 2, 20 -> 0).
     let decimals = (0..6)
@@ -924,7 +921,8 @@ mod tests {
 
     #[test]
     fn tick_text_is_short_and_exact_to_the_step() {
-        assert_eq!(format_tick(60_000.0, 2_000.0), "60k");
+        assert_eq!(format_tick(60_000.0, 2_000.0), "60K");
+        assert_eq!(format_tick(8_000.0, 2_000.0), "8000");
         assert_eq!(format_tick(1_500_000.0, 500_000.0), "1.5M");
         assert_eq!(format_tick(2_000_000.0, 500_000.0), "2.0M");
         assert_eq!(format_tick(2_000_000.0, 250_000.0), "2.00M");
@@ -935,7 +933,8 @@ mod tests {
         assert_eq!(format_tick(-0.0, 0.5), "0");
         assert_eq!(format_tick(0.0, 500_000.0), "0");
         assert_eq!(format_tick(120.0, 20.0), "120");
-        assert_eq!(format_tick(3e9, 1e9), "3G");
+        assert_eq!(format_tick(3e9, 1e9), "3B");
+        assert_eq!(format_tick(2.5e12, 5e11), "2.5T");
     }
 
     #[test]
