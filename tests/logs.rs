@@ -91,6 +91,26 @@ fn parquet_logs_agree_with_the_summary() {
     let start = summary["insurance_fund"]["start"].as_f64().unwrap();
     assert!((start + changes - end).abs() < 1e-3, "changes add up to the fund's move");
 
+    // Each interval's low is the lowest balance the fund log saw in it (or the sampled
+    // balance at its end, when that is lower or nothing moved the fund in between).
+    let (fund_time, series_time) = (f64s(&fund, "time_s"), f64s(&series, "time_s"));
+    let (sampled, low) = (f64s(&series, "insurance_fund"), f64s(&series, "insurance_fund_low"));
+    let mut dipped = 0;
+    let mut from = f64::NEG_INFINITY;
+    for (i, &to) in series_time.iter().enumerate() {
+        assert!(low[i] <= sampled[i], "row {i}: low {} above the fund {}", low[i], sampled[i]);
+        let logged = fund_time
+            .iter()
+            .zip(&balance)
+            .filter(|(t, _)| **t > from && **t <= to)
+            .map(|(_, b)| *b)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(low[i], logged.min(sampled[i]), "row {i} ({from} s, {to} s]");
+        dipped += usize::from(low[i] < sampled[i]);
+        from = to;
+    }
+    assert!(dipped > 0, "the fund recovered within some interval: a sample alone misses it");
+
     let funding = read_parquet(&dir.join("funding.parquet"));
     assert_eq!(funding.num_rows(), 0, "no funding in a four-hour run with 8-hour funding");
     assert!(funding.column_by_name("rate").is_some(), "an empty log keeps its schema");

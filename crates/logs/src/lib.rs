@@ -168,6 +168,7 @@ pub fn timeseries(o: &Outcome, range: Range<usize>) -> Result<RecordBatch, Error
         c.money(name, rows.iter().map(|r| r.liquidated_by_depth[d]));
     }
     c.money("insurance_fund", rows.iter().map(|r| r.insurance_fund));
+    c.money("insurance_fund_low", rows.iter().map(|r| r.insurance_fund_low));
     c.money("bad_debt", rows.iter().map(|r| r.bad_debt));
     c.money("adl_notional", rows.iter().map(|r| r.adl_notional));
     c.money("socialized_loss", rows.iter().map(|r| r.socialized_loss));

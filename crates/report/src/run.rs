@@ -227,14 +227,16 @@ fn f6(x: f64) -> String {
 /// end of the interval in simulated seconds). Prices in quote units per base unit; money
 /// in quote units (exact decimals); `open_interest` in base units. Flows over the
 /// interval: `volume`, `liquidations_*`, `liquidated_*`. Stocks at the end of it:
-/// `insurance_fund`, cumulative `bad_debt`, `adl_notional`, `socialized_loss`,
+/// `insurance_fund`, `insurance_fund_low` (the fund's lowest balance at any moment of
+/// the interval, recorded as it happened: a dip the interval recovered from shows here
+/// and not in `insurance_fund`), cumulative `bad_debt`, `adl_notional`, `socialized_loss`,
 /// `margin_required`, `margin_held`, `accounts_below_maintenance`. `spread` is empty
 /// when a side of the book is empty; `utilization` is margin required / held (empty when
 /// nothing is held); cumulative `unpaid_loss` is the claim nobody paid, and `solvent`
 /// (true/false) says the fund is not negative and nothing is unpaid; `utc` is the end of
 /// the interval in UTC in a dated run (a replay, or a scenario with a `start`), empty
 /// otherwise.
-pub const SERIES_HEADER: [&str; 27] = [
+pub const SERIES_HEADER: [&str; 28] = [
     "time_s",
     "index_price",
     "mark",
@@ -252,6 +254,7 @@ pub const SERIES_HEADER: [&str; 27] = [
     "liquidated_depth2",
     "liquidated_depth3plus",
     "insurance_fund",
+    "insurance_fund_low",
     "bad_debt",
     "adl_notional",
     "socialized_loss",
@@ -291,6 +294,7 @@ pub fn timeseries_csv(o: &Outcome) -> String {
             r.liquidated_by_depth[2].to_string(),
             r.liquidated_by_depth[3].to_string(),
             r.insurance_fund.to_string(),
+            r.insurance_fund_low.to_string(),
             r.bad_debt.to_string(),
             r.adl_notional.to_string(),
             r.socialized_loss.to_string(),

@@ -157,6 +157,7 @@ fn timeseries_csv_has_a_row_per_interval_and_exact_money() {
     let col = |name: &str| SERIES_HEADER.iter().position(|h| *h == name).unwrap();
     for (r, s) in rows[1..].iter().zip(&o.series) {
         assert_eq!(r[col("insurance_fund")], s.insurance_fund.to_string());
+        assert_eq!(r[col("insurance_fund_low")], s.insurance_fund_low.to_string());
         assert_eq!(
             Money::from_decimal(&r[col("liquidated_depth3plus")]).unwrap(),
             s.liquidated_by_depth[3]
