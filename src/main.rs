@@ -145,6 +145,9 @@ mod tests_support {
             shocks: vec![],
             leverage_bands: vec![],
             options: Default::default(),
+            option_series: Vec::new(),
+            option_peak_time: None,
+            replay_volume: Vec::new(),
         }
     }
 

@@ -7,7 +7,8 @@
 //! - `timeseries`: one row per metrics interval (see `liqsim-report`'s `timeseries.csv`);
 //!   the index price is `index_price`, so no column is called `index`.
 //! - `liquidations`: one row per liquidation step, with its cause, cascade depth, fill
-//!   price, where the closed position went, the owner's group and its leverage.
+//!   price, where the closed position went, the owner's group and its leverage, and
+//!   whether the account was short an option (an option writer's liquidation).
 //! - `trades`: every fill in a book, with maker and taker, their groups, and whether the
 //!   taker's order was a liquidation's.
 //! - `forced_closes`: ADL and the other closes of a liquidation's opposing positions.
@@ -211,6 +212,7 @@ pub fn liquidations(o: &Outcome, range: Range<usize>) -> Result<RecordBatch, Err
     c.f64("adl", rows.iter().map(|r| r.adl));
     c.money("socialized", rows.iter().map(|r| r.socialized));
     c.money("shortfall", rows.iter().map(|r| r.shortfall));
+    c.bool("short_options", rows.iter().map(|r| r.short_options));
     c.finish()
 }
 

@@ -1,5 +1,6 @@
-//! Synthetic inputs for the report writers: a plausible 24-hour crash outcome, a policy
-//! comparison over 20 seeds and a 4 x 3 sweep grid.
+//! Synthetic inputs for the report writers: a plausible 24-hour crash outcome (and the
+//! same crash as a replay of an options market), a policy comparison over 20 seeds and a
+//! 4 x 3 sweep grid.
 //!
 //! They exist so the reports can be tested and looked at without running the kernel:
 //! unit tests, the browser test (`tests/browser/run.sh`) and examples use them. They
@@ -20,8 +21,8 @@ use liqsim_core::{Money, SimDuration, SimTime};
 use liqsim_sim::cascade::{CascadeConfig, Cause, LiquidationRecord, analyze};
 use liqsim_sim::{
     AdlTotals, CascadeSummary, FundFigures, LeverageBand, LiquidationRow, LiquidationTotals,
-    MarginFigures, OpenInterest, OpenInterestFigures, Outcome, SeriesRow, ShockKind, ShockWindow,
-    Side,
+    MarginFigures, OpenInterest, OpenInterestFigures, OptionKind, OptionSeriesFigures, Outcome,
+    SeriesRow, SeriesState, ShockKind, ShockWindow, Side, VolumeBar,
 };
 use std::collections::BTreeMap;
 
@@ -186,6 +187,7 @@ pub fn crash_outcome() -> Outcome {
             ),
             group: Some(1),
             leverage: 10.0 + f64::from(r.depth) * 5.0,
+            short_options: false,
         });
         records.push(LiquidationRecord {
             time: secs(r.t),
@@ -386,6 +388,9 @@ pub fn crash_outcome() -> Outcome {
             },
         ],
         options: Default::default(),
+        option_series: Vec::new(),
+        option_peak_time: None,
+        replay_volume: Vec::new(),
         leverage_bands: vec![
             LeverageBand {
                 from: 1.0,
@@ -405,6 +410,61 @@ pub fn crash_outcome() -> Outcome {
             },
         ],
     }
+}
+
+/// The crash as a replay of an options market: a chain of puts and calls at five strikes
+/// and two expiries (writers' open interest before the jump, repriced at it, partly
+/// closed after), every third liquidated account short an option, and the replayed
+/// market's traded volume per minute, spiking in the minutes after the jump.
+pub fn options_replay_outcome() -> Outcome {
+    let mut o = crash_outcome();
+    let shock = 2.0 * HOUR as f64;
+    for l in &mut o.liquidation_log {
+        l.short_options = l.account % 3 == 0;
+    }
+    let expiries = [7 * 24 * HOUR, 30 * 24 * HOUR];
+    for (e, &expiry) in expiries.iter().enumerate() {
+        for (k, strike) in [0.8, 0.9, 1.0, 1.1, 1.2].into_iter().enumerate() {
+            for kind in [OptionKind::Put, OptionKind::Call] {
+                let strike = 60_000.0 * strike;
+                let moneyness: f64 = if kind == OptionKind::Put {
+                    1.2 - strike / 60_000.0
+                } else {
+                    strike / 60_000.0 - 0.8
+                };
+                let units =
+                    40.0 * (1.0 - moneyness).max(0.1) * (1.0 + 0.5 * unit_hash(e as u64, k as u64));
+                let mark = |forward: f64| match kind {
+                    OptionKind::Put => (strike - forward).max(0.0) + 900.0 * (e as f64 + 1.0),
+                    OptionKind::Call => (forward - strike).max(0.0) + 900.0 * (e as f64 + 1.0),
+                };
+                let state = |open_interest: f64, forward: f64| SeriesState {
+                    open_interest,
+                    mark: mark(forward),
+                };
+                o.option_series.push(OptionSeriesFigures {
+                    kind,
+                    strike,
+                    expiry: SimTime::from_nanos(expiry * 1_000_000_000),
+                    pre_stress: state(units, crash_index(shock - 60.0)),
+                    peak: state(units, crash_index(shock + 1_800.0)),
+                    end: state(units * 0.6, crash_index(24.0 * HOUR as f64)),
+                });
+            }
+        }
+    }
+    o.option_peak_time = Some(secs(shock + 1_800.0));
+    o.replay_volume = (0..24 * 60)
+        .map(|m| {
+            let t = (m * 60) as f64;
+            let after = t - shock;
+            let spike = if after >= 0.0 { 40.0 * (-after / 2_400.0).exp() } else { 0.0 };
+            let volume = 2.0e6 * (1.0 + spike) * (0.7 + 0.6 * unit_hash(m, 11));
+            VolumeBar { start: secs(t), end: secs(t + 60.0), volume }
+        })
+        .collect();
+    o.scenario = "synthetic-options-replay".into();
+    o
 }
 
 /// A comparison of es, var, fixed and grid over 20 seeds: fixed locks the least margin

@@ -324,9 +324,10 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// the perpetual fetched; empty when none was closed), `shortfall` (its cost against
 /// `mark`, positive when worse), `group` (index of the owner's `[[agents]]` group; empty
 /// for the backstop), `leverage` (perpetual notional over equity at the trigger; empty at
-/// or below zero equity), `utc` (the time in UTC in a dated run: a replay, or a scenario
+/// or below zero equity), `short_options` (true when the account was short an option at
+/// the trigger: an option writer's liquidation), `utc` (the time in UTC in a dated run: a replay, or a scenario
 /// with a `start`; empty otherwise).
-pub const LIQUIDATIONS_HEADER: [&str; 23] = [
+pub const LIQUIDATIONS_HEADER: [&str; 24] = [
     "id",
     "time_s",
     "account",
@@ -349,6 +350,7 @@ pub const LIQUIDATIONS_HEADER: [&str; 23] = [
     "shortfall",
     "group",
     "leverage",
+    "short_options",
     "utc",
 ];
 
@@ -386,6 +388,7 @@ pub fn liquidations_csv(o: &Outcome) -> String {
             l.shortfall.to_string(),
             l.group.map(|g| g.to_string()).unwrap_or_default(),
             f6(l.leverage),
+            l.short_options.to_string(),
             utc(o, l.time),
         ];
         text.push_str(&fields.join(","));

@@ -12,6 +12,7 @@ use crate::metrics::Recorder;
 use crate::outcome::LiquidationRow;
 use liqsim_core::{Money, Price, Qty, Result, SimTime};
 use liqsim_exchange::AccountId;
+use liqsim_models::OptionKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimEvent {
@@ -73,6 +74,16 @@ pub enum SimEvent {
     /// The perpetual's open interest after a price step: base units, and notional at the
     /// mark.
     OpenInterest { units: f64, notional: Money },
+    /// An option series at a metrics sample: long open interest in base units and its
+    /// mark, with what the series is.
+    OptionSeries {
+        series: u16,
+        kind: OptionKind,
+        strike: f64,
+        expiry: SimTime,
+        open_interest: f64,
+        mark: f64,
+    },
 }
 
 impl Digest {
@@ -142,7 +153,8 @@ impl Digest {
             | SimEvent::Unpaid { .. }
             | SimEvent::OpenDeficit { .. }
             | SimEvent::FundInsufficient
-            | SimEvent::OpenInterest { .. } => {}
+            | SimEvent::OpenInterest { .. }
+            | SimEvent::OptionSeries { .. } => {}
         }
     }
 }

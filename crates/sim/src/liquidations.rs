@@ -150,6 +150,7 @@ impl Ctx<'_> {
         let now = self.now;
         let exchange = &self.venue.exchange;
         let equity = exchange.equity(a, mark)?;
+        let short_options = exchange.holdings(a).iter().any(|h| h.qty < 0);
         let leverage = if equity.is_positive() {
             exchange.notional(a, mark)?.to_f64() / equity.to_f64()
         } else {
@@ -208,6 +209,7 @@ impl Ctx<'_> {
             shortfall,
             group: self.population.member_of(a).map(|(gi, _)| gi as u32),
             leverage,
+            short_options,
         };
         self.observers.emit(now, SimEvent::Liquidation { row, closed: done.closed })?;
         Ok(Some(id))

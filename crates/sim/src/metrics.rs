@@ -75,6 +75,10 @@ pub struct Recorder {
     unpaid: Money,
     option_premium_volume: Money,
     option_settled: Money,
+    /// Each series as last sampled, with its pre-stress and peak states.
+    option_series: Vec<OptionSeriesFigures>,
+    option_peak_value: f64,
+    option_peak_time: Option<SimTime>,
 }
 
 impl Recorder {
@@ -107,6 +111,9 @@ impl Recorder {
             unpaid: Money::ZERO,
             option_premium_volume: Money::ZERO,
             option_settled: Money::ZERO,
+            option_series: Vec::new(),
+            option_peak_value: 0.0,
+            option_peak_time: None,
         }
     }
 
@@ -155,6 +162,32 @@ impl Recorder {
             }
             SimEvent::OpenInterest { units, notional } => {
                 self.on_open_interest(now, units, notional);
+                Ok(())
+            }
+            SimEvent::OptionSeries { series, kind, strike, expiry, open_interest, mark } => {
+                let state = SeriesState { open_interest, mark };
+                let i = usize::from(series);
+                let listed = self.option_series.len();
+                match self.option_series.get_mut(i) {
+                    Some(s) => s.end = state,
+                    // Series are listed once, at the start, in order: the table grows
+                    // at the first sample and never again.
+                    None if i == listed => {
+                        self.option_series.push(OptionSeriesFigures {
+                            kind,
+                            strike,
+                            expiry,
+                            pre_stress: state,
+                            peak: state,
+                            end: state,
+                        });
+                    }
+                    None => {
+                        return Err(Error::Internal(format!(
+                            "option series {series} out of order"
+                        )));
+                    }
+                }
                 Ok(())
             }
         }
@@ -341,6 +374,19 @@ impl Recorder {
         if before_shock || self.rows.is_empty() {
             self.pre_stress = Some(s.margin_required);
             self.rate_pre_stress = Some(s.initial_rate);
+            for series in &mut self.option_series {
+                series.pre_stress = series.end;
+            }
+        }
+        let chain_value: f64 = self.option_series.iter().map(|o| o.end.value()).sum();
+        if !self.option_series.is_empty()
+            && (self.option_peak_time.is_none() || chain_value > self.option_peak_value)
+        {
+            self.option_peak_value = chain_value;
+            self.option_peak_time = Some(s.time);
+            for series in &mut self.option_series {
+                series.peak = series.end;
+            }
         }
         self.rows.push(row);
         Ok(())
@@ -410,6 +456,9 @@ impl Recorder {
             shocks: run.shocks,
             leverage_bands: run.leverage_bands,
             options: run.options,
+            option_series: self.option_series,
+            option_peak_time: self.option_peak_time,
+            replay_volume: run.replay_volume,
         })
     }
 }
@@ -430,11 +479,13 @@ pub struct RunFacts {
     pub shocks: Vec<ShockWindow>,
     pub leverage_bands: Vec<crate::outcome::LeverageBand>,
     pub options: crate::outcome::OptionFigures,
+    pub replay_volume: Vec<VolumeBar>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use liqsim_models::OptionKind;
 
     fn t(s: u64) -> SimTime {
         SimTime::from_nanos(s * 1_000_000_000)
@@ -473,6 +524,7 @@ mod tests {
             shortfall: Money::from_micros(100_000),
             group: Some(0),
             leverage: 20.0,
+            short_options: false,
         }
     }
 
@@ -500,6 +552,7 @@ mod tests {
             shocks: vec![],
             leverage_bands: vec![],
             options: Default::default(),
+            replay_volume: Vec::new(),
         }
     }
 
@@ -626,5 +679,72 @@ mod tests {
         assert_eq!((oi.peak.units, oi.peak_time), (12.0, t(40)));
         assert_eq!((oi.trough.units, oi.trough.notional), (3.0, m(300)));
         assert_eq!((oi.end.units, oi.end.notional), (4.0, m(400)));
+    }
+
+    #[test]
+    fn option_series_keep_the_chain_before_the_shock_at_its_peak_value_and_at_the_end() {
+        let mut r = Recorder::new(RecorderConfig {
+            start_fund: m(1000),
+            first_shock: Some(t(60)),
+            cascade: CascadeConfig::default(),
+        });
+        // (time, put open interest and mark, call open interest and mark): the put's value
+        // peaks at 120 s (10 x 30 = 300 against 250 at 180 s) though its mark peaks later.
+        let samples = [
+            (60, (10.0, 5.0), (4.0, 2.0)),
+            (120, (10.0, 30.0), (4.0, 0.5)),
+            (180, (5.0, 50.0), (0.0, 0.1)),
+        ];
+        for (time, put, call) in samples {
+            for (series, kind, strike, (open_interest, mark)) in
+                [(0, OptionKind::Put, 90.0, put), (1, OptionKind::Call, 110.0, call)]
+            {
+                let event = SimEvent::OptionSeries {
+                    series,
+                    kind,
+                    strike,
+                    expiry: t(3_600),
+                    open_interest,
+                    mark,
+                };
+                r.on_event(t(time), event).unwrap();
+            }
+            r.sample(snapshot(time, 1000, 100)).unwrap();
+        }
+        let o = r.finish(facts()).unwrap();
+        let state = |open_interest, mark| SeriesState { open_interest, mark };
+        assert_eq!(o.option_series.len(), 2);
+        let (put, call) = (o.option_series[0], o.option_series[1]);
+        assert_eq!(
+            (put.kind, put.strike, call.kind, call.strike),
+            (OptionKind::Put, 90.0, OptionKind::Call, 110.0)
+        );
+        assert_eq!(o.option_peak_time, Some(t(120)));
+        assert_eq!(
+            (put.pre_stress, put.peak, put.end),
+            (state(10.0, 5.0), state(10.0, 30.0), state(5.0, 50.0))
+        );
+        assert_eq!(
+            (call.pre_stress, call.peak, call.end),
+            (state(4.0, 2.0), state(4.0, 0.5), state(0.0, 0.1))
+        );
+        // A series that skips the listing order is the kernel's bug, not a missing row.
+        let event = SimEvent::OptionSeries {
+            series: 3,
+            kind: OptionKind::Put,
+            strike: 1.0,
+            expiry: t(1),
+            open_interest: 0.0,
+            mark: 0.0,
+        };
+        assert!(
+            Recorder::new(RecorderConfig {
+                start_fund: m(1),
+                first_shock: None,
+                cascade: CascadeConfig::default(),
+            })
+            .on_event(t(1), event)
+            .is_err()
+        );
     }
 }

@@ -6,6 +6,8 @@
 
 use crate::cascade::Side;
 use liqsim_core::{Money, SimDuration, SimTime};
+// Re-exported so that readers of an outcome need not depend on the models crate.
+pub use liqsim_models::OptionKind;
 
 /// The outcome of one run of one scenario with one seed.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +57,54 @@ pub struct Outcome {
     /// position and how many of those were liquidated, per side.
     pub leverage_bands: Vec<LeverageBand>,
     pub options: OptionFigures,
+    /// Every option series of the chain in listing order (empty without one), with its
+    /// open interest and mark before the stress, when the chain was worth most, and at
+    /// the end.
+    pub option_series: Vec<OptionSeriesFigures>,
+    /// The sample at which the chain's open value (long open interest x mark, summed over
+    /// series) was highest: when the option writers owed the most.
+    pub option_peak_time: Option<SimTime>,
+    /// The replayed market's real traded volume per bar that starts within the run (the
+    /// replay file's `quote_volume`, else its `volume`); empty without a replay with
+    /// volumes.
+    pub replay_volume: Vec<VolumeBar>,
+}
+
+/// One option series and its state at three samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptionSeriesFigures {
+    pub kind: OptionKind,
+    pub strike: f64,
+    pub expiry: SimTime,
+    /// At the last sample before the first shock (the first sample without a shock): what
+    /// the writers had sold going into the stress.
+    pub pre_stress: SeriesState,
+    /// At [`Outcome::option_peak_time`].
+    pub peak: SeriesState,
+    /// At the last sample.
+    pub end: SeriesState,
+}
+
+/// A series' long open interest (base units) and mark (quote units per base unit).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SeriesState {
+    pub open_interest: f64,
+    pub mark: f64,
+}
+
+impl SeriesState {
+    /// What the open long positions are worth at the mark: what the writers owe.
+    pub fn value(&self) -> f64 {
+        self.open_interest * self.mark
+    }
+}
+
+/// A replayed bar's traded volume over `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VolumeBar {
+    pub start: SimTime,
+    pub end: SimTime,
+    pub volume: f64,
 }
 
 /// What the option chain did (all zero without one).
@@ -256,6 +306,8 @@ pub struct LiquidationRow {
     pub group: Option<u32>,
     /// Perpetual notional over equity at the trigger; infinite at or below zero equity.
     pub leverage: f64,
+    /// The account was short an option at the trigger (an option writer's liquidation).
+    pub short_options: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -30,7 +30,7 @@
 //! Known limitations (this version): one perpetual.
 
 use crate::check;
-use crate::config::SimConfig;
+use crate::config::{ProcessConfig, SimConfig};
 use crate::eventlog::EventLog;
 use crate::events::{Observers, SimEvent};
 use crate::liquidations::Liquidations;
@@ -38,14 +38,14 @@ use crate::margin::Margin;
 use crate::market::Market;
 use crate::metrics::{Recorder, RecorderConfig, RunFacts, Snapshot};
 use crate::options::OptionChain;
-use crate::outcome::{OptionFigures, Outcome, ShockKind, ShockWindow};
+use crate::outcome::{OptionFigures, Outcome, ShockKind, ShockWindow, VolumeBar};
 use crate::population::Population;
 use crate::quoting::Makers;
 use crate::traders::Traders;
 use crate::venue::Venue;
 use crate::{cascade::CascadeConfig, digest::Digest};
 use liqsim_book::Side;
-use liqsim_core::{EventQueue, Money, Qty, Result, SimTime};
+use liqsim_core::{Error, EventQueue, Money, Qty, Result, SimTime};
 use liqsim_exchange::{AccountId, Exchange, ExchangeConfig, MarginSchedule, Rates};
 use liqsim_models::Shock;
 use liqsim_risk::{MarginModel, MarketState};
@@ -281,6 +281,7 @@ impl World {
                 ctx.liquidate_all(liquidations)?;
             }
             Event::Sample => {
+                sample_options(&mut ctx)?;
                 sample(&mut ctx)?;
                 let next = ctx.now.plus(ctx.cfg.metrics_interval);
                 ctx.queue.push(next, PHASE_SAMPLE, Event::Sample);
@@ -399,6 +400,7 @@ impl World {
             shocks,
             leverage_bands: self.population.leverage_bands(),
             options,
+            replay_volume: replay_volume(&self.cfg),
         };
         let accounts = self.venue.exchange.accounts();
         let log = self.observers.log.take().map(|mut log| {
@@ -486,6 +488,45 @@ fn sample(ctx: &mut Ctx) -> Result<()> {
         accounts_below_maintenance: below,
         initial_rate: ctx.margin.model.schedule().small_position_initial(),
     })
+}
+
+/// Each option series' open interest and mark, for the recorder's option figures.
+fn sample_options(ctx: &mut Ctx) -> Result<()> {
+    let spec = ctx.cfg.spec;
+    for (s, series) in ctx.chain.series.iter().enumerate() {
+        let id = u16::try_from(s).map_err(|_| Error::overflow("series"))?;
+        let exchange = &ctx.venue.exchange;
+        let event = SimEvent::OptionSeries {
+            series: id,
+            kind: series.kind,
+            strike: series.strike,
+            expiry: series.expiry,
+            open_interest: spec.qty_to_f64(Qty::from_lots(exchange.option_open_interest(id))),
+            mark: spec.price_to_f64(exchange.option_mark(id)),
+        };
+        ctx.observers.emit(ctx.now, event)?;
+    }
+    Ok(())
+}
+
+/// The replayed bars' traded volumes that start within the run, each bar lasting until
+/// the next (the last as long as the one before it, as in the replay).
+fn replay_volume(cfg: &SimConfig) -> Vec<VolumeBar> {
+    let ProcessConfig::Replay(bars) = &cfg.process else { return Vec::new() };
+    let mut out = Vec::new();
+    for (k, (bar, &volume)) in bars.iter().zip(&cfg.activity).enumerate() {
+        if bar.time_ns >= cfg.duration.nanos() {
+            break;
+        }
+        let spacing = k.checked_sub(1).map_or(60_000_000_000, |j| bar.time_ns - bars[j].time_ns);
+        let end = bars.get(k + 1).map_or(bar.time_ns.saturating_add(spacing), |b| b.time_ns);
+        out.push(VolumeBar {
+            start: SimTime::from_nanos(bar.time_ns),
+            end: SimTime::from_nanos(end),
+            volume,
+        });
+    }
+    out
 }
 
 fn shock_window(shock: &Shock) -> ShockWindow {
