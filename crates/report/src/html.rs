@@ -18,7 +18,7 @@ use crate::human;
 use crate::run::{procyclicality, units};
 use crate::svg::{Axis, Chart, PALETTE, Swatch, downsample, escape, hhmm};
 use liqsim_core::Money;
-use liqsim_sim::{Outcome, ShockKind, Side};
+use liqsim_sim::{OptionKind, Outcome, SeriesState, ShockKind, Side};
 use std::fmt::Write as _;
 
 /// Most points drawn per line.
@@ -448,6 +448,261 @@ pub fn cascade_chart(o: &Outcome) -> Chart {
     c
 }
 
+/// Option series grouped by strike (the chain's expiries summed): one row per strike, in
+/// ascending order, with calls' and puts' states at the three moments the outcome keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrikeRow {
+    pub strike: f64,
+    /// `[before the stress, at the chain's peak value, at the end]`.
+    pub calls: [SeriesState; 3],
+    pub puts: [SeriesState; 3],
+}
+
+/// What [`option_strikes`] sums per strike: open interest, and the open positions'
+/// value at the mark (a state's `mark` is then that value, its `open_interest` the units).
+pub fn option_strikes(o: &Outcome) -> Vec<StrikeRow> {
+    let mut strikes: Vec<f64> = o.option_series.iter().map(|s| s.strike).collect();
+    strikes.sort_by(f64::total_cmp);
+    strikes.dedup();
+    strikes
+        .into_iter()
+        .map(|strike| {
+            let mut row = StrikeRow {
+                strike,
+                calls: [SeriesState::default(); 3],
+                puts: [SeriesState::default(); 3],
+            };
+            for s in o.option_series.iter().filter(|s| s.strike == strike) {
+                let side = if s.kind == OptionKind::Call { &mut row.calls } else { &mut row.puts };
+                for (sum, state) in side.iter_mut().zip([s.pre_stress, s.peak, s.end]) {
+                    sum.open_interest += state.open_interest;
+                    sum.mark += state.value();
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// When the outcome's pre-stress option state was taken: the last sample at or before
+/// the first shock, or the first sample without one (as the recorder keeps it).
+fn pre_stress_time(o: &Outcome) -> f64 {
+    let shock = o.shocks.iter().map(|s| s.start).min();
+    let rows = o.series.iter().map(|r| r.time);
+    let time = match shock {
+        Some(shock) => rows.rev().find(|t| *t <= shock),
+        None => None,
+    };
+    time.or_else(|| o.series.first().map(|r| r.time)).map_or(0.0, |t| t.as_seconds_f64())
+}
+
+/// The three moments of the option charts: (legend, colour).
+fn option_moments(o: &Outcome) -> [(String, &'static str); 3] {
+    let peak = o.option_peak_time.map_or(0.0, |t| t.as_seconds_f64());
+    [
+        (format!("before the stress ({})", clock(o, pre_stress_time(o))), "#9CC7E4"),
+        (format!("when the writers owed most ({})", clock(o, peak)), "#0072B2"),
+        (format!("end of run ({})", clock(o, o.duration.as_seconds_f64())), "#173A5E"),
+    ]
+}
+
+/// Open interest (`value` false) or the open positions' value at the mark (`value` true)
+/// by strike: calls above the axis, puts below, three bars a side per strike.
+///
+/// Why three moments and not only the end: a risk analyst needs the exposure the writers
+/// carried into the stress, what it was worth at the worst moment for them (the sample
+/// at which the chain's open value, what the writers owe, peaked) and what is left
+/// after the liquidations; the end alone hides the positions the stress closed, and the
+/// moment of the largest price drawdown misses a volatility spike that reprices the chain
+/// while the price stands still.
+pub fn option_chain_chart(o: &Outcome, value: bool) -> Chart {
+    let rows = option_strikes(o);
+    let pick = |s: &SeriesState| if value { s.mark } else { s.open_interest };
+    let top = rows.iter().flat_map(|r| r.calls.iter().map(pick)).fold(0.0, f64::max);
+    let bottom = rows.iter().flat_map(|r| r.puts.iter().map(pick)).fold(0.0, f64::max);
+    let mut expiries: Vec<u64> =
+        o.option_series.iter().map(|s| s.expiry.nanos() / 1_000_000_000).collect();
+    expiries.sort_unstable();
+    expiries.dedup();
+    let expiries: Vec<String> =
+        expiries.iter().map(|&e| liqsim_core::SimDuration::from_secs(e).to_string()).collect();
+    let (id, title, label) = if value {
+        (
+            "option-value",
+            "Options' premium by strike: value of the open positions at the mark",
+            format!("value at the mark ({})", o.quote_currency),
+        )
+    } else {
+        (
+            "option-open-interest",
+            "Option open interest by strike",
+            "open interest (base units)".into(),
+        )
+    };
+    let n = rows.len().max(1) as f64;
+    let x = Axis {
+        label: format!(
+            "strike ({} per base unit); expiries {} summed",
+            o.quote_currency,
+            expiries.join(", ")
+        ),
+        scale: crate::svg::Scale::Linear,
+        ticks: vec![-0.5, n - 0.5],
+        mirror: false,
+        utc_origin_ns: None,
+    };
+    let mut y = Axis::linear(&format!("{label}: calls ↑, puts ↓"), -bottom, top);
+    y.mirror = true;
+    let mut c = Chart::new(id, &format!("{title}: calls above the axis, puts below"), x, y)
+        .with_size(1200.0, 380.0);
+    let moments = option_moments(o);
+    for (name, color) in &moments {
+        c.legend(color, name, Swatch::Block);
+    }
+    let labels: Vec<(f64, String)> =
+        rows.iter().enumerate().map(|(i, r)| (i as f64, human::fixed(r.strike, 0))).collect();
+    c.category_labels(&labels);
+    let unit = if value { o.quote_currency.as_str() } else { "units" };
+    for (i, r) in rows.iter().enumerate() {
+        for (sign, states, kind) in [(1.0, &r.calls, "calls"), (-1.0, &r.puts, "puts")] {
+            for (m, (state, (name, color))) in states.iter().zip(&moments).enumerate() {
+                let v = pick(state);
+                if v <= 0.0 {
+                    continue;
+                }
+                let x0 = i as f64 - 0.39 + m as f64 * 0.26;
+                let tip = format!(
+                    "{kind} at {}, {name}: {} {unit}",
+                    human::fixed(r.strike, 0),
+                    human::fixed(v, if value { 2 } else { 3 })
+                );
+                c.bar(x0, x0 + 0.24, 0.0, sign * v, color, &tip);
+            }
+        }
+    }
+    c.hline(0.0, "#333");
+    if !o.liquidation_log.iter().any(|l| l.short_options) {
+        c.note = "no option writer was liquidated in this run".into();
+    }
+    c
+}
+
+/// Liquidations of accounts short an option, binned over the run: (bin start s, bin end
+/// s, count, notional).
+pub fn writer_liquidation_bins(o: &Outcome) -> (u64, Vec<(u64, u64, u64, Money)>) {
+    let duration = o.duration.nanos() / 1_000_000_000;
+    let width = bin_width_s(duration, MAX_BINS);
+    let bins = duration.div_ceil(width).max(1);
+    let mut out: Vec<(u64, u64, u64, Money)> =
+        (0..bins).map(|i| (i * width, (i + 1) * width, 0, Money::ZERO)).collect();
+    for l in o.liquidation_log.iter().filter(|l| l.short_options) {
+        let i = ((l.time.nanos() / 1_000_000_000) / width).min(bins - 1) as usize;
+        let bin = &mut out[i];
+        bin.2 += 1;
+        // Saturation only guards the chart; exact totals live in the CSV files.
+        bin.3 = Money::from_micros(bin.3.micros().saturating_add(l.notional.micros()));
+    }
+    (width, out)
+}
+
+pub fn writer_liquidation_chart(o: &Outcome) -> Chart {
+    let (width, bins) = writer_liquidation_bins(o);
+    let per =
+        if width.is_multiple_of(60) { format!("{} min", width / 60) } else { format!("{width} s") };
+    let top = bins.iter().map(|b| units(b.3)).fold(0.0, f64::max);
+    let most = bins.iter().map(|b| b.2).max().unwrap_or(0) as f64;
+    let mut c = Chart::new(
+        "option-writers",
+        &format!(
+            "Option writers liquidated: notional (bars) and count (line, right axis) per {per}"
+        ),
+        time_axis(o),
+        Axis::linear(&format!("notional per {per} ({})", o.quote_currency), 0.0, top),
+    )
+    .with_y2(Axis::linear(&format!("liquidations per {per}"), 0.0, most.max(1.0)));
+    shade_shocks(&mut c, o, true);
+    c.legend(PALETTE[2], "notional liquidated", Swatch::Block);
+    for &(x0, x1, n, m) in bins.iter().filter(|b| b.2 > 0) {
+        let title = format!(
+            "{} to {}: {}, {}",
+            clock(o, x0 as f64),
+            clock(o, x1 as f64),
+            human::plural(n, "liquidation", "liquidations"),
+            human::money(m, &o.quote_currency)
+        );
+        c.bar(x0 as f64, x1 as f64, 0.0, units(m), PALETTE[2], &title);
+    }
+    let counts: Vec<(f64, Option<f64>)> =
+        bins.iter().map(|b| ((b.0 + b.1) as f64 / 2.0, Some(b.2 as f64))).collect();
+    c.line("liquidations (count)", &downsample(&counts, MAX_POINTS), PALETTE[6], false, true);
+    c
+}
+
+/// Liquidations per minute over the run: (minute start s, count, notional), one entry
+/// per minute from the start to the end of the run.
+pub fn liquidations_per_minute(o: &Outcome) -> Vec<(u64, u64, Money)> {
+    let minutes = (o.duration.nanos() / 1_000_000_000).div_ceil(60).max(1);
+    let mut out: Vec<(u64, u64, Money)> = (0..minutes).map(|i| (i * 60, 0, Money::ZERO)).collect();
+    for l in &o.liquidation_log {
+        let i = ((l.time.nanos() / 1_000_000_000) / 60).min(minutes - 1) as usize;
+        out[i].1 += 1;
+        out[i].2 = Money::from_micros(out[i].2.micros().saturating_add(l.notional.micros()));
+    }
+    out
+}
+
+/// The replayed market's real traded volume per bar, drawn at each bar's middle.
+pub fn replay_volume_chart(o: &Outcome) -> Chart {
+    let points: Vec<(f64, Option<f64>)> = o
+        .replay_volume
+        .iter()
+        .map(|b| ((b.start.as_seconds_f64() + b.end.as_seconds_f64()) / 2.0, Some(b.volume)))
+        .collect();
+    let top = points.iter().filter_map(|p| p.1).fold(0.0, f64::max);
+    let mut c = Chart::new(
+        "replay-volume",
+        "The real market: traded volume per minute in the replayed file",
+        time_axis(o),
+        Axis::linear(&format!("traded per minute ({})", o.quote_currency), 0.0, top),
+    )
+    .with_size(1200.0, 300.0)
+    .with_y2_margin();
+    shade_shocks(&mut c, o, false);
+    c.line("real traded volume", &downsample(&points, MAX_POINTS), PALETTE[6], false, false);
+    c
+}
+
+/// The simulation's liquidations per minute on the same axis as [`replay_volume_chart`]:
+/// notional as bars, count as a line on the right axis.
+pub fn replay_liquidation_chart(o: &Outcome) -> Chart {
+    let minutes = liquidations_per_minute(o);
+    let top = minutes.iter().map(|m| units(m.2)).fold(0.0, f64::max);
+    let most = minutes.iter().map(|m| m.1).max().unwrap_or(0) as f64;
+    let mut c = Chart::new(
+        "replay-liquidations",
+        "The simulation: liquidations per minute, notional (bars) and count (line, right axis)",
+        time_axis(o),
+        Axis::linear(&format!("liquidated per minute ({})", o.quote_currency), 0.0, top),
+    )
+    .with_y2(Axis::linear("liquidations per minute", 0.0, most.max(1.0)))
+    .with_size(1200.0, 300.0);
+    shade_shocks(&mut c, o, false);
+    c.legend(PALETTE[0], "notional liquidated", Swatch::Block);
+    for &(start, n, m) in minutes.iter().filter(|m| m.1 > 0) {
+        let title = format!(
+            "{}: {}, {}",
+            clock(o, start as f64),
+            human::plural(n, "liquidation", "liquidations"),
+            human::money(m, &o.quote_currency)
+        );
+        c.bar(start as f64, start as f64 + 60.0, 0.0, units(m), PALETTE[0], &title);
+    }
+    let counts: Vec<(f64, Option<f64>)> =
+        minutes.iter().map(|m| (m.0 as f64 + 30.0, Some(m.1 as f64))).collect();
+    c.line("liquidations (count)", &downsample(&counts, MAX_POINTS), PALETTE[6], false, true);
+    c
+}
+
 pub use crate::human::group_thousands;
 
 /// `hh:mm` of simulated second `t`: UTC in a dated run, time since start otherwise.
@@ -564,6 +819,49 @@ pub fn panel(chart: &Chart, caption: &str) -> String {
 
 /// Every chart of the run report, in page order, with its caption.
 pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
+    run_panels(o)
+        .into_iter()
+        .flat_map(|(charts, caption)| charts.into_iter().map(move |c| (c, caption)))
+        .collect()
+}
+
+/// The run report's panels in page order: the charts drawn together, and their caption.
+/// An options run adds the chain and its writers' liquidations; a replay with traded
+/// volumes adds the real market's volume above the simulated liquidations.
+pub fn run_panels(o: &Outcome) -> Vec<(Vec<Chart>, &'static str)> {
+    let mut panels: Vec<(Vec<Chart>, &'static str)> =
+        base_charts(o).into_iter().map(|(c, caption)| (vec![c], caption)).collect();
+    if !o.replay_volume.is_empty() {
+        let mut charts = vec![replay_volume_chart(o)];
+        if o.liquidation_log.is_empty() {
+            charts[0].note = "no liquidation in the simulated run".into();
+        } else {
+            charts.push(replay_liquidation_chart(o));
+        }
+        panels.insert(
+            3,
+            (
+                charts,
+                "Above, what the real market traded each minute (the replayed file's quote volume, else its volume); below, what the simulation liquidated in the same minutes, on the same UTC axis. If the simulated cascade is timed like the real one, the liquidation bars rise in the minutes the real volume spikes; liquidations well before or after the spike mean the simulated market broke at another moment, or for another reason, than the real one.",
+            ),
+        );
+    }
+    if !o.option_series.is_empty() {
+        let charts = vec![option_chain_chart(o, false), option_chain_chart(o, true)];
+        let chain_caption = "Each strike has three bars a side: light, the positions written going into the stress; blue, when the chain's open value (what the writers owe) peaked; dark, what is left at the end. Calls above the axis, puts below; the chain's expiries are summed per strike. Premium that grows from light to blue at unchanged open interest is the stress repricing the writers' short options. Open interest that stays from blue to dark while writers were liquidated was taken over (by the backstop or opposing holders), not closed; open interest falls only when positions are closed or expire.";
+        panels.push((charts, chain_caption));
+        // Without a writer liquidated the chart would be empty: the chain's note says so.
+        if o.liquidation_log.iter().any(|l| l.short_options) {
+            panels.push((
+                vec![writer_liquidation_chart(o)],
+                "Liquidations of accounts short an option (writers), whatever else they held. Writers liquidated inside a volatility window before the price moved were closed by the repricing of their options, not by the move.",
+            ));
+        }
+    }
+    panels
+}
+
+fn base_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
     vec![
         (
             price_chart(o),
@@ -609,8 +907,12 @@ pub fn run_report_html(o: &Outcome) -> String {
         );
     }
     body.push_str("</div>\n");
-    for (chart, caption) in run_charts(o) {
-        body.push_str(&panel(&chart, caption));
+    for (charts, caption) in run_panels(o) {
+        body.push_str("<section class=\"panel\">\n");
+        for chart in &charts {
+            body.push_str(&chart.render());
+        }
+        let _ = writeln!(body, "<p>{}</p>\n</section>", escape(caption));
     }
     let subtitle = format!(
         "seed {} · margin policy <b>{}</b> · {} simulated{} · {} events · digest <code>{}</code> · money in {}",

@@ -352,6 +352,9 @@ pub struct Chart {
     /// test can tell an axis that leaves the data's range (a negative axis for data that
     /// never goes below zero).
     y_data: Option<(f64, f64)>,
+    /// Leave the right axis' margin without a right axis, so that this chart's plot area
+    /// lines up with a chart above or below it that has one.
+    reserve_y2: bool,
 }
 
 const LEFT: f64 = 78.0;
@@ -377,6 +380,7 @@ impl Chart {
             y_data: None,
             category: Vec::new(),
             marks: 0,
+            reserve_y2: false,
         }
     }
 
@@ -391,8 +395,15 @@ impl Chart {
         self
     }
 
+    /// The same plot area as a chart with a right axis, for charts stacked to share
+    /// their time axis.
+    pub fn with_y2_margin(mut self) -> Chart {
+        self.reserve_y2 = true;
+        self
+    }
+
     fn right(&self) -> f64 {
-        if self.y2.is_some() { RIGHT_WITH_Y2 } else { RIGHT }
+        if self.y2.is_some() || self.reserve_y2 { RIGHT_WITH_Y2 } else { RIGHT }
     }
 
     fn plot_w(&self) -> f64 {

@@ -4,14 +4,15 @@
 
 use liqsim_core::{Money, SimTime};
 use liqsim_report::compare::{METRICS, decision, five_numbers, safety_capital_points};
-use liqsim_report::fixtures::{comparison, crash_outcome, sweep_points};
+use liqsim_report::fixtures::{comparison, crash_outcome, options_replay_outcome, sweep_points};
 use liqsim_report::html::{
-    MAX_POINTS, cascade_points, crash_window, liquidation_bins, liquidation_bins_in, loss_series,
-    price_chart, price_series, run_charts,
+    MAX_POINTS, cascade_points, crash_window, liquidation_bins, liquidation_bins_in,
+    liquidations_per_minute, loss_series, option_chain_chart, option_strikes, price_chart,
+    price_series, run_charts, writer_liquidation_bins,
 };
 use liqsim_report::run::{LIQUIDATIONS_HEADER, RUN_FILES, SERIES_HEADER};
 use liqsim_report::*;
-use liqsim_sim::{Outcome, Side};
+use liqsim_sim::{OptionKind, OptionSeriesFigures, Outcome, SeriesState, Side};
 use liqsim_sweep::stats::summarize;
 use std::path::PathBuf;
 
@@ -544,14 +545,126 @@ fn write_fixtures() {
     )
     .unwrap();
     write_run_dir(&dir.join("quickstart"), &quickstart().unwrap()).unwrap();
+    write_run_dir(&dir.join("options-replay"), &options_replay_outcome()).unwrap();
     for f in [
         "run/report.html",
         "run/summary.json",
         "compare.html",
         "sweep.html",
         "quickstart/report.html",
+        "options-replay/report.html",
     ] {
         let len = std::fs::metadata(dir.join(f)).unwrap().len();
         assert!(len > 1_000, "{f}: {len} bytes");
     }
+}
+
+fn chart_ids(o: &Outcome) -> Vec<String> {
+    run_charts(o).into_iter().map(|(c, _)| c.id).collect()
+}
+
+/// The numbers after the last ": " of every bar's tooltip, and its text before.
+fn bar_tips(svg: &str) -> Vec<(String, f64)> {
+    svg.split("<rect class=\"bar\"")
+        .skip(1)
+        .map(|bar| {
+            let tip = bar.split("<title>").nth(1).unwrap().split("</title>").next().unwrap();
+            let (text, value) = tip.rsplit_once(": ").unwrap();
+            let value = value.split(' ').next().unwrap().replace(',', "");
+            (text.to_string(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_option_chain_is_the_outcomes_series_summed_by_strike() {
+    let o = options_replay_outcome();
+    let rows = option_strikes(&o);
+    assert_eq!(rows.len(), 5, "five strikes, two expiries each summed");
+    assert!(rows.windows(2).all(|w| w[0].strike < w[1].strike));
+    for (moment, pick) in [
+        (0, (|s: &OptionSeriesFigures| s.pre_stress) as fn(&OptionSeriesFigures) -> SeriesState),
+        (1, |s| s.peak),
+        (2, |s| s.end),
+    ] {
+        let units: f64 = o.option_series.iter().map(|s| pick(s).open_interest).sum();
+        let value: f64 = o.option_series.iter().map(|s| pick(s).value()).sum();
+        let drawn_units: f64 =
+            rows.iter().map(|r| r.calls[moment].open_interest + r.puts[moment].open_interest).sum();
+        let drawn_value: f64 =
+            rows.iter().map(|r| r.calls[moment].mark + r.puts[moment].mark).sum();
+        assert!((units - drawn_units).abs() < 1e-9 * units, "{moment}: {units} vs {drawn_units}");
+        assert!((value - drawn_value).abs() < 1e-9 * value, "{moment}: {value} vs {drawn_value}");
+    }
+    // Calls above the axis, puts below: every bar's tooltip names its side, and the calls'
+    // bars add up to the calls' open interest at the three moments (to the 3 decimals
+    // printed).
+    let svg = option_chain_chart(&o, false).render();
+    let tips = bar_tips(&svg);
+    assert_eq!(tips.len(), 5 * 2 * 3, "three moments a side per strike");
+    let calls: f64 = tips.iter().filter(|t| t.0.starts_with("calls")).map(|t| t.1).sum();
+    let expected: f64 = o
+        .option_series
+        .iter()
+        .filter(|s| s.kind == OptionKind::Call)
+        .map(|s| s.pre_stress.open_interest + s.peak.open_interest + s.end.open_interest)
+        .sum();
+    assert!((calls - expected).abs() < 15.0 * 5e-4, "{calls} vs {expected}");
+    let ids = chart_ids(&o);
+    for id in ["option-open-interest", "option-value", "option-writers"] {
+        assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
+    }
+    let plain = chart_ids(&crash_outcome());
+    assert!(!plain.iter().any(|i| i.starts_with("option") || i.starts_with("replay")), "{plain:?}");
+}
+
+#[test]
+fn writer_liquidations_are_those_of_accounts_short_an_option() {
+    let o = options_replay_outcome();
+    let flagged: Vec<_> = o.liquidation_log.iter().filter(|l| l.short_options).collect();
+    assert!(!flagged.is_empty() && flagged.len() < o.liquidation_log.len());
+    let (width, bins) = writer_liquidation_bins(&o);
+    assert_eq!(bins.len() as u64 * width, 86_400);
+    assert_eq!(bins.iter().map(|b| b.2).sum::<u64>(), flagged.len() as u64);
+    let notional: i64 = flagged.iter().map(|l| l.notional.micros()).sum();
+    assert_eq!(bins.iter().map(|b| b.3.micros()).sum::<i64>(), notional);
+    // Without a writer liquidated there is no chart to leave empty; the chain says so.
+    let mut calm = o.clone();
+    calm.liquidation_log.iter_mut().for_each(|l| l.short_options = false);
+    assert!(!chart_ids(&calm).iter().any(|i| i == "option-writers"));
+    assert_eq!(
+        option_chain_chart(&calm, false).note,
+        "no option writer was liquidated in this run"
+    );
+}
+
+#[test]
+fn a_replay_draws_the_real_volume_above_the_simulated_liquidations_in_utc() {
+    let o = options_replay_outcome();
+    let minutes = liquidations_per_minute(&o);
+    assert_eq!(minutes.len(), 24 * 60);
+    assert_eq!(minutes.iter().map(|m| m.1).sum::<u64>(), o.liquidations.count);
+    assert_eq!(minutes.iter().map(|m| m.2.micros()).sum::<i64>(), o.liquidations.notional.micros());
+    let charts = run_charts(&o);
+    let at = charts.iter().position(|(c, _)| c.id == "replay-volume").unwrap();
+    assert_eq!(charts[at + 1].0.id, "replay-liquidations");
+    // One minute is at the same pixel in both, though only the lower has a right axis.
+    for t in [0.0, 7_200.0, 86_400.0] {
+        assert_eq!(charts[at].0.px(t), charts[at + 1].0.px(t), "{t} s");
+    }
+    for (chart, _) in &charts[at..at + 2] {
+        let svg = chart.render();
+        assert!(
+            svg.contains(r#"data-x-scale="time""#) && svg.contains("time (UTC)"),
+            "{}",
+            chart.id
+        );
+        assert!(svg.contains("2020-03-12 "), "{}: the axis names the day", chart.id);
+    }
+    // The two share one panel, so the eye compares them on one axis.
+    let html = liqsim_report::html::run_report_html(&o);
+    let section = html.split("<section").find(|s| s.contains(r#"id="replay-volume""#)).unwrap();
+    assert!(section.contains(r#"id="replay-liquidations""#));
+    // No volume, no panel.
+    assert!(!chart_ids(&crash_outcome()).iter().any(|i| i == "replay-volume"));
 }
