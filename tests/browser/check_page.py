@@ -2,11 +2,12 @@
 """Checks one rendered report: its DOM (as Chromium serialized it), its screenshot and
 Chromium's log. Exits 1 with one line per problem.
 
-usage: check_page.py DOM_FILE PNG_FILE LOG_FILE MIN_CHARTS
+usage: check_page.py DOM_FILE PNG_FILE LOG_FILE MIN_CHARTS [REQUIRED_CHARTS]
 
 - every <svg class="chart"> must have drawn marks: lines (<path class="series">), bars,
   points or boxes, and no "no data" note;
-- at least MIN_CHARTS charts;
+- at least MIN_CHARTS charts, and every chart named in REQUIRED_CHARTS (ids separated
+  by commas; `id:utc` also requires a time axis in UTC: a replay's charts are dated);
 - the log must hold no console error or uncaught exception;
 - the screenshot must not be blank: more than 2% of its pixels differ from the most
   common colour (a PNG decoder from the standard library, no PIL needed);
@@ -77,11 +78,20 @@ def png_pixels(path):
 
 def main():
     dom_file, png_file, log_file, min_charts = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    required = [r for r in (sys.argv[5] if len(sys.argv) > 5 else "").split(",") if r]
     problems = []
     dom = open(dom_file, encoding="utf-8", errors="replace").read()
     charts = re.findall(r"<svg\b[^>]*class=\"chart\"[^>]*>.*?</svg>", dom, flags=re.S)
     if len(charts) < min_charts:
         problems.append(f"{len(charts)} charts in the page, expected at least {min_charts}")
+    by_id = {m.group(1): svg for svg in charts for m in [re.search(r'id="([^"]*)"', svg)] if m}
+    for want in required:
+        ident, _, flag = want.partition(":")
+        svg = by_id.get(ident)
+        if svg is None:
+            problems.append(f"chart `{ident}` is missing")
+        elif flag == "utc" and not ('data-x-scale="time"' in svg and "time (UTC)" in svg):
+            problems.append(f"chart `{ident}` has no UTC time axis")
     for svg in charts:
         ident = re.search(r'id="([^"]*)"', svg)
         name = ident.group(1) if ident else "?"

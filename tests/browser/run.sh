@@ -3,8 +3,10 @@
 # each in headless Chromium at 1,400 px, and fails if a page is blank, if any chart is
 # empty, if the browser logged a console error, if texts of a chart overlap or are cut,
 # if a table is wider than its card, if an axis leaves the data's range (a negative axis
-# for non-negative data) or if a drawn line is zero throughout (check_page.py lists the
-# checks). Screenshots are kept in target/report-screenshots/.
+# for non-negative data), if a drawn line is zero throughout, or if a page lacks a chart
+# it must have: the option chain and writers' liquidations of an options run, the real
+# volume beside the simulated liquidations of a replay on a UTC axis (check_page.py lists
+# the checks). Screenshots are kept in target/report-screenshots/.
 #
 # The reports come from crates/report's `write_fixtures` test: the synthetic crash run,
 # compare and sweep, and the quickstart scenario run by the kernel. When
@@ -44,18 +46,24 @@ rm -rf "$OUT" "$SHOTS"
 mkdir -p "$OUT" "$SHOTS"
 LIQSIM_REPORT_FIXTURES="$OUT" cargo test --quiet -p liqsim-report --test report write_fixtures
 
-# name, file, minimum number of charts, screenshot height (the whole page)
+# The charts an options run and a replay add to a run report (`:utc`: on a UTC axis).
+OPTION_CHARTS="option-open-interest,option-value,option-writers"
+REPLAY_CHARTS="replay-volume:utc,replay-liquidations:utc"
+
+# name, file, minimum number of charts, screenshot height (the whole page), and the
+# charts it must have (ids separated by commas, or -)
 PAGES=(
-    "run $OUT/run/report.html 7 3600"
-    "compare $OUT/compare.html 4 3000"
-    "sweep $OUT/sweep.html 1 1400"
-    "quickstart $OUT/quickstart/report.html 7 3600"
+    "run $OUT/run/report.html 7 3600 -"
+    "compare $OUT/compare.html 4 3000 -"
+    "sweep $OUT/sweep.html 1 1400 -"
+    "quickstart $OUT/quickstart/report.html 7 3600 -"
+    "options-replay $OUT/options-replay/report.html 12 5400 $OPTION_CHARTS,$REPLAY_CHARTS"
 )
 
 echo "== liqsim run scenarios/quickstart.toml --out"
 if cargo run --quiet -- run scenarios/quickstart.toml --out "$OUT/cli-quickstart" >/dev/null \
     && [ -f "$OUT/cli-quickstart/report.html" ]; then
-    PAGES+=("cli-quickstart $OUT/cli-quickstart/report.html 7 3600")
+    PAGES+=("cli-quickstart $OUT/cli-quickstart/report.html 7 3600 -")
 else
     echo "NOTE: liqsim run did not write report.html; the quickstart report checked is the one write_fixtures rendered"
 fi
@@ -63,16 +71,21 @@ fi
 echo "== liqsim run, compare and sweep on the bundled scenarios"
 LIQSIM="$ROOT/target/release/liqsim"
 cargo build --quiet --release
-for scenario in black-thursday-2020 options-gamma-squeeze jump-crash; do
+for run in "black-thursday-2020 9 4400 $REPLAY_CHARTS" \
+    "oct-2025-deleveraging 9 4400 $REPLAY_CHARTS" \
+    "options-gamma-squeeze 10 4800 $OPTION_CHARTS" \
+    "options-gap-risk 10 4800 $OPTION_CHARTS" \
+    "jump-crash 7 3600 -"; do
+    read -r scenario charts height required <<<"$run"
     "$LIQSIM" run "scenarios/$scenario.toml" --out "$OUT/cli-$scenario" >/dev/null
-    PAGES+=("cli-$scenario $OUT/cli-$scenario/report.html 7 3600")
+    PAGES+=("cli-$scenario $OUT/cli-$scenario/report.html $charts $height $required")
 done
 for scenario in quickstart jump-crash; do
     "$LIQSIM" compare "scenarios/$scenario.toml" --seeds 5 --out "$OUT/compare-$scenario" >/dev/null
-    PAGES+=("compare-$scenario $OUT/compare-$scenario/compare.html 5 3400")
+    PAGES+=("compare-$scenario $OUT/compare-$scenario/compare.html 5 3400 -")
     "$LIQSIM" sweep "scenarios/$scenario.toml" --grid "liquidation.fee=0.005,0.01" \
         --grid "margin.policy=es,fixed" --seeds 3 --out "$OUT/sweep-$scenario" >/dev/null
-    PAGES+=("sweep-$scenario $OUT/sweep-$scenario/sweep.html 1 1400")
+    PAGES+=("sweep-$scenario $OUT/sweep-$scenario/sweep.html 1 1400 -")
 done
 
 echo "== liqsim calibrate scenarios/oct-2025-deleveraging.toml (a short budget)"
@@ -85,12 +98,12 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
     echo "liqsim calibrate failed (exit $rc)" >&2
     exit 1
 fi
-PAGES+=("calibrate $OUT/calibrate/calibrate.html 2 1600")
+PAGES+=("calibrate $OUT/calibrate/calibrate.html 2 1600 -")
 
 echo "== liqsim target scenarios/quickstart.toml (two seeds, three steps)"
 cargo run --quiet -- target scenarios/quickstart.toml --bad-debt 1 --seeds 2 --steps 3 \
     --out "$OUT/target" >/dev/null
-PAGES+=("target $OUT/target/target.html 1 1000")
+PAGES+=("target $OUT/target/target.html 1 1000 -")
 
 chrome() {
     local profile
@@ -106,7 +119,8 @@ chrome() {
 
 failed=0
 for page in "${PAGES[@]}"; do
-    read -r name file min_charts height <<<"$page"
+    read -r name file min_charts height required <<<"$page"
+    if [ "$required" = "-" ]; then required=""; fi
     echo "== $name: $file"
     work="$OUT/browser-$name"
     mkdir -p "$work"
@@ -125,7 +139,7 @@ for page in "${PAGES[@]}"; do
         failed=1
         continue
     fi
-    if ! python3 tests/browser/check_page.py "$work/dom.html" "$SHOTS/$name.png" "$work/console.log" "$min_charts"; then
+    if ! python3 tests/browser/check_page.py "$work/dom.html" "$SHOTS/$name.png" "$work/console.log" "$min_charts" "$required"; then
         failed=1
     fi
 done
