@@ -145,6 +145,7 @@ mod tests_support {
             shocks: vec![],
             leverage_bands: vec![],
             options: Default::default(),
+            collateral: None,
         }
     }
 

@@ -386,6 +386,7 @@ pub fn crash_outcome() -> Outcome {
             },
         ],
         options: Default::default(),
+        collateral: None,
         leverage_bands: vec![
             LeverageBand {
                 from: 1.0,

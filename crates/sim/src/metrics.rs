@@ -75,6 +75,7 @@ pub struct Recorder {
     unpaid: Money,
     option_premium_volume: Money,
     option_settled: Money,
+    collateral: CollateralFigures,
 }
 
 impl Recorder {
@@ -107,6 +108,7 @@ impl Recorder {
             unpaid: Money::ZERO,
             option_premium_volume: Money::ZERO,
             option_settled: Money::ZERO,
+            collateral: CollateralFigures::default(),
         }
     }
 
@@ -155,6 +157,15 @@ impl Recorder {
             }
             SimEvent::OpenInterest { units, notional } => {
                 self.on_open_interest(now, units, notional);
+                Ok(())
+            }
+            SimEvent::Collateral { by_collateral, converted, bad_debt, .. } => {
+                let c = &mut self.collateral;
+                c.converted = c.converted.checked_add(converted)?;
+                if by_collateral {
+                    c.liquidations_by_collateral += 1;
+                    c.bad_debt_by_collateral = c.bad_debt_by_collateral.checked_add(bad_debt)?;
+                }
                 Ok(())
             }
         }
@@ -410,6 +421,14 @@ impl Recorder {
             shocks: run.shocks,
             leverage_bands: run.leverage_bands,
             options: run.options,
+            collateral: (!run.collateral_assets.is_empty()).then(|| CollateralFigures {
+                assets: run.collateral_assets,
+                liquidations_by_position: self
+                    .totals
+                    .count
+                    .saturating_sub(self.collateral.liquidations_by_collateral),
+                ..self.collateral
+            }),
         })
     }
 }
@@ -430,6 +449,8 @@ pub struct RunFacts {
     pub shocks: Vec<ShockWindow>,
     pub leverage_bands: Vec<crate::outcome::LeverageBand>,
     pub options: crate::outcome::OptionFigures,
+    /// The collateral assets' names (empty without collateral).
+    pub collateral_assets: Vec<String>,
 }
 
 #[cfg(test)]
@@ -500,6 +521,7 @@ mod tests {
             shocks: vec![],
             leverage_bands: vec![],
             options: Default::default(),
+            collateral_assets: vec![],
         }
     }
 
