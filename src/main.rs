@@ -148,6 +148,7 @@ mod tests_support {
             option_series: Vec::new(),
             option_peak_time: None,
             replay_volume: Vec::new(),
+            collateral: None,
         }
     }
 

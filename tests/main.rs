@@ -9,6 +9,7 @@ mod backtest;
 mod bad_input;
 mod calibrate;
 mod cascade;
+mod collateral;
 mod compare;
 mod extremes;
 mod fidelity;

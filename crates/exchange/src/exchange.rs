@@ -35,10 +35,22 @@
 //! P&L against the premium paid, kept per holding as a cost basis); ADL closes perpetual
 //! positions only, so it ranks by perpetual P&L.
 //!
+//! Collateral (`collateral.rs`): an account may hold collateral assets beside its quote
+//! cash. Its equity counts each at the venue's price less the asset's tiered haircut, so
+//! margin checks, order checks, ADL ranking, socialization and the bankruptcy price all
+//! see quote cash + haircut collateral value. The bankruptcy price then depends on the
+//! collateral's price too: [`Exchange::set_collateral_price`] re-keys every holder of the
+//! asset, O(holders) per price move as funding is O(positions); a safe region per account
+//! across instruments (issue 23, item 5) is what would remove that pass. A liquidated
+//! holder's collateral is converted to quote at the venue's price less the asset's
+//! liquidation discount ([`Exchange::convert_collateral`]), standing in for selling it
+//! into the collateral's own book, which this version does not model.
+//!
 //! Known limitations: one perpetual; ADL ranking and socialization are scans (ADL events
 //! are rare); free margin counts the perpetual's requirement only (option holders' is
 //! the kernel's margin policy).
 
+use crate::collateral::{self, AssetBook, AssetId, CollateralConfig};
 use crate::journal::{Book, Journal, Reason};
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
 pub use liqsim_risk::schedule::{Bracket, MarginSchedule, Rates};
@@ -89,6 +101,17 @@ pub struct Exchange {
     parents: BTreeMap<u32, AccountId>,
     /// The exchange's own liquidation engine, if it runs one.
     engine: Option<Engine>,
+    /// Collateral assets by [`AssetId`] with their venue prices; empty without collateral.
+    collateral: Vec<Collateral>,
+    /// Holders of an asset whose price moved, re-keyed one by one (kept between moves).
+    scratch: Vec<AccountId>,
+}
+
+#[derive(Debug, Clone)]
+struct Collateral {
+    config: CollateralConfig,
+    /// Quote per whole unit of the asset on the venue.
+    price: Money,
 }
 
 /// The exchange's liquidation engine: an account that takes over at the bankruptcy price
@@ -204,7 +227,118 @@ impl Exchange {
             option_holders: BTreeSet::new(),
             parents: BTreeMap::new(),
             engine: None,
+            collateral: Vec::new(),
+            scratch: Vec::new(),
         }
+    }
+
+    /// Lists a collateral asset at venue price `price` (quote per whole unit).
+    pub fn add_collateral(&mut self, config: CollateralConfig, price: Money) -> Result<AssetId> {
+        if price.is_negative() {
+            return Err(Error::Internal(format!("collateral price {price}")));
+        }
+        let id = self.ledger.add_asset()?;
+        self.collateral.push(Collateral { config, price });
+        Ok(id)
+    }
+
+    pub fn collateral_assets(&self) -> usize {
+        self.collateral.len()
+    }
+
+    pub fn collateral_config(&self, asset: AssetId) -> &CollateralConfig {
+        &self.collateral[usize::from(asset.0)].config
+    }
+
+    pub fn collateral_price(&self, asset: AssetId) -> Money {
+        self.collateral[usize::from(asset.0)].price
+    }
+
+    /// `a`'s balance of `asset` in the asset's micro-units.
+    pub fn collateral_units(&self, a: AccountId, asset: AssetId) -> i64 {
+        self.ledger.asset_balance(asset, AssetBook::Trader(a))
+    }
+
+    /// Units of `asset` deposited into `a` from outside.
+    pub fn deposit_collateral(&mut self, a: AccountId, asset: AssetId, units: i64) -> Result<()> {
+        self.index(a)?;
+        self.ledger.deposit_asset(asset, AssetBook::Trader(a), units)?;
+        self.rekey(a)
+    }
+
+    /// Moves the venue price of `asset` and re-keys its holders in the trigger index
+    /// (their bankruptcy prices moved with it). Returns the holders, by id, for the
+    /// caller's exact checks; they stay valid until the next call.
+    pub fn set_collateral_price(&mut self, asset: AssetId, price: Money) -> Result<&[AccountId]> {
+        if price.is_negative() {
+            return Err(Error::Internal(format!("collateral price {price}")));
+        }
+        self.collateral[usize::from(asset.0)].price = price;
+        let mut holders = std::mem::take(&mut self.scratch);
+        holders.clear();
+        holders.extend(self.ledger.asset(asset)?.holders());
+        for &a in &holders {
+            self.rekey(a)?;
+        }
+        self.scratch = holders;
+        Ok(&self.scratch)
+    }
+
+    /// Whether `a` holds any collateral asset.
+    pub fn holds_collateral(&self, a: AccountId) -> bool {
+        (0..self.collateral.len())
+            .any(|k| self.ledger.asset_balance(AssetId(k as u16), AssetBook::Trader(a)) != 0)
+    }
+
+    /// `a`'s collateral at the venue's prices less each asset's tiered haircut (see
+    /// `collateral.rs` for the roundings); zero without collateral.
+    pub fn collateral_value(&self, a: AccountId) -> Result<Money> {
+        let mut total = Money::ZERO;
+        for (k, c) in self.collateral.iter().enumerate() {
+            let units = self.ledger.asset_balance(AssetId(k as u16), AssetBook::Trader(a));
+            if units == 0 {
+                continue;
+            }
+            let value = collateral::value_of(units, c.price)?;
+            let counted = value.checked_sub(c.config.haircuts.haircut(value)?)?;
+            total = total.checked_add(counted)?;
+        }
+        Ok(total)
+    }
+
+    /// Converts all of `a`'s collateral to quote at the venue's price less each asset's
+    /// liquidation discount, through the collateral desk (two transfers per asset).
+    /// Returns the quote paid. Selling into each collateral's own book is a later step;
+    /// the discount stands in for its price impact.
+    pub fn convert_collateral(&mut self, a: AccountId) -> Result<Money> {
+        let mut paid = Money::ZERO;
+        for k in 0..self.collateral.len() {
+            let asset = AssetId(k as u16);
+            let units = self.ledger.asset_balance(asset, AssetBook::Trader(a));
+            if units == 0 {
+                continue;
+            }
+            let c = &self.collateral[k];
+            let proceeds =
+                collateral::conversion_proceeds(units, c.price, c.config.liquidation_discount)?;
+            self.ledger.convert(a, asset, units, proceeds)?;
+            paid = paid.checked_add(proceeds)?;
+        }
+        if paid != Money::ZERO || self.holds_collateral(a) {
+            self.rekey(a)?;
+        }
+        Ok(paid)
+    }
+
+    /// The quote cash of the collateral desk: minus what it has paid for the collateral
+    /// it holds.
+    pub fn collateral_desk(&self) -> Money {
+        self.ledger.balance(Book::CollateralDesk)
+    }
+
+    /// Haircut collateral value, skipped entirely when no asset is listed.
+    fn collateral_or_zero(&self, a: AccountId) -> Result<Money> {
+        if self.collateral.is_empty() { Ok(Money::ZERO) } else { self.collateral_value(a) }
     }
 
     /// Lists an option series priced at `mark`; returns its index.
@@ -531,10 +665,10 @@ impl Exchange {
         Qty::from_lots(self.long_open_interest)
     }
 
-    /// cash + position x mark + options at their marks.
+    /// cash + position x mark + options at their marks + haircut collateral value.
     pub fn equity(&self, a: AccountId, mark: Price) -> Result<Money> {
         let value = self.config.spec.notional(mark, self.position(a))?;
-        let equity = self.cash(a).checked_add(value)?;
+        let equity = self.cash(a).checked_add(value)?.checked_add(self.collateral_or_zero(a)?)?;
         if self.holdings.is_empty(a.0 as usize) {
             return Ok(equity);
         }
@@ -627,6 +761,7 @@ impl Exchange {
         let spec = self.config.spec;
         let options =
             if self.holdings.is_empty(a.0 as usize) { Money::ZERO } else { self.option_value(a)? };
+        let options = options.checked_add(self.collateral_or_zero(a)?)?;
         let fits = |n: i64| -> Result<bool> {
             let new = if buy { old + n } else { old - n };
             if new.abs() <= old.abs() && new.signum() * old.signum() >= 0 {
@@ -687,7 +822,8 @@ impl Exchange {
         }
         let v = self.config.spec.tick_lot_value().micros() as f64;
         let options = self.option_value(a).map_or(0.0, |m| m.micros() as f64);
-        Some(-(self.cash(a).micros() as f64 + options) / (q as f64 * v))
+        let collateral = self.collateral_or_zero(a).map_or(0.0, |m| m.micros() as f64);
+        Some(-(self.cash(a).micros() as f64 + options + collateral) / (q as f64 * v))
     }
 
     /// Settles a fill between `buyer` and `seller` at `price`; `buyer_is_taker` picks who
@@ -968,8 +1104,9 @@ impl Exchange {
         let v = self.config.spec.tick_lot_value().micros() as f64;
         let cash = self.cash(a).micros() as f64;
         let options = self.option_value(a).map_or(0.0, |m| m.micros() as f64);
+        let collateral = self.collateral_or_zero(a).map_or(0.0, |m| m.micros() as f64);
         let fund = self.insurance_fund().micros().max(0) as f64;
-        let p = -(cash + options + fund) / (q as f64 * v);
+        let p = -(cash + options + collateral + fund) / (q as f64 * v);
         let ticks = if q > 0 { p.ceil() + 1.0 } else { p.floor() - 1.0 };
         (ticks.is_finite() && ticks >= 1.0).then(|| Price::from_ticks(ticks as i64))
     }
@@ -981,6 +1118,10 @@ impl Exchange {
         let mut s = DebtSettlement::default();
         if !self.is_flat(a) {
             return Ok(s);
+        }
+        // A flat account owing quote while it holds collateral pays with it first.
+        if self.cash(a).is_negative() && !self.collateral.is_empty() && self.holds_collateral(a) {
+            self.convert_collateral(a)?;
         }
         s.debt = self.cash(a).checked_neg()?.max(Money::ZERO);
         if s.debt.is_positive() {
@@ -1192,7 +1333,8 @@ impl Exchange {
                 ),
             };
             let value = self.config.spec.notional(mark, Qty::from_lots(q))?;
-            let equity = self.cash(a).checked_add(value)?;
+            let equity =
+                self.cash(a).checked_add(value)?.checked_add(self.collateral_or_zero(a)?)?;
             required = required.checked_add(initial)?;
             held = held.checked_add(equity.max(Money::ZERO))?;
             below += u64::from(equity < maintenance);
@@ -1206,6 +1348,19 @@ impl Exchange {
         let error = self.ledger.conservation_error()?;
         if error != Money::ZERO {
             return Err(Error::Internal(format!("ledger: conservation error {error}")));
+        }
+        for k in 0..self.collateral.len() {
+            let asset = AssetId(k as u16);
+            let error = self.ledger.asset_conservation_error(asset)?;
+            if error != 0 {
+                return Err(Error::Internal(format!(
+                    "asset {} ledger: conservation error {error}",
+                    self.collateral[k].config.name
+                )));
+            }
+        }
+        if self.ledger.assets() != self.collateral.len() {
+            return Err(Error::Internal("asset ledgers out of step with collateral".into()));
         }
         let (long, short): (i64, i64) =
             self.qty.iter().fold((0, 0), |(l, s), &q| (l + q.max(0), s + (-q).max(0)));

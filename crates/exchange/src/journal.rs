@@ -16,12 +16,21 @@
 //!
 //! Conservation (checked exactly, [`Journal::conservation_error`]):
 //! sum(trader balances) + insurance fund + fee income + settlement + bad-debt claim
-//! = deposits - withdrawals.
+//! + collateral desk = deposits - withdrawals.
+//!
+//! Collateral assets (see `collateral.rs`) keep a ledger each beside the quote money,
+//! with their own deposits, withdrawals and conservation
+//! ([`Journal::asset_conservation_error`]). A conversion moves the asset from an account
+//! to the venue's collateral desk and quote from the desk to the account: the desk's
+//! quote balance is minus what it has paid for the collateral it holds. Asset movements
+//! are numbered and hashed in the same sequence as quote transfers; a journal without
+//! collateral never hashes one, so its digest is what it was before collateral existed.
 //!
 //! Ordering: transfers are numbered in the order they are made; the digest is FNV-1a
 //! (64 bit) over (sequence, from, to, amount, reason) of each transfer in that order, so
 //! two runs that move the same money in the same order have the same digest.
 
+use crate::collateral::{AssetBook, AssetId, AssetLedger};
 use crate::exchange::AccountId;
 use liqsim_core::{Error, Money, Result};
 
@@ -35,6 +44,8 @@ pub enum Book {
     Settlement,
     /// Negative by the losses that neither the fund, ADL nor socialization covered.
     BadDebt,
+    /// The venue's collateral desk: pays quote for the collateral it takes over.
+    CollateralDesk,
 }
 
 /// Why money moved.
@@ -59,6 +70,8 @@ pub enum Reason {
     MarginTransfer,
     /// The liquidation engine's result, once flat, settled with the fund that funds it.
     EngineSettlement,
+    /// Collateral sold to the collateral desk for quote (both legs).
+    Conversion,
 }
 
 impl Book {
@@ -69,6 +82,7 @@ impl Book {
             Book::FeeIncome => 2 << 40,
             Book::Settlement => 3 << 40,
             Book::BadDebt => 4 << 40,
+            Book::CollateralDesk => 5 << 40,
         }
     }
 }
@@ -80,6 +94,9 @@ pub struct Journal {
     fees: Money,
     settlement: Money,
     bad_debt: Money,
+    desk: Money,
+    /// One ledger per collateral asset, by [`AssetId`]; empty without collateral.
+    assets: Vec<AssetLedger>,
     /// Totals over every account, in micro-units: a thousand accounts of the largest
     /// deposit already pass i64, while each balance stays within it.
     deposits: i128,
@@ -114,6 +131,7 @@ impl Journal {
             Book::FeeIncome => self.fees,
             Book::Settlement => self.settlement,
             Book::BadDebt => self.bad_debt,
+            Book::CollateralDesk => self.desk,
         }
     }
 
@@ -127,6 +145,7 @@ impl Journal {
             Book::FeeIncome => Ok(&mut self.fees),
             Book::Settlement => Ok(&mut self.settlement),
             Book::BadDebt => Ok(&mut self.bad_debt),
+            Book::CollateralDesk => Ok(&mut self.desk),
         }
     }
 
@@ -195,6 +214,107 @@ impl Journal {
         Ok(())
     }
 
+    /// Lists a collateral asset with an empty ledger.
+    pub fn add_asset(&mut self) -> Result<AssetId> {
+        let id = u16::try_from(self.assets.len()).map_err(|_| Error::overflow("assets"))?;
+        self.assets.push(AssetLedger::default());
+        Ok(AssetId(id))
+    }
+
+    pub fn assets(&self) -> usize {
+        self.assets.len()
+    }
+
+    pub fn asset(&self, asset: AssetId) -> Result<&AssetLedger> {
+        self.assets
+            .get(usize::from(asset.0))
+            .ok_or_else(|| Error::Internal(format!("no asset {}", asset.0)))
+    }
+
+    fn asset_mut(&mut self, asset: AssetId) -> Result<&mut AssetLedger> {
+        self.assets
+            .get_mut(usize::from(asset.0))
+            .ok_or_else(|| Error::Internal(format!("no asset {}", asset.0)))
+    }
+
+    /// An account's balance of `asset` in its micro-units (zero for an unknown asset).
+    pub fn asset_balance(&self, asset: AssetId, book: AssetBook) -> i64 {
+        self.assets.get(usize::from(asset.0)).map_or(0, |l| l.balance(book))
+    }
+
+    fn hash_asset(&mut self, asset: AssetId, from: u64, to: u64, units: i64, reason: u64) {
+        self.transfers += 1;
+        // The asset rides above the reason, so no asset movement hashes like a quote one.
+        let tag = reason | ((u64::from(asset.0) + 1) << 32);
+        self.hash([self.transfers, from, to, units as u64, tag]);
+    }
+
+    fn asset_code(book: AssetBook) -> u64 {
+        match book {
+            AssetBook::Trader(a) => u64::from(a.0),
+            AssetBook::Desk => 6 << 40,
+        }
+    }
+
+    /// Units of `asset` entering from outside.
+    pub fn deposit_asset(&mut self, asset: AssetId, to: AssetBook, units: i64) -> Result<()> {
+        self.asset_mut(asset)?.deposit(to, units)?;
+        self.hash_asset(asset, u64::MAX, Self::asset_code(to), units, 0);
+        Ok(())
+    }
+
+    /// Units of `asset` leaving to the outside; never more than the balance.
+    pub fn withdraw_asset(&mut self, asset: AssetId, from: AssetBook, units: i64) -> Result<()> {
+        self.asset_mut(asset)?.withdraw(from, units)?;
+        self.hash_asset(asset, Self::asset_code(from), u64::MAX, units, 1);
+        Ok(())
+    }
+
+    /// Moves `units` of `asset` between two holders (never more than `from` holds); zero
+    /// is not recorded.
+    pub fn transfer_asset(
+        &mut self,
+        asset: AssetId,
+        from: AssetBook,
+        to: AssetBook,
+        units: i64,
+        reason: Reason,
+    ) -> Result<()> {
+        if units == 0 || from == to {
+            return Ok(());
+        }
+        self.asset_mut(asset)?.transfer(from, to, units)?;
+        self.hash_asset(asset, Self::asset_code(from), Self::asset_code(to), units, reason as u64);
+        Ok(())
+    }
+
+    /// Sells `units` of `account`'s `asset` to the collateral desk for `proceeds` of
+    /// quote: two transfers, each in its own ledger.
+    pub fn convert(
+        &mut self,
+        account: AccountId,
+        asset: AssetId,
+        units: i64,
+        proceeds: Money,
+    ) -> Result<()> {
+        if proceeds.is_negative() {
+            return Err(Error::Internal(format!("conversion proceeds {proceeds}")));
+        }
+        self.transfer_asset(
+            asset,
+            AssetBook::Trader(account),
+            AssetBook::Desk,
+            units,
+            Reason::Conversion,
+        )?;
+        self.transfer(Book::CollateralDesk, Book::Trader(account), proceeds, Reason::Conversion)
+    }
+
+    /// deposits - withdrawals - (holders + desk) of `asset`, in its micro-units.
+    pub fn asset_conservation_error(&self, asset: AssetId) -> Result<i128> {
+        Ok(self.asset(asset)?.conservation_error())
+    }
+
     pub fn transfers(&self) -> u64 {
         self.transfers
     }
@@ -220,7 +340,7 @@ impl Journal {
         let held: i128 = self
             .traders
             .iter()
-            .chain(&[self.fund, self.fees, self.settlement, self.bad_debt])
+            .chain(&[self.fund, self.fees, self.settlement, self.bad_debt, self.desk])
             .map(|m| i128::from(m.micros()))
             .sum();
         let error = self.deposits - self.withdrawals - held;
@@ -241,6 +361,7 @@ mod tests {
             2 => Book::InsuranceFund,
             3 => Book::FeeIncome,
             4 => Book::Settlement,
+            5 => Book::CollateralDesk,
             _ => Book::BadDebt,
         }
     }
@@ -290,7 +411,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_transfers_conserve(ops in prop::collection::vec((0u8..6, 0u8..6, -1_000_000i64..1_000_000), 0..200)) {
+        fn any_transfers_conserve(ops in prop::collection::vec((0u8..7, 0u8..7, -1_000_000i64..1_000_000), 0..200)) {
             let mut j = Journal::new(true);
             j.add_trader().unwrap();
             j.add_trader().unwrap();

@@ -9,16 +9,20 @@
 //! - [`liquidation`]: the liquidation engine and the whole loss waterfall (IOC orders
 //!   bounded at the bankruptcy price, backstop, fund, ADL, socialized loss, claim),
 //!   driven through a [`Host`] that owns the order books.
+//! - [`collateral`]: collateral assets beside the quote currency: a ledger per asset,
+//!   tiered haircuts, valuation and conversion at the venue's price.
 //! - [`journal`]: the one ledger: every money movement a transfer between named accounts
 //!   with a reason, exact conservation, and a digest over the sequence of transfers.
 //! - [`prices`]: the index (fundamental moved by a decaying impact of net perpetual
 //!   flow), mark price rules and the funding rate.
 
+pub mod collateral;
 pub mod exchange;
 pub mod journal;
 pub mod liquidation;
 pub mod prices;
 
+pub use collateral::{AssetBook, AssetId, CollateralConfig, HaircutBand, Haircuts};
 pub use exchange::*;
 pub use journal::{Book, Journal, Reason};
 pub use liquidation::{Host, Liquidated, LiquidationRules, Liquidator};

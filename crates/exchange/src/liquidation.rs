@@ -4,7 +4,10 @@
 //! to whatever the book could not take.
 //!
 //! For one account below maintenance, [`Liquidator::liquidate`]:
-//! 1. cancels its orders and lets the host close anything beside the perpetual (options);
+//! 1. cancels its orders and lets the host close anything beside the perpetual (options),
+//!    and converts its collateral to quote at the venue's price less each asset's
+//!    liquidation discount (the collateral desk buys it; selling into the collateral's
+//!    own book is a later step, for which the discount stands in);
 //! 2. sells (or buys back) the perpetual in chunks: all of it, or, when partial, a step
 //!    of the position at a time until initial margin is restored;
 //! 3. each chunk is an IOC order bounded at the bankruptcy price; a backstop, if
@@ -133,6 +136,8 @@ pub struct Liquidated {
     pub fund_paid: Money,
     pub socialized: Money,
     pub unpaid: Money,
+    /// Quote the collateral desk paid for the account's collateral.
+    pub converted: Money,
 }
 
 /// `taker` takes `lots` of `a`'s position (long when `long`) over at `bound`; returns the
@@ -224,6 +229,7 @@ impl Liquidator {
             fund_paid: Money::ZERO,
             socialized: Money::ZERO,
             unpaid: Money::ZERO,
+            converted: Money::ZERO,
         };
         if let Some((lots, notional, long)) = host.close_other_positions(a)? {
             done.long = long;
@@ -232,6 +238,9 @@ impl Liquidator {
         }
         let long = done.long;
         done.bankruptcy_price = host.exchange().bankruptcy_price(a).unwrap_or(f64::NAN);
+        if host.exchange().collateral_assets() > 0 {
+            done.converted = host.exchange().convert_collateral(a)?;
+        }
         let mut perpetual_closed = 0i64;
         loop {
             let exchange = host.exchange();

@@ -391,6 +391,7 @@ pub fn crash_outcome() -> Outcome {
         option_series: Vec::new(),
         option_peak_time: None,
         replay_volume: Vec::new(),
+        collateral: None,
         leverage_bands: vec![
             LeverageBand {
                 from: 1.0,

@@ -54,12 +54,14 @@ pub fn procyclicality(o: &Outcome) -> Option<f64> {
 /// pre_stress_rate, peak_rate, procyclicality (peak_rate over pre_stress_rate) }`, `first_liquidation_s`, `first_adl_s`, `fund_exhausted_s`,
 /// `series_rows`, `liquidation_rows`, `leverage_bands: [{ from, to, long_opened,
 /// long_liquidated, short_opened, short_liquidated }]` (`to` null for the open band),
-/// `options { series, premium_volume, settled, open_interest }`.
+/// `options { series, premium_volume, settled, open_interest }`; with collateral only,
+/// `collateral { assets, liquidations_by_collateral, liquidations_by_position,
+/// collateral_share (of the liquidations), bad_debt_by_collateral, converted }`.
 pub fn summary_json(o: &Outcome) -> String {
     let l = &o.liquidations;
     let oi = &o.open_interest;
     let c = &o.cascade;
-    Json::obj()
+    let json = Json::obj()
         .with("scenario", Json::str(&o.scenario))
         .with("seed", Json::int(o.seed))
         .with("policy", Json::str(&o.policy))
@@ -195,8 +197,26 @@ pub fn summary_json(o: &Outcome) -> String {
                 .with("premium_volume", Json::money(o.options.premium_volume))
                 .with("settled", Json::money(o.options.settled))
                 .with("open_interest", Json::fixed(o.options.open_interest, 6)),
-        )
-        .render()
+        );
+    match &o.collateral {
+        // A run without collateral prints exactly what it printed before collateral existed.
+        None => json.render(),
+        Some(c) => {
+            let total = c.liquidations_by_collateral + c.liquidations_by_position;
+            let share = (total > 0).then(|| c.liquidations_by_collateral as f64 / total as f64);
+            json.with(
+                "collateral",
+                Json::obj()
+                    .with("assets", Json::Array(c.assets.iter().map(|a| Json::str(a)).collect()))
+                    .with("liquidations_by_collateral", Json::int(c.liquidations_by_collateral))
+                    .with("liquidations_by_position", Json::int(c.liquidations_by_position))
+                    .with("collateral_share", Json::opt(share.map(|s| Json::fixed(s, 6))))
+                    .with("bad_debt_by_collateral", Json::money(c.bad_debt_by_collateral))
+                    .with("converted", Json::money(c.converted)),
+            )
+            .render()
+        }
+    }
 }
 
 /// `a / b` for positive `b`.

@@ -27,6 +27,21 @@ pub struct Scenario {
     pub insurance_fund_initial: Money,
     pub fees: Fees,
     pub agents: Vec<AgentGroup>,
+    /// Collateral assets beside the quote currency (none by default).
+    pub collateral: Vec<Collateral>,
+}
+
+/// A collateral asset: what share of each cross-margin trader's deposit it holds, its
+/// haircut bands (upper edge in quote, none for the last; rate), the discount at which a
+/// liquidated holder's balance is converted, and its venue price path.
+#[derive(Debug, Clone)]
+pub struct Collateral {
+    pub name: String,
+    pub share: f64,
+    pub haircuts: Vec<(Option<Money>, f64)>,
+    pub liquidation_discount: f64,
+    /// (time from the start, price), times strictly increasing, at least one point.
+    pub path: Vec<(SimDuration, f64)>,
 }
 
 #[derive(Debug, Clone)]

@@ -32,6 +32,39 @@ pub struct RawScenario {
     pub fees: Option<RawFees>,
     #[serde(default)]
     pub agents: Vec<RawAgents>,
+    #[serde(default)]
+    pub collateral: Vec<RawCollateral>,
+}
+
+/// `[[collateral]]`: an asset traders hold beside the quote currency.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCollateral {
+    pub name: Option<String>,
+    pub share: Option<f64>,
+    pub liquidation_discount: Option<f64>,
+    /// A constant venue price (instead of `path`).
+    pub price: Option<f64>,
+    #[serde(default)]
+    pub haircuts: Vec<RawHaircut>,
+    #[serde(default)]
+    pub path: Vec<RawPricePoint>,
+}
+
+/// `[[collateral.haircuts]]`: one band of the haircut schedule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHaircut {
+    pub up_to: Option<f64>,
+    pub rate: Option<f64>,
+}
+
+/// `[[collateral.path]]`: the venue price at a time from the start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricePoint {
+    pub at: String,
+    pub price: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

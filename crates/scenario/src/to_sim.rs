@@ -6,7 +6,7 @@
 
 use crate::model::{self, Instrument, Policy, Process, Scenario, ScenarioMethod};
 use liqsim_core::{Error, Result, SimTime};
-use liqsim_exchange::FundingConfig;
+use liqsim_exchange::{CollateralConfig, FundingConfig, HaircutBand, Haircuts};
 use liqsim_risk::linear::Measure;
 use liqsim_risk::{ApcConfig, PolicyConfig, ScenarioConfig, ScenarioSource};
 use liqsim_sim::config::*;
@@ -188,5 +188,22 @@ pub fn sim_config(s: &Scenario) -> Result<SimConfig> {
         insurance_fund: s.insurance_fund_initial,
         agents: s.agents.clone(),
         options,
+        collateral: s
+            .collateral
+            .iter()
+            .map(|c| {
+                let bands: Vec<HaircutBand> =
+                    c.haircuts.iter().map(|&(up_to, rate)| HaircutBand { up_to, rate }).collect();
+                Ok(CollateralSpec {
+                    config: CollateralConfig {
+                        name: c.name.clone(),
+                        haircuts: Haircuts::new(&bands)?,
+                        liquidation_discount: c.liquidation_discount,
+                    },
+                    share: c.share,
+                    path: c.path.clone(),
+                })
+            })
+            .collect::<Result<_>>()?,
     })
 }

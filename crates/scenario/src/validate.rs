@@ -231,7 +231,18 @@ pub fn validate(raw: RawScenario, base_dir: &Path) -> Result<Scenario> {
             ));
         }
     }
+    let collateral = collateral(raw.collateral)?;
+    if let Some(i) = agents.iter().position(|g| g.trader().is_some_and(|t| t.isolated))
+        && !collateral.is_empty()
+    {
+        return Err(err(
+            &format!("agents[{i}].margin_mode"),
+            "collateral is held by cross-margin traders only in this version",
+            "margin_mode = \"cross\" in a scenario with [[collateral]]",
+        ));
+    }
     Ok(Scenario {
+        collateral,
         name,
         description: raw.description.unwrap_or_default().trim().to_string(),
         seed,
@@ -604,6 +615,174 @@ fn process(raw: RawProcess, base_dir: &Path) -> Result<Process> {
             }
         }
     })
+}
+
+/// Collateral assets may hold at most this many haircut bands and price points.
+const MAX_HAIRCUT_BANDS: usize = 16;
+const MAX_PRICE_POINTS: usize = 10_000;
+/// A collateral price may rise to this multiple of its start price and no further: a
+/// trader's holding (at most 1e10 of quote at the start) stays within money's range.
+const MAX_COLLATERAL_RISE: f64 = 100.0;
+
+/// `[[collateral]]`: names unique, shares summing to at most 1, haircut bands with
+/// increasing edges and only the last open, and a price (constant, or a path of points
+/// at increasing times) that starts at 0.01 or more.
+fn collateral(raw: Vec<RawCollateral>) -> Result<Vec<Collateral>> {
+    let mut out: Vec<Collateral> = Vec::with_capacity(raw.len());
+    let mut share_sum = 0.0;
+    for (i, c) in raw.into_iter().enumerate() {
+        let p = |key: &str| format!("collateral[{i}].{key}");
+        let name = required(c.name, &p("name"), "a name such as \"USDe\"")?.trim().to_string();
+        if name.is_empty() || name.len() > 20 || !name.chars().all(|ch| ch.is_ascii_graphic()) {
+            return Err(err(
+                &p("name"),
+                format!("`{name}` is not a usable name"),
+                "1 to 20 ASCII letters, digits or signs, no spaces",
+            ));
+        }
+        if out.iter().any(|o| o.name == name) {
+            return Err(err(
+                &p("name"),
+                format!("`{name}` is listed twice"),
+                "a name no other [[collateral]] has",
+            ));
+        }
+        let share = real(
+            required(c.share, &p("share"), "0 <= x <= 1")?,
+            &p("share"),
+            Range::closed(0.0, 1.0),
+        )?;
+        share_sum += share;
+        if share_sum > 1.0 + 1e-12 {
+            return Err(err(
+                &p("share"),
+                format!("the collateral shares add up to {share_sum}"),
+                "shares summing to at most 1 over every [[collateral]]",
+            ));
+        }
+        let liquidation_discount = real_or(
+            c.liquidation_discount,
+            0.0,
+            &p("liquidation_discount"),
+            Range::closed(0.0, 0.5),
+        )?;
+        if c.haircuts.len() > MAX_HAIRCUT_BANDS {
+            return Err(err(
+                &p("haircuts"),
+                format!("{} bands", c.haircuts.len()),
+                format!("at most {MAX_HAIRCUT_BANDS} bands"),
+            ));
+        }
+        let mut haircuts = Vec::with_capacity(c.haircuts.len().max(1));
+        let mut edge = 0.0;
+        let bands = c.haircuts.len();
+        for (k, h) in c.haircuts.into_iter().enumerate() {
+            let hp = |key: &str| format!("collateral[{i}].haircuts[{k}].{key}");
+            let rate = real(
+                required(h.rate, &hp("rate"), "0 <= x <= 1")?,
+                &hp("rate"),
+                Range::closed(0.0, 1.0),
+            )?;
+            let last = k + 1 == bands;
+            let up_to = match (h.up_to, last) {
+                (Some(_), true) => {
+                    return Err(err(
+                        &hp("up_to"),
+                        "the last band has no upper edge",
+                        "no up_to on the last [[collateral.haircuts]]",
+                    ));
+                }
+                (None, false) => {
+                    return Err(err(
+                        &hp("up_to"),
+                        "missing required key",
+                        "the band's upper edge in quote, above the band before",
+                    ));
+                }
+                (None, true) => None,
+                (Some(v), false) => {
+                    let range = Range { min: Some((edge, false)), max: Some((1e12, true)) };
+                    let m = money(v, &hp("up_to"), range)?;
+                    edge = v;
+                    Some(m)
+                }
+            };
+            haircuts.push((up_to, rate));
+        }
+        if haircuts.is_empty() {
+            haircuts.push((None, 0.0));
+        }
+        let price_range = Range::closed(0.0, 1e7);
+        let path = match (c.price, c.path.is_empty()) {
+            (Some(_), false) => {
+                return Err(err(
+                    &p("price"),
+                    "both a constant price and a path",
+                    "either price or [[collateral.path]]",
+                ));
+            }
+            (None, true) => {
+                return Err(err(
+                    &p("price"),
+                    "missing required key",
+                    "a price, or [[collateral.path]] points",
+                ));
+            }
+            (Some(v), true) => {
+                vec![(SimDuration::ZERO, real(v, &p("price"), Range::closed(0.01, 1e7))?)]
+            }
+            (None, false) => {
+                if c.path.len() > MAX_PRICE_POINTS {
+                    return Err(err(
+                        &p("path"),
+                        format!("{} points", c.path.len()),
+                        format!("at most {MAX_PRICE_POINTS} points"),
+                    ));
+                }
+                let mut points: Vec<(SimDuration, f64)> = Vec::with_capacity(c.path.len());
+                for (k, point) in c.path.into_iter().enumerate() {
+                    let pp = |key: &str| format!("collateral[{i}].path[{k}].{key}");
+                    // Points past the end of the run are allowed (a path is often written
+                    // for the longer run, and a shorter one simply stops before them).
+                    let at = duration(&point.at, &pp("at"), SimDuration::ZERO, MAX_DURATION)?;
+                    if points.last().is_some_and(|&(t, _)| at <= t) {
+                        return Err(err(
+                            &pp("at"),
+                            format!("`{}` is not after the point before", point.at),
+                            "times strictly increasing along the path",
+                        ));
+                    }
+                    let start_range = Range::closed(0.01, 1e7);
+                    let range = if k == 0 { start_range } else { price_range };
+                    let price = real(
+                        required(point.price, &pp("price"), &range.describe())?,
+                        &pp("price"),
+                        range,
+                    )?;
+                    points.push((at, price));
+                }
+                points
+            }
+        };
+        let start = path[0].1;
+        if let Some(k) = path.iter().position(|&(_, v)| v > start * MAX_COLLATERAL_RISE) {
+            let key = if path.len() == 1 {
+                p("price")
+            } else {
+                format!("collateral[{i}].path[{k}].price")
+            };
+            return Err(err(
+                &key,
+                format!(
+                    "{} is more than {MAX_COLLATERAL_RISE} times the start price {start}",
+                    path[k].1
+                ),
+                format!("0 <= x <= {}", start * MAX_COLLATERAL_RISE),
+            ));
+        }
+        out.push(Collateral { name, share, haircuts, liquidation_discount, path });
+    }
+    Ok(out)
 }
 
 fn shock(raw: RawShock, path: &str, run: SimDuration) -> Result<Shock> {

@@ -3,7 +3,7 @@
 
 use liqsim_agents::AgentGroup;
 use liqsim_core::{ContractSpec, Money, SimDuration};
-use liqsim_exchange::{AdlRanking, FundingConfig, MarkRule};
+use liqsim_exchange::{AdlRanking, CollateralConfig, FundingConfig, MarkRule};
 use liqsim_models::{Bar, ProcessSpec, RateUnit, Shock};
 use liqsim_risk::PolicyConfig;
 
@@ -49,6 +49,21 @@ pub struct SimConfig {
     pub agents: Vec<AgentGroup>,
     /// Calls and puts at every (expiry, strike), if the scenario lists an option chain.
     pub options: Option<OptionChainConfig>,
+    /// Collateral assets beside the quote currency (none: traders hold quote only).
+    pub collateral: Vec<CollateralSpec>,
+}
+
+/// A collateral asset in the run: the venue's listing, how much of the traders' money is
+/// held in it, and its venue price over time.
+#[derive(Debug, Clone)]
+pub struct CollateralSpec {
+    pub config: CollateralConfig,
+    /// Share of each cross-margin trader's drawn deposit held in this asset (bought at
+    /// its price at the start), the rest of the deposit in quote.
+    pub share: f64,
+    /// (time from the start, venue price in quote per unit), times increasing: the price
+    /// is linear between points and held before the first and after the last.
+    pub path: Vec<(SimDuration, f64)>,
 }
 
 #[derive(Debug, Clone)]

@@ -84,6 +84,10 @@ pub enum SimEvent {
         open_interest: f64,
         mark: f64,
     },
+    /// A liquidation of a run with collateral, after its `Liquidation`: whether a
+    /// collateral price move found it, the quote its collateral was converted to, and the
+    /// bad debt it left.
+    Collateral { account: AccountId, by_collateral: bool, converted: Money, bad_debt: Money },
 }
 
 impl Digest {
@@ -144,6 +148,11 @@ impl Digest {
                 self.u64(u64::from(seller.0));
                 self.i64(price.ticks());
                 self.i64(qty.lots());
+            }
+            SimEvent::Collateral { account, by_collateral, .. } => {
+                self.tag(11);
+                self.u64(u64::from(account.0));
+                self.u64(u64::from(by_collateral));
             }
             // Money movements are in the journal's own hash; these only inform metrics.
             SimEvent::Fund { .. }

@@ -8,6 +8,15 @@
 //! first pass is exogenous; one found on a later pass is caused by the last liquidation
 //! of the pass before it. That link is what the cascade metrics measure.
 //!
+//! Collateral: at a price step, each collateral asset whose price moved re-keys its
+//! holders in the exchange's index, and every holder is checked exactly at the mark as
+//! it stands, before the perpetual's price moves: what is liquidated there is caused by
+//! collateral value, everything else by position losses. This pass is O(holders) per
+//! move of an asset (the re-keying is too); a safe region per account across instruments
+//! (issue 23, item 5) is what would keep it to the holders a move pushes out. The fills
+//! of those liquidations move the mark through the perpetual's pass that follows, whose
+//! liquidations are therefore not linked to them as their cause.
+//!
 //! The waterfall runs through [`LiquidationHost`], which submits its IOC orders bounded
 //! at the bankruptcy price to the book, closes an option holder's options (in each
 //! series' book first, bounded at twice the mark plus 2% of the forward for a buy-back,
@@ -22,7 +31,9 @@ use crate::venue::{market_order, to_side};
 use crate::world::Ctx;
 use liqsim_book::OwnerId;
 use liqsim_core::{Error, Money, Price, Qty, Result, SimDuration};
-use liqsim_exchange::{AccountId, DebtSettlement, Exchange, Host, LiquidationRules, Liquidator};
+use liqsim_exchange::{
+    AccountId, AssetId, DebtSettlement, Exchange, Host, LiquidationRules, Liquidator,
+};
 
 /// Passes of the liquidation loop in one instant before the kernel reports a runaway.
 const MAX_CASCADE_PASSES: usize = 10_000;
@@ -48,6 +59,8 @@ pub(crate) struct Liquidations {
     candidates: Vec<AccountId>,
     /// Accounts checked exactly, over the run.
     pub accounts_checked: u64,
+    /// Set while the collateral pass liquidates: what it finds was caused by collateral.
+    by_collateral: bool,
 }
 
 impl Liquidations {
@@ -70,11 +83,50 @@ impl Liquidations {
             engine,
             candidates: Vec::with_capacity(256),
             accounts_checked: 0,
+            by_collateral: false,
         }
     }
 }
 
 impl Ctx<'_> {
+    /// Moves each collateral asset's venue price to its path's value now and liquidates
+    /// every holder of a moved asset that fell below maintenance at the current mark.
+    pub fn move_collateral(&mut self, liq: &mut Liquidations) -> Result<()> {
+        let mut holders = std::mem::take(&mut liq.candidates);
+        for k in 0..self.market.collateral.prices.len() {
+            let (price, moved) = self.market.collateral.at(k, self.now)?;
+            if !moved {
+                continue;
+            }
+            self.market.collateral.prices[k] = price;
+            holders.clear();
+            holders.extend_from_slice(
+                self.venue.exchange.set_collateral_price(AssetId(k as u16), price)?,
+            );
+            liq.accounts_checked += holders.len() as u64;
+            liq.by_collateral = true;
+            for &a in &holders {
+                let mark = self.market.mark_ticks;
+                let exchange = &self.venue.exchange;
+                let liquidatable = if exchange.is_flat(a)
+                    || liq.liquidator.cooling(exchange, a, mark, self.now)?
+                {
+                    false
+                } else if exchange.holdings(a).is_empty() {
+                    exchange.is_liquidatable(a, mark)?
+                } else {
+                    self.margin.evaluate(exchange, self.chain, a, mark, self.now)?
+                };
+                if liquidatable {
+                    self.liquidate(liq, a, None)?;
+                }
+            }
+            liq.by_collateral = false;
+        }
+        liq.candidates = holders;
+        Ok(())
+    }
+
     /// Liquidates every account below maintenance at the current mark, again and again
     /// while liquidation fills move the mark into further accounts.
     pub fn liquidate_all(&mut self, liq: &mut Liquidations) -> Result<()> {
@@ -212,6 +264,17 @@ impl Ctx<'_> {
             short_options,
         };
         self.observers.emit(now, SimEvent::Liquidation { row, closed: done.closed })?;
+        if self.venue.exchange.collateral_assets() > 0 {
+            self.observers.emit(
+                now,
+                SimEvent::Collateral {
+                    account: a,
+                    by_collateral: liq.by_collateral,
+                    converted: done.converted,
+                    bad_debt: done.bad_debt,
+                },
+            )?;
+        }
         Ok(Some(id))
     }
 

@@ -6,11 +6,15 @@
 //!
 //! A replayed history is the fundamental: the price at time t is the process's value at t
 //! (each close at the end of its bar).
+//!
+//! Collateral assets' venue prices follow their scenario paths ([`CollateralPrices`]):
+//! linear between (time, price) points, held before the first and after the last, taken
+//! to the micro-unit of quote at each price step.
 
-use crate::config::{ProcessConfig, SimConfig};
+use crate::config::{CollateralSpec, ProcessConfig, SimConfig};
 use crate::world::Ctx;
 use liqsim_book::{OrderBook, Side};
-use liqsim_core::{Price, Result, RngStream, SimDuration, SimTime, StreamId};
+use liqsim_core::{Money, Price, Result, RngStream, SimDuration, SimTime, StreamId};
 use liqsim_exchange::prices::PremiumIndex;
 use liqsim_exchange::{IndexPrice, MarkPrice};
 use liqsim_models::{PriceProcess, Shocks};
@@ -38,6 +42,49 @@ pub(crate) struct Market {
     /// EWMA of squared one-step log returns of the index, per year.
     pub realized_variance: f64,
     index_history: VecDeque<(SimTime, f64)>,
+    pub collateral: CollateralPrices,
+}
+
+/// Each collateral asset's price path, and the venue price last set from it.
+#[derive(Debug, Default)]
+pub(crate) struct CollateralPrices {
+    paths: Vec<Vec<(SimDuration, f64)>>,
+    pub prices: Vec<Money>,
+}
+
+impl CollateralPrices {
+    pub fn new(specs: &[CollateralSpec]) -> Result<CollateralPrices> {
+        let paths: Vec<_> = specs.iter().map(|c| c.path.clone()).collect();
+        let prices = paths
+            .iter()
+            .map(|p| Money::round_from_f64(path_price(p, SimDuration::ZERO)))
+            .collect::<Result<_>>()?;
+        Ok(CollateralPrices { paths, prices })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// The price of asset `k` at `now`; whether it differs from the last one set.
+    pub fn at(&self, k: usize, now: SimTime) -> Result<(Money, bool)> {
+        let price = Money::round_from_f64(path_price(&self.paths[k], now.since(SimTime::START)))?;
+        Ok((price, price != self.prices[k]))
+    }
+}
+
+/// Linear between points, held outside them.
+fn path_price(path: &[(SimDuration, f64)], t: SimDuration) -> f64 {
+    let i = path.partition_point(|&(at, _)| at <= t);
+    match (i.checked_sub(1).map(|j| path[j]), path.get(i)) {
+        (Some((t0, p0)), Some(&(t1, p1))) => {
+            let span = (t1.nanos() - t0.nanos()) as f64;
+            let w = (t.nanos() - t0.nanos()) as f64 / span;
+            p0 + (p1 - p0) * w
+        }
+        (Some((_, p)), None) | (None, Some(&(_, p))) => p,
+        (None, None) => 1.0,
+    }
 }
 
 impl Market {
@@ -61,6 +108,7 @@ impl Market {
             premium: PremiumIndex::default(),
             realized_variance: 0.0,
             index_history: VecDeque::new(),
+            collateral: CollateralPrices::new(&cfg.collateral)?,
         })
     }
 

@@ -79,6 +79,7 @@ pub struct Recorder {
     option_series: Vec<OptionSeriesFigures>,
     option_peak_value: f64,
     option_peak_time: Option<SimTime>,
+    collateral: CollateralFigures,
 }
 
 impl Recorder {
@@ -114,6 +115,7 @@ impl Recorder {
             option_series: Vec::new(),
             option_peak_value: 0.0,
             option_peak_time: None,
+            collateral: CollateralFigures::default(),
         }
     }
 
@@ -187,6 +189,15 @@ impl Recorder {
                             "option series {series} out of order"
                         )));
                     }
+                }
+                Ok(())
+            }
+            SimEvent::Collateral { by_collateral, converted, bad_debt, .. } => {
+                let c = &mut self.collateral;
+                c.converted = c.converted.checked_add(converted)?;
+                if by_collateral {
+                    c.liquidations_by_collateral += 1;
+                    c.bad_debt_by_collateral = c.bad_debt_by_collateral.checked_add(bad_debt)?;
                 }
                 Ok(())
             }
@@ -459,6 +470,14 @@ impl Recorder {
             option_series: self.option_series,
             option_peak_time: self.option_peak_time,
             replay_volume: run.replay_volume,
+            collateral: (!run.collateral_assets.is_empty()).then(|| CollateralFigures {
+                assets: run.collateral_assets,
+                liquidations_by_position: self
+                    .totals
+                    .count
+                    .saturating_sub(self.collateral.liquidations_by_collateral),
+                ..self.collateral
+            }),
         })
     }
 }
@@ -480,6 +499,8 @@ pub struct RunFacts {
     pub leverage_bands: Vec<crate::outcome::LeverageBand>,
     pub options: crate::outcome::OptionFigures,
     pub replay_volume: Vec<VolumeBar>,
+    /// The collateral assets' names (empty without collateral).
+    pub collateral_assets: Vec<String>,
 }
 
 #[cfg(test)]
@@ -553,6 +574,7 @@ mod tests {
             leverage_bands: vec![],
             options: Default::default(),
             replay_volume: Vec::new(),
+            collateral_assets: vec![],
         }
     }
 

@@ -68,6 +68,8 @@ pub struct Outcome {
     /// replay file's `quote_volume`, else its `volume`); empty without a replay with
     /// volumes.
     pub replay_volume: Vec<VolumeBar>,
+    /// What collateral did, when the run lists collateral assets.
+    pub collateral: Option<CollateralFigures>,
 }
 
 /// One option series and its state at three samples.
@@ -105,6 +107,22 @@ pub struct VolumeBar {
     pub start: SimTime,
     pub end: SimTime,
     pub volume: f64,
+}
+
+/// Liquidations by what caused them, and the collateral liquidations converted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CollateralFigures {
+    /// The collateral assets' names, by asset id.
+    pub assets: Vec<String>,
+    /// Liquidations found when a collateral price moved, the perpetual's mark unchanged.
+    pub liquidations_by_collateral: u64,
+    /// Every other liquidation: found at a perpetual price step (or funding, an expiry),
+    /// cascades included.
+    pub liquidations_by_position: u64,
+    /// Bad debt left by the liquidations caused by collateral value.
+    pub bad_debt_by_collateral: Money,
+    /// Quote the collateral desk paid for liquidated accounts' collateral.
+    pub converted: Money,
 }
 
 /// What the option chain did (all zero without one).

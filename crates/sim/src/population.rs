@@ -5,12 +5,17 @@
 //! group's draws. Isolated margin: a group with `margin_mode = "isolated"` has a wallet
 //! per member, opened first so that the members' own (isolated) accounts stay one
 //! contiguous range; each isolated account holds `position_share` of the deposit.
+//!
+//! Collateral: a cross-margin leveraged trader holds each collateral asset's `share` of
+//! its drawn deposit in that asset (bought at the asset's price at the start, rounded to
+//! the nearest micro-unit of it), the rest in quote. Makers, isolated accounts and their
+//! wallets hold quote only. The split draws nothing, so no other draw moves.
 
 use crate::outcome::{LEVERAGE_BAND_EDGES, LeverageBand};
 use liqsim_agents::behaviour::{State, Status};
 use liqsim_agents::{AgentGroup, AgentKind, Sampler};
 use liqsim_core::{Money, Result, SimTime, StreamId};
-use liqsim_exchange::{AccountId, Exchange};
+use liqsim_exchange::{AccountId, AssetId, Exchange};
 use rand::RngExt;
 
 #[derive(Debug, Clone, Copy)]
@@ -54,12 +59,37 @@ pub(crate) struct Population {
     pub groups: Vec<Group>,
 }
 
+/// Opens an account holding `amount` split between quote and the collateral assets.
+fn open_with_collateral(
+    exchange: &mut Exchange,
+    amount: Money,
+    collateral: &[(f64, f64)],
+) -> Result<AccountId> {
+    let mut quote = amount;
+    let mut units = Vec::with_capacity(collateral.len());
+    for &(share, price) in collateral {
+        let part = Money::round_from_f64(amount.to_f64() * share)?;
+        quote = quote.checked_sub(part)?;
+        units.push(Money::round_from_f64(part.to_f64() / price)?.micros());
+    }
+    let a = exchange.open_account(quote.max(Money::ZERO))?;
+    for (k, &u) in units.iter().enumerate() {
+        if u > 0 {
+            exchange.deposit_collateral(a, AssetId(k as u16), u)?;
+        }
+    }
+    Ok(a)
+}
+
 impl Population {
     /// Opens every group's accounts (wallets first under isolated margin).
+    /// `collateral`: (share of a trader's deposit, price at the start) of each asset
+    /// listed on `exchange`, by `AssetId`.
     pub fn open(
         agents: &[AgentGroup],
         max_leverage: f64,
         seed: u64,
+        collateral: &[(f64, f64)],
         exchange: &mut Exchange,
     ) -> Result<Population> {
         let mut groups = Vec::with_capacity(agents.len());
@@ -93,6 +123,9 @@ impl Population {
                 match first_wallet {
                     Some(w) => {
                         exchange.open_isolated(AccountId(w + m), margins[m as usize])?;
+                    }
+                    None if g.trader().is_some() && !collateral.is_empty() => {
+                        open_with_collateral(exchange, amount, collateral)?;
                     }
                     None => {
                         exchange.open_account(amount)?;

@@ -13,7 +13,9 @@
 //! - `check`: the kernel's own indexes checked against the exchange (`--check`).
 //!
 //! Events are ordered by (time, phase, seq). The phases of one instant:
-//! 0. price step: the fundamental moves (process + scheduled jumps), then the index, the
+//! 0. price step: collateral prices move first and their holders are checked at the mark
+//!    as it stands (liquidations caused by collateral value); then the fundamental moves
+//!    (process + scheduled jumps), then the index, the
 //!    mark and the option marks; then margin checks and liquidations, repeated while
 //!    liquidation fills move the mark into further accounts; then market makers requote,
 //!    the backstop unwinds, option makers requote and hedge, and traders whose watched
@@ -131,7 +133,13 @@ impl World {
             MarginSchedule::Flat { long: placeholder, short: placeholder },
         );
         exchange.fund_deposit(cfg.insurance_fund)?;
-        let population = Population::open(&cfg.agents, cfg.max_leverage, cfg.seed, &mut exchange)?;
+        let mut holdings = Vec::with_capacity(cfg.collateral.len());
+        for (c, &price) in cfg.collateral.iter().zip(&market.collateral.prices) {
+            exchange.add_collateral(c.config.clone(), price)?;
+            holdings.push((c.share, price.to_f64()));
+        }
+        let population =
+            Population::open(&cfg.agents, cfg.max_leverage, cfg.seed, &holdings, &mut exchange)?;
         let backstop = if cfg.liquidation.backstop {
             Some(exchange.open_account(cfg.liquidation.backstop_capital)?)
         } else {
@@ -401,6 +409,7 @@ impl World {
             leverage_bands: self.population.leverage_bands(),
             options,
             replay_volume: replay_volume(&self.cfg),
+            collateral_assets: self.cfg.collateral.iter().map(|c| c.config.name.clone()).collect(),
         };
         let accounts = self.venue.exchange.accounts();
         let log = self.observers.log.take().map(|mut log| {
@@ -417,6 +426,9 @@ impl World {
 /// process's value at t; then liquidations, quotes and watchers, in the phase's order.
 fn price_step(ctx: &mut Ctx, liquidations: &mut Liquidations, makers: &mut Makers) -> Result<()> {
     let step = ctx.cfg.step;
+    if !ctx.market.collateral.is_empty() {
+        ctx.move_collateral(liquidations)?;
+    }
     ctx.market.move_fundamental(ctx.now, step);
     let previous_index = ctx.market.index_value;
     ctx.update_prices()?;
