@@ -273,6 +273,20 @@ pub fn render_table(o: &liqsim_sim::Outcome) -> String {
             ),
         ));
     }
+    if let Some(c) = &o.collateral {
+        rows.push((
+            "collateral",
+            format!(
+                "{}: {} caused by collateral value, {} by position losses; their bad debt {}, \
+                 desk paid {}",
+                c.assets.join(", "),
+                plural(c.liquidations_by_collateral, "liquidation", "liquidations"),
+                count(c.liquidations_by_position),
+                money(c.bad_debt_by_collateral),
+                money(c.converted)
+            ),
+        ));
+    }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
 }

@@ -73,6 +73,7 @@ LIQSIM="$ROOT/target/release/liqsim"
 cargo build --quiet --release
 for run in "black-thursday-2020 9 4400 $REPLAY_CHARTS" \
     "oct-2025-deleveraging 9 4400 $REPLAY_CHARTS" \
+    "oct-2025-collateral 9 4400 $REPLAY_CHARTS" \
     "options-gamma-squeeze 10 4800 $OPTION_CHARTS" \
     "options-gap-risk 10 4800 $OPTION_CHARTS" \
     "jump-crash 7 3600 -"; do
