@@ -563,15 +563,16 @@ fn chart_ids(o: &Outcome) -> Vec<String> {
     run_charts(o).into_iter().map(|(c, _)| c.id).collect()
 }
 
-/// The numbers after the last ": " of every bar's tooltip, and its text before.
-fn bar_tips(svg: &str) -> Vec<(String, f64)> {
+/// The numbers after the last ": " of every bar's tooltip, and its text before; `None`
+/// for a bar whose tooltip is missing or does not end in a number.
+fn bar_tips(svg: &str) -> Vec<Option<(String, f64)>> {
     svg.split("<rect class=\"bar\"")
         .skip(1)
         .map(|bar| {
-            let tip = bar.split("<title>").nth(1).unwrap().split("</title>").next().unwrap();
-            let (text, value) = tip.rsplit_once(": ").unwrap();
-            let value = value.split(' ').next().unwrap().replace(',', "");
-            (text.to_string(), value.parse().unwrap())
+            let tip = bar.split("<title>").nth(1)?.split("</title>").next()?;
+            let (text, value) = tip.rsplit_once(": ")?;
+            let value = value.split(' ').next()?.replace(',', "");
+            Some((text.to_string(), value.parse().ok()?))
         })
         .collect()
 }
@@ -600,7 +601,8 @@ fn the_option_chain_is_the_outcomes_series_summed_by_strike() {
     // bars add up to the calls' open interest at the three moments (to the 3 decimals
     // printed).
     let svg = option_chain_chart(&o, false).render();
-    let tips = bar_tips(&svg);
+    let tips: Vec<(String, f64)> =
+        bar_tips(&svg).into_iter().map(|t| t.expect("a bar's tooltip ends in a number")).collect();
     assert_eq!(tips.len(), 5 * 2 * 3, "three moments a side per strike");
     let calls: f64 = tips.iter().filter(|t| t.0.starts_with("calls")).map(|t| t.1).sum();
     let expected: f64 = o
