@@ -9,6 +9,8 @@
 //! - [`liquidation`]: the liquidation engine and the whole loss waterfall (IOC orders
 //!   bounded at the bankruptcy price, backstop, fund, ADL, socialized loss, claim),
 //!   driven through a [`Host`] that owns the order books.
+//! - `totals`: sums over the trigger index (position sizes per side, cash, lots) from
+//!   which the time series' margin totals come without visiting every account.
 //! - [`journal`]: the one ledger: every money movement a transfer between named accounts
 //!   with a reason, exact conservation, and a digest over the sequence of transfers.
 //! - [`prices`]: the index (fundamental moved by a decaying impact of net perpetual
@@ -18,6 +20,7 @@ pub mod exchange;
 pub mod journal;
 pub mod liquidation;
 pub mod prices;
+mod totals;
 
 pub use exchange::*;
 pub use journal::{Book, Journal, Reason};
