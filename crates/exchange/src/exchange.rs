@@ -52,6 +52,7 @@
 
 use crate::collateral::{self, AssetBook, AssetId, CollateralConfig};
 use crate::journal::{Book, Journal, Reason};
+use crate::totals::IndexTotals;
 use liqsim_core::{ContractSpec, Error, Money, Price, Qty, Result, rate_e12};
 pub use liqsim_risk::schedule::{Bracket, MarginSchedule, Rates};
 use std::collections::{BTreeMap, BTreeSet};
@@ -90,7 +91,12 @@ pub struct Exchange {
     schedule: MarginSchedule,
     longs: BTreeSet<(i64, u32)>,
     shorts: BTreeSet<(i64, u32)>,
-    key: Vec<Option<(bool, i64)>>,
+    /// Each indexed account's cash when it was keyed: with its position, which changes
+    /// only between [`Exchange::unkey`] and [`Exchange::key_in`], it gives back the key
+    /// to remove (8 bytes an account, where a stored key and side took 16).
+    keyed_cash: Vec<Money>,
+    /// Sums over the indexed accounts for the margin totals of the time series.
+    index_totals: IndexTotals,
     long_open_interest: i64,
     option_marks: Vec<Price>,
     option_long_interest: Vec<i64>,
@@ -219,7 +225,8 @@ impl Exchange {
             schedule,
             longs: BTreeSet::new(),
             shorts: BTreeSet::new(),
-            key: Vec::new(),
+            keyed_cash: Vec::new(),
+            index_totals: IndexTotals::default(),
             long_open_interest: 0,
             option_marks: Vec::new(),
             option_long_interest: Vec::new(),
@@ -449,6 +456,7 @@ impl Exchange {
         signed_notional: Money,
     ) -> Result<()> {
         let i = a.0 as usize;
+        self.unkey(i);
         let hs = self.holdings.list_mut(i);
         let k = match hs.iter().position(|h| h.series == series) {
             Some(k) => k,
@@ -478,7 +486,7 @@ impl Exchange {
         } else {
             self.option_holders.insert(a.0);
         }
-        self.rekey(a)
+        self.key_in(i)
     }
 
     /// Cash-settles `series` at `intrinsic` (its payoff per unit, in ticks): shorts pay
@@ -544,7 +552,7 @@ impl Exchange {
         self.qty.push(0);
         self.cost.push(Money::ZERO);
         self.realized.push(Money::ZERO);
-        self.key.push(None);
+        self.keyed_cash.push(Money::ZERO);
         self.holdings.open_account();
         self.ledger.deposit(Book::Trader(id), deposit)?;
         Ok(id)
@@ -930,66 +938,104 @@ impl Exchange {
             self.realized[i] = self.realized[i].checked_add(realized)?;
         }
         self.long_open_interest += new.max(0) - old.max(0);
+        self.unkey(i);
         self.qty[i] = new;
-        self.rekey(a)
+        self.key_in(i)
     }
 
+    /// Re-keys `a` after its cash moved.
     fn rekey(&mut self, a: AccountId) -> Result<()> {
         let i = a.0 as usize;
-        if let Some((long, k)) = self.key[i].take() {
-            if long {
-                self.longs.remove(&(k, a.0));
-            } else {
-                self.shorts.remove(&(k, a.0));
-            }
+        self.unkey(i);
+        self.key_in(i)
+    }
+
+    /// Whether account `i` belongs in the trigger index: a perpetual position and no
+    /// option (option holders are watched by the kernel with their policy's own bracket).
+    fn is_indexed(&self, i: usize) -> bool {
+        self.qty[i] != 0 && self.holdings.is_empty(i)
+    }
+
+    /// Takes account `i` out of the trigger index and its sums. Its position and options
+    /// must not have changed since [`Exchange::key_in`]: they decide whether it is in and
+    /// where, with the cash kept then.
+    fn unkey(&mut self, i: usize) {
+        if !self.is_indexed(i) {
+            return;
         }
-        if let Some((long, k)) = self.trigger_key(a) {
-            if long {
-                self.longs.insert((k, a.0));
-            } else {
-                self.shorts.insert((k, a.0));
-            }
-            self.key[i] = Some((long, k));
+        let (cash, q) = (self.keyed_cash[i], self.qty[i]);
+        let k = self.trigger_key(cash, q);
+        if q > 0 {
+            self.longs.remove(&(k, i as u32));
+        } else {
+            self.shorts.remove(&(k, i as u32));
         }
+        self.index_totals.remove(cash, q);
+    }
+
+    /// Puts account `i` into the trigger index and its sums if it belongs there.
+    fn key_in(&mut self, i: usize) -> Result<()> {
+        if !self.is_indexed(i) {
+            return Ok(());
+        }
+        let (cash, q) = (self.keying_cash(i)?, self.qty[i]);
+        let k = self.trigger_key(cash, q);
+        if q > 0 {
+            self.longs.insert((k, i as u32));
+        } else {
+            self.shorts.insert((k, i as u32));
+        }
+        self.keyed_cash[i] = cash;
+        self.index_totals.add(cash, q);
         Ok(())
     }
 
-    /// Where `a` belongs in the trigger index: (long, bankruptcy price in ticks), none
-    /// when flat or holding options.
-    fn trigger_key(&self, a: AccountId) -> Option<(bool, i64)> {
-        // Option holders are watched by the kernel with their policy's own bracket.
-        if !self.holdings.is_empty(a.0 as usize) {
-            return None;
-        }
-        let b = self.bankruptcy_price(a)?;
-        let long = self.qty[a.0 as usize] > 0;
-        // Round toward checking earlier: up for longs, down for shorts.
-        let k = if long { b.ceil() } else { b.floor() };
-        let k = if k.is_finite() { k.clamp(i64::MIN as f64, i64::MAX as f64) as i64 } else { 0 };
-        Some((long, k))
+    /// What the trigger index counts as account `i`'s cash: its quote balance plus its
+    /// collateral after haircuts, since both pay for a loss on the position. A collateral
+    /// price move therefore re-keys the asset's holders.
+    fn keying_cash(&self, i: usize) -> Result<Money> {
+        let a = AccountId(i as u32);
+        self.cash(a).checked_add(self.collateral_or_zero(a)?)
+    }
+
+    /// The trigger key of an account holding `q` lots (not zero) and no option with
+    /// `cash`: its bankruptcy price in ticks (as [`Exchange::bankruptcy_price`]), rounded
+    /// toward checking earlier: up for longs, down for shorts.
+    fn trigger_key(&self, cash: Money, q: i64) -> i64 {
+        let v = self.config.spec.tick_lot_value().micros() as f64;
+        let b = -(cash.micros() as f64) / (q as f64 * v);
+        let k = if q > 0 { b.ceil() } else { b.floor() };
+        if k.is_finite() { k.clamp(i64::MIN as f64, i64::MAX as f64) as i64 } else { 0 }
     }
 
     /// The trigger index rebuilt from every account, as [`Exchange::rekey`] on each would
     /// leave it: after funding moved every holder's cash, one sort and a bulk build of
     /// each tree instead of a removal and an insertion at a random place per position
     /// (a sixth of perf-1m's time went there).
-    fn rekey_all(&mut self) {
+    fn rekey_all(&mut self) -> Result<()> {
         self.longs.clear();
         self.shorts.clear();
+        self.index_totals = IndexTotals::default();
         let (mut longs, mut shorts) = (Vec::new(), Vec::new());
         for i in 0..self.qty.len() {
-            let a = AccountId(i as u32);
-            self.key[i] = self.trigger_key(a);
-            match self.key[i] {
-                Some((true, k)) => longs.push((k, a.0)),
-                Some((false, k)) => shorts.push((k, a.0)),
-                None => {}
+            if !self.is_indexed(i) {
+                continue;
             }
+            let (cash, q) = (self.keying_cash(i)?, self.qty[i]);
+            let k = self.trigger_key(cash, q);
+            if q > 0 {
+                longs.push((k, i as u32));
+            } else {
+                shorts.push((k, i as u32));
+            }
+            self.keyed_cash[i] = cash;
+            self.index_totals.add(cash, q);
         }
         longs.sort_unstable();
         shorts.sort_unstable();
         self.longs = longs.into_iter().collect();
         self.shorts = shorts.into_iter().collect();
+        Ok(())
     }
 
     /// Accounts whose position may be below maintenance at `mark`, into `out` (cleared
@@ -1296,23 +1342,94 @@ impl Exchange {
         }
         let residual = self.ledger.balance(pool);
         self.ledger.transfer(pool, Book::FeeIncome, residual, Reason::Funding)?;
-        self.rekey_all();
+        self.rekey_all()?;
         Ok(residual)
     }
 
-    /// Over accounts holding a perpetual and no option: (initial required, equity held
-    /// above zero, accounts below maintenance) at `mark`, exactly as [`Exchange::requirement`]
-    /// and [`Exchange::equity`] give them one by one, with a flat schedule's rates
-    /// converted once instead of per account.
-    pub fn perpetual_margin_totals(&self, mark: Price) -> Result<(Money, Money, u64)> {
-        let (mut required, mut held, mut below) = (Money::ZERO, Money::ZERO, 0u64);
-        let flat = match &self.schedule {
+    /// A flat schedule's (initial, maintenance) rates of longs and shorts taken to 12
+    /// decimals once, for loops over many accounts; `None` for brackets.
+    fn flat_rates_e12(&self) -> Result<Option<[(i64, i64); 2]>> {
+        Ok(match &self.schedule {
             MarginSchedule::Flat { long, short } => Some([
                 (rate_e12(long.initial)?, rate_e12(long.maintenance)?),
                 (rate_e12(short.initial)?, rate_e12(short.maintenance)?),
             ]),
             MarginSchedule::Brackets(_) => None,
+        })
+    }
+
+    /// Over accounts holding a perpetual and no option, the engine left out: (initial
+    /// required, equity held above zero, accounts below maintenance) at `mark`, exactly
+    /// [`Exchange::perpetual_margin_totals_by_scan`]'s numbers, from the trigger index's
+    /// sums: each distinct position size is charged once per side (requirements round
+    /// up account by account, so a size stands for each account holding it), equity is
+    /// the sum of cash plus the mark times the sum of lots, less the accounts below zero;
+    /// these and the accounts below maintenance are all within the index's liquidation
+    /// range (widened by a few ticks for the keys' float rounding), which is walked.
+    /// Only an overflow of a single account's equity, which the scan reports, passes
+    /// here unseen when the sums stay in range.
+    pub fn perpetual_margin_totals(&self, mark: Price) -> Result<(Money, Money, u64)> {
+        let spec = self.config.spec;
+        let flat = self.flat_rates_e12()?;
+        let charge = |notional: Money, long: bool, maintenance: bool| match flat {
+            Some(rates) => {
+                let (ri, rm) = rates[usize::from(!long)];
+                notional.mul_rate_e12(if maintenance { rm } else { ri }, true)
+            }
+            None => self.schedule.requirement(notional, long, maintenance),
         };
+        let mut required = 0i128;
+        for (side, long) in [(0, true), (1, false)] {
+            for (size, accounts) in self.index_totals.sizes[side].iter() {
+                let initial = charge(spec.notional(mark, Qty::from_lots(size))?, long, false)?;
+                required += i128::from(initial.micros()) * i128::from(accounts);
+            }
+        }
+        let mut held = self.index_totals.equity(mark.ticks(), spec.tick_lot_value())?;
+        let engine = self.engine.map(|e| e.account.0);
+        if let Some(e) = engine.filter(|&e| self.is_indexed(e as usize)) {
+            let q = self.qty[e as usize];
+            let notional = spec.notional(mark, Qty::from_lots(q.abs()))?;
+            required -= i128::from(charge(notional, q > 0, false)?.micros());
+            held -= i128::from(self.equity(AccountId(e), mark)?.micros());
+        }
+        // Float keys are off by far less than a tick; the exact checks below decide.
+        const SLACK_TICKS: i64 = 4;
+        let m = self.schedule.highest_maintenance();
+        let p = mark.ticks() as f64;
+        let (lo, hi) = (p * (1.0 - m), p * (1.0 + m));
+        let long_from = ((lo - lo.abs() * 1e-9).floor() as i64).saturating_sub(SLACK_TICKS);
+        let short_to = ((hi + hi.abs() * 1e-9).ceil() as i64).saturating_add(SLACK_TICKS);
+        let near =
+            self.longs.range((long_from, 0)..).chain(self.shorts.range(..=(short_to, u32::MAX)));
+        let mut below = 0u64;
+        for &(_, a) in near {
+            if engine == Some(a) {
+                continue;
+            }
+            let q = self.qty[a as usize];
+            let notional = spec.notional(mark, Qty::from_lots(q.abs()))?;
+            let maintenance = charge(notional, q > 0, true)?;
+            // The index's cash: quote plus haircut collateral, as the scan's equity counts.
+            let equity =
+                self.keyed_cash[a as usize].checked_add(spec.notional(mark, Qty::from_lots(q))?)?;
+            below += u64::from(equity < maintenance);
+            if equity.is_negative() {
+                held -= i128::from(equity.micros());
+            }
+        }
+        let money = |x: i128, what: &'static str| {
+            i64::try_from(x).map(Money::from_micros).map_err(|_| Error::overflow(what))
+        };
+        Ok((money(required, "margin required")?, money(held, "margin held")?, below))
+    }
+
+    /// [`Exchange::perpetual_margin_totals`] by visiting every account, as
+    /// [`Exchange::requirement`] and [`Exchange::equity`] give them one by one: what the
+    /// checker compares the index's sums with.
+    pub fn perpetual_margin_totals_by_scan(&self, mark: Price) -> Result<(Money, Money, u64)> {
+        let (mut required, mut held, mut below) = (Money::ZERO, Money::ZERO, 0u64);
+        let flat = self.flat_rates_e12()?;
         // The engine's inventory is the venue's own, not margin its traders post.
         let engine = self.engine.map(|e| e.account.0 as usize);
         for i in 0..self.qty.len() {
@@ -1342,8 +1459,27 @@ impl Exchange {
         Ok((required, held, below))
     }
 
+    /// The margin totals from the index's sums against a visit of every account, at
+    /// `mark` and ten per cent either side (where leveraged accounts are below
+    /// maintenance and below zero). Where the scan overflows the comparison is skipped.
+    pub fn check_margin_totals(&self, mark: Price) -> Result<()> {
+        for (num, den) in [(1, 1), (9, 10), (11, 10)] {
+            let at = Price::from_ticks(mark.ticks().saturating_mul(num) / den);
+            let Ok(scan) = self.perpetual_margin_totals_by_scan(at) else { continue };
+            let fast = self.perpetual_margin_totals(at)?;
+            if fast != scan {
+                return Err(Error::Internal(format!(
+                    "margin totals at {} ticks: from the index {fast:?}, by scan {scan:?}",
+                    at.ticks()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Every invariant, from scratch: money conserved, open interest balanced, the
-    /// trigger index holding exactly the accounts with positions.
+    /// trigger index holding exactly the accounts with positions, at the keys and with
+    /// the sums their cash and positions give.
     pub fn check(&self) -> Result<()> {
         let error = self.ledger.conservation_error()?;
         if error != Money::ZERO {
@@ -1398,6 +1534,20 @@ impl Exchange {
         }
         if self.longs.len() + self.shorts.len() != with_position {
             return Err(Error::Internal("trigger index out of step with positions".into()));
+        }
+        let mut totals = IndexTotals::default();
+        for i in (0..self.qty.len()).filter(|&i| self.is_indexed(i)) {
+            let (cash, q) = (self.keyed_cash[i], self.qty[i]);
+            let side = if q > 0 { &self.longs } else { &self.shorts };
+            if cash != self.keying_cash(i)?
+                || !side.contains(&(self.trigger_key(cash, q), i as u32))
+            {
+                return Err(Error::Internal(format!("account {i} keyed on a stale cash {cash}")));
+            }
+            totals.add(cash, q);
+        }
+        if totals != self.index_totals {
+            return Err(Error::Internal("trigger index sums out of step with accounts".into()));
         }
         if self.ledger.balance(Book::Settlement) != Money::ZERO {
             return Err(Error::Internal("funding pool not emptied".into()));

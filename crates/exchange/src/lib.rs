@@ -11,6 +11,8 @@
 //!   driven through a [`Host`] that owns the order books.
 //! - [`collateral`]: collateral assets beside the quote currency: a ledger per asset,
 //!   tiered haircuts, valuation and conversion at the venue's price.
+//! - `totals`: sums over the trigger index (position sizes per side, cash, lots) from
+//!   which the time series' margin totals come without visiting every account.
 //! - [`journal`]: the one ledger: every money movement a transfer between named accounts
 //!   with a reason, exact conservation, and a digest over the sequence of transfers.
 //! - [`prices`]: the index (fundamental moved by a decaying impact of net perpetual
@@ -21,6 +23,7 @@ pub mod exchange;
 pub mod journal;
 pub mod liquidation;
 pub mod prices;
+mod totals;
 
 pub use collateral::{AssetBook, AssetId, CollateralConfig, HaircutBand, Haircuts};
 pub use exchange::*;

@@ -15,8 +15,14 @@ pub enum Measure {
 
 /// (long rate, short rate): the measure of the loss per unit of notional.
 pub fn rates(returns: &[f64], alpha: f64, measure: Measure) -> (f64, f64) {
-    let mut long: Vec<f64> = returns.iter().map(|r| 1.0 - r.exp()).collect();
-    let mut short: Vec<f64> = returns.iter().map(|r| r.exp() - 1.0).collect();
+    // One `exp` per scenario serves both sides (it was a sixth of calm-baseline's time).
+    let mut long = Vec::with_capacity(returns.len());
+    let mut short = Vec::with_capacity(returns.len());
+    for r in returns {
+        let growth = r.exp();
+        long.push(1.0 - growth);
+        short.push(growth - 1.0);
+    }
     let f = match measure {
         Measure::Var => var,
         Measure::Es => es,

@@ -19,8 +19,9 @@ pub struct SimConfig {
     pub start_utc_ns: Option<u64>,
     pub duration: SimDuration,
     pub metrics_interval: SimDuration,
-    /// Margin totals and the count below maintenance visit every account: recomputed at
-    /// this interval (a multiple of `metrics_interval`) and carried between.
+    /// Margin totals and the count below maintenance are recomputed at this interval (a
+    /// multiple of `metrics_interval`) and carried between: they walk the distinct
+    /// position sizes, the accounts near liquidation and every option holder.
     pub margin_metrics_interval: SimDuration,
     /// Step of the price process.
     pub step: SimDuration,

@@ -236,7 +236,8 @@ impl Margin {
         self.vol_at_full_pass = vol_now;
     }
 
-    /// (initial required, equity held, accounts below maintenance) over every account.
+    /// (initial required, equity held, accounts below maintenance) over every account:
+    /// perpetual-only accounts from the exchange's index sums, option holders one by one.
     pub fn count_totals(
         &mut self,
         exchange: &Exchange,

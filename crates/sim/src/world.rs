@@ -296,7 +296,7 @@ impl World {
             }
         }
         if self.check_every_event {
-            check::kernel(&self.venue, &self.margin, &self.traders)?;
+            check::kernel(&self.venue, &self.margin, &self.traders, self.market.mark_ticks)?;
         }
         Ok(true)
     }
@@ -463,8 +463,8 @@ fn refresh_margin(ctx: &mut Ctx) -> Result<()> {
     ctx.margin.refresh(&state, &mut ctx.venue.exchange, ctx.chain)
 }
 
-/// The state at the end of a metrics interval. Margin totals visit every account, so
-/// they are recounted every `margin_metrics_interval` and carried between.
+/// The state at the end of a metrics interval. Margin totals visit every option holder,
+/// so they are recounted every `margin_metrics_interval` and carried between.
 fn sample(ctx: &mut Ctx) -> Result<()> {
     let mark = ctx.market.mark_ticks;
     let every = ctx.cfg.margin_metrics_interval.nanos().max(1);
