@@ -118,7 +118,10 @@ pub fn value_of(units: i64, price: Money) -> Result<Money> {
 /// What a conversion at `price` less `discount` pays for `units`, rounded down.
 pub fn conversion_proceeds(units: i64, price: Money, discount: f64) -> Result<Money> {
     let keep = SCALE_E12 - i128::from(rate_e12(discount)?);
-    let v = i128::from(units) * i128::from(price.micros()) * keep;
+    let v = i128::from(units)
+        .checked_mul(i128::from(price.micros()))
+        .and_then(|v| v.checked_mul(keep))
+        .ok_or(Error::overflow("conversion"))?;
     let v = v.div_euclid(MICROS * SCALE_E12);
     i64::try_from(v).map(Money::from_micros).map_err(|_| Error::overflow("conversion"))
 }

@@ -291,6 +291,14 @@ impl Exchange {
         Ok(&self.scratch)
     }
 
+    /// The accounts holding `asset`, by id.
+    pub fn collateral_holders(
+        &self,
+        asset: AssetId,
+    ) -> Result<impl Iterator<Item = AccountId> + '_> {
+        Ok(self.ledger.asset(asset)?.holders())
+    }
+
     /// Whether `a` holds any collateral asset.
     pub fn holds_collateral(&self, a: AccountId) -> bool {
         (0..self.collateral.len())
@@ -318,7 +326,7 @@ impl Exchange {
     /// Returns the quote paid. Selling into each collateral's own book is a later step;
     /// the discount stands in for its price impact.
     pub fn convert_collateral(&mut self, a: AccountId) -> Result<Money> {
-        let mut paid = Money::ZERO;
+        let (mut paid, mut converted_any) = (Money::ZERO, false);
         for k in 0..self.collateral.len() {
             let asset = AssetId(k as u16);
             let units = self.ledger.asset_balance(asset, AssetBook::Trader(a));
@@ -330,8 +338,11 @@ impl Exchange {
                 collateral::conversion_proceeds(units, c.price, c.config.liquidation_discount)?;
             self.ledger.convert(a, asset, units, proceeds)?;
             paid = paid.checked_add(proceeds)?;
+            converted_any = true;
         }
-        if paid != Money::ZERO || self.holds_collateral(a) {
+        // Even a conversion that paid nothing (a value the discount rounds to zero) took
+        // counted value out of the account's keyed cash.
+        if converted_any {
             self.rekey(a)?;
         }
         Ok(paid)

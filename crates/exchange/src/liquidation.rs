@@ -185,6 +185,13 @@ impl Liquidator {
         Liquidator { rules, adl: None, partially_liquidated: BTreeMap::new() }
     }
 
+    /// Drops the ADL ranking kept for this instant: the kernel calls it when the mark is
+    /// about to move within one instant (after the collateral pass, before the price
+    /// step), where a ranking at the old mark would skip accounts now in profit.
+    pub fn forget_adl(&mut self) {
+        self.adl = None;
+    }
+
     /// Whether `a` is inside the cooldown of its last partial liquidation with equity
     /// still above zero (then it is left alone even below maintenance).
     pub fn cooling(

@@ -313,3 +313,29 @@ proptest! {
         }
     }
 }
+
+/// A conversion that pays nothing still takes the collateral's counted value out of the
+/// account, so the trigger index must re-key it: with no haircut, 1.000001 USDe at 1.00
+/// counts 1 micro-unit, and the 2% discount rounds its proceeds down to 0.
+#[test]
+fn a_conversion_paying_nothing_still_rekeys_the_holder() {
+    let mut x = exchange();
+    let plain = CollateralConfig {
+        name: "USDe".into(),
+        haircuts: Haircuts::flat(0.0).unwrap(),
+        liquidation_discount: 0.02,
+    };
+    let usd = x.add_collateral(plain, m("1")).unwrap();
+    let a = x.open_account(m("1000")).unwrap();
+    let b = x.open_account(m("1000")).unwrap();
+    // A value of exactly one micro-unit: 1 unit of the asset's micro-units at price
+    // 1.000000 is floor(1 x 1,000,000 / 10^6) = 1 micro-unit of quote.
+    x.deposit_collateral(a, usd, 1).unwrap();
+    x.set_collateral_price(usd, m("1")).unwrap();
+    assert_eq!(x.collateral_value(a).unwrap(), Money::from_micros(1));
+    x.apply_fill(a, b, p("100"), Qty::from_lots(5), true).unwrap();
+    assert_eq!(x.convert_collateral(a).unwrap(), Money::ZERO);
+    assert_eq!(x.collateral_units(a, usd), 0);
+    assert_eq!(x.collateral_value(a).unwrap(), Money::ZERO);
+    x.check().unwrap();
+}

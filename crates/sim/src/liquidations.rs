@@ -57,6 +57,8 @@ pub(crate) struct Liquidations {
     /// The exchange's liquidation engine's account, if it runs one.
     pub engine: Option<AccountId>,
     candidates: Vec<AccountId>,
+    /// Whether each holder of a moving collateral asset was below maintenance already.
+    below_before: Vec<bool>,
     /// Accounts checked exactly, over the run.
     pub accounts_checked: u64,
     /// Set while the collateral pass liquidates: what it finds was caused by collateral.
@@ -82,6 +84,7 @@ impl Liquidations {
             backstop,
             engine,
             candidates: Vec::with_capacity(256),
+            below_before: Vec::new(),
             accounts_checked: 0,
             by_collateral: false,
         }
@@ -90,41 +93,60 @@ impl Liquidations {
 
 impl Ctx<'_> {
     /// Moves each collateral asset's venue price to its path's value now and liquidates
-    /// every holder of a moved asset that fell below maintenance at the current mark.
+    /// every holder of a moved asset that the move took below maintenance at the current
+    /// mark. A holder already below it before the move (a cooldown ending, a liquidation
+    /// that closed nothing) is left to the ordinary pass: its liquidation is not the
+    /// collateral's doing.
     pub fn move_collateral(&mut self, liq: &mut Liquidations) -> Result<()> {
         let mut holders = std::mem::take(&mut liq.candidates);
+        let mut below_before = std::mem::take(&mut liq.below_before);
+        let mut moved_any = false;
         for k in 0..self.market.collateral.prices.len() {
             let (price, moved) = self.market.collateral.at(k, self.now)?;
             if !moved {
                 continue;
             }
-            self.market.collateral.prices[k] = price;
+            moved_any = true;
+            let asset = AssetId(k as u16);
             holders.clear();
-            holders.extend_from_slice(
-                self.venue.exchange.set_collateral_price(AssetId(k as u16), price)?,
-            );
+            holders.extend(self.venue.exchange.collateral_holders(asset)?);
+            below_before.clear();
+            for &a in &holders {
+                below_before.push(self.collateral_pass_liquidatable(liq, a)?);
+            }
+            self.market.collateral.prices[k] = price;
+            self.venue.exchange.set_collateral_price(asset, price)?;
             liq.accounts_checked += holders.len() as u64;
             liq.by_collateral = true;
-            for &a in &holders {
-                let mark = self.market.mark_ticks;
-                let exchange = &self.venue.exchange;
-                let liquidatable = if exchange.is_flat(a)
-                    || liq.liquidator.cooling(exchange, a, mark, self.now)?
-                {
-                    false
-                } else if exchange.holdings(a).is_empty() {
-                    exchange.is_liquidatable(a, mark)?
-                } else {
-                    self.margin.evaluate(exchange, self.chain, a, mark, self.now)?
-                };
-                if liquidatable {
+            for (&a, &was_below) in holders.iter().zip(&below_before) {
+                if !was_below && self.collateral_pass_liquidatable(liq, a)? {
                     self.liquidate(liq, a, None)?;
                 }
             }
             liq.by_collateral = false;
+            self.rewatch_holders(&holders)?;
+        }
+        if moved_any {
+            liq.liquidator.forget_adl();
         }
         liq.candidates = holders;
+        liq.below_before = below_before;
         Ok(())
+    }
+
+    /// Whether holder `a` is to be liquidated at the current mark: not flat, not cooling
+    /// down after a partial liquidation, and below maintenance (its policy's for an
+    /// option holder).
+    fn collateral_pass_liquidatable(&mut self, liq: &Liquidations, a: AccountId) -> Result<bool> {
+        let mark = self.market.mark_ticks;
+        let exchange = &self.venue.exchange;
+        if exchange.is_flat(a) || liq.liquidator.cooling(exchange, a, mark, self.now)? {
+            Ok(false)
+        } else if exchange.holdings(a).is_empty() {
+            exchange.is_liquidatable(a, mark)
+        } else {
+            self.margin.evaluate(exchange, self.chain, a, mark, self.now)
+        }
     }
 
     /// Liquidates every account below maintenance at the current mark, again and again

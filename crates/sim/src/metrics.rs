@@ -476,6 +476,10 @@ impl Recorder {
                     .totals
                     .count
                     .saturating_sub(self.collateral.liquidations_by_collateral),
+                // Every conversion passed through the desk, including those of a
+                // liquidation that then closed nothing (no event) and of a flat holder's
+                // debt: the desk's balance is the exact total.
+                converted: run.collateral_converted,
                 ..self.collateral
             }),
         })
@@ -501,6 +505,8 @@ pub struct RunFacts {
     pub replay_volume: Vec<VolumeBar>,
     /// The collateral assets' names (empty without collateral).
     pub collateral_assets: Vec<String>,
+    /// Quote the collateral desk paid over the run (minus its balance).
+    pub collateral_converted: Money,
 }
 
 #[cfg(test)]
@@ -575,6 +581,7 @@ mod tests {
             options: Default::default(),
             replay_volume: Vec::new(),
             collateral_assets: vec![],
+            collateral_converted: Money::ZERO,
         }
     }
 

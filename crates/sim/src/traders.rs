@@ -65,6 +65,11 @@ impl Traders {
         }
     }
 
+    /// Whether `a` waits on price levels.
+    pub fn is_watched(&self, a: AccountId) -> bool {
+        self.watch_keys[a.0 as usize] != (NO_BELOW, NO_ABOVE)
+    }
+
     pub fn unwatch(&mut self, a: AccountId) {
         let (lo, hi) = std::mem::replace(&mut self.watch_keys[a.0 as usize], (NO_BELOW, NO_ABOVE));
         if lo != NO_BELOW {
@@ -183,7 +188,8 @@ impl Ctx<'_> {
     /// deposit x (1 - stop_loss) or deposit x (1 + take_profit), or 1.5 x maintenance
     /// (m |q| P v at the current effective rate m) while it has not yet decided on a
     /// top-up. P is in ticks; a long acts below its stop and warning, above its target.
-    fn watch(&mut self, gi: usize, m: usize, a: AccountId) -> Result<()> {
+    /// Returns whether the mark has already reached one of the levels.
+    fn watch(&mut self, gi: usize, m: usize, a: AccountId) -> Result<bool> {
         self.traders.unwatch(a);
         // A trader with a holding time also wakes when it ends, if no level comes first.
         let hold_until = self.population.groups[gi].members[m].state.hold_until;
@@ -193,13 +199,15 @@ impl Ctx<'_> {
         let exchange = &self.venue.exchange;
         let q = exchange.position(a).lots();
         if q == 0 {
-            return Ok(());
+            return Ok(false);
         }
         let config = self.population.groups[gi].config.trader().copied().unwrap_or_default();
         let member = self.population.groups[gi].members[m];
         let mark = self.market.mark_ticks;
         let v = self.cfg.spec.tick_lot_value().micros() as f64;
-        let cash = exchange.cash(a).micros() as f64;
+        // Collateral after haircuts pays for losses as quote does, so the levels count it,
+        // as the decision on waking counts it through the account's equity.
+        let cash = exchange.cash(a).checked_add(exchange.collateral_value(a)?)?.micros() as f64;
         let deposit = member.state.deposit * 1e6;
         let qv = q as f64 * v;
         let mut act_down: Vec<f64> = Vec::new();
@@ -234,6 +242,8 @@ impl Ctx<'_> {
         // A level the mark has already reached (the trader looked and did not act, as
         // rounding can leave it) waits for the next tick beyond, not for every step.
         let p = mark.ticks();
+        let reached =
+            (!lo.is_nan() && lo.floor() as i64 >= p) || (!hi.is_nan() && hi.ceil() as i64 <= p);
         let lo = if lo.is_nan() { NO_BELOW } else { (lo.floor() as i64).min(p - 1) };
         let hi = if hi.is_nan() { NO_ABOVE } else { (hi.ceil() as i64).max(p + 1) };
         let t = &mut *self.traders;
@@ -244,6 +254,22 @@ impl Ctx<'_> {
             t.watch_above.insert((hi, a.0));
         }
         t.watch_keys[a.0 as usize] = (lo, hi);
+        Ok(reached)
+    }
+
+    /// After a collateral price move: the watched traders among `holders` get levels at
+    /// the new collateral value, and those whose level the move has already passed (a
+    /// margin warning a depeg fired) wake at this instant.
+    pub(crate) fn rewatch_holders(&mut self, holders: &[AccountId]) -> Result<()> {
+        for &a in holders {
+            if !self.traders.is_watched(a) {
+                continue;
+            }
+            let Some((gi, m)) = self.population.member_of(a) else { continue };
+            if self.watch(gi, m, a)? {
+                self.schedule_wake(gi, m, self.now);
+            }
+        }
         Ok(())
     }
 
@@ -328,7 +354,9 @@ impl Ctx<'_> {
         }
         match decision.next {
             Next::After(dt) => self.schedule_wake(gi, m, self.now.plus(dt)),
-            Next::OnPriceLevels => self.watch(gi, m, a)?,
+            Next::OnPriceLevels => {
+                self.watch(gi, m, a)?;
+            }
             Next::Never => {}
         }
         Ok(())

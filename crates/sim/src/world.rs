@@ -410,6 +410,7 @@ impl World {
             options,
             replay_volume: replay_volume(&self.cfg),
             collateral_assets: self.cfg.collateral.iter().map(|c| c.config.name.clone()).collect(),
+            collateral_converted: Money::ZERO.checked_sub(self.venue.exchange.collateral_desk())?,
         };
         let accounts = self.venue.exchange.accounts();
         let log = self.observers.log.take().map(|mut log| {
