@@ -188,6 +188,7 @@ pub fn crash_outcome() -> Outcome {
             group: Some(1),
             leverage: 10.0 + f64::from(r.depth) * 5.0,
             short_options: false,
+            by_collateral: false,
         });
         records.push(LiquidationRecord {
             time: secs(r.t),
