@@ -1,9 +1,11 @@
 //! Collateral through the CLI: every `[[collateral]]` key refused out of range with its
 //! key, line and valid range; a depeg alone (the perpetual's price held) liquidating
-//! holders whose positions did not move, under the checker after every event; and a run
-//! without collateral printing no collateral block.
+//! holders whose positions did not move, under the checker after every event, its
+//! liquidation logs (CSV and Parquet) flagging exactly those by collateral value; and a
+//! run without collateral printing no collateral block.
 
 use crate::support::{Scratch, liqsim};
+use arrow_array::cast::AsArray;
 
 /// A perpetual that barely moves, traders at 9x (10% initial, 8% maintenance) holding `share` of their deposit in
 /// USDe, whose venue price follows `path` (TOML array of `{ at, price }`).
@@ -50,7 +52,7 @@ fn run(text: &str) -> serde_json::Value {
     run_with_log(text).0
 }
 
-/// The summary and the run's liquidations.csv.
+/// The summary and the run's liquidations.csv; the Parquet log flags the same rows.
 fn run_with_log(text: &str) -> (serde_json::Value, String) {
     let scratch = Scratch::new();
     let path = scratch.write("s.toml", text);
@@ -59,6 +61,13 @@ fn run_with_log(text: &str) -> (serde_json::Value, String) {
     let out = liqsim(&[&args[..], &[dir.to_str().unwrap()]].concat());
     assert_eq!(out.code, 0, "{}", out.stderr);
     let log = std::fs::read_to_string(dir.join("liquidations.csv")).unwrap();
+    let header: Vec<&str> = log.lines().next().unwrap().split(',').collect();
+    let flag = header.iter().position(|&h| h == "by_collateral").unwrap();
+    let csv: Vec<bool> =
+        log.lines().skip(1).map(|l| l.split(',').nth(flag) == Some("true")).collect();
+    let parquet = crate::logs::read_parquet(&dir.join("liquidations.parquet"));
+    let flags = parquet.column_by_name("by_collateral").unwrap().as_boolean();
+    assert_eq!(flags.iter().map(Option::unwrap).collect::<Vec<_>>(), csv);
     (serde_json::from_str(&out.stdout).unwrap(), log)
 }
 
