@@ -1,9 +1,11 @@
 //! Collateral through the CLI: every `[[collateral]]` key refused out of range with its
 //! key, line and valid range; a depeg alone (the perpetual's price held) liquidating
-//! holders whose positions did not move, under the checker after every event; and a run
-//! without collateral printing no collateral block.
+//! holders whose positions did not move, under the checker after every event, its
+//! liquidation logs (CSV and Parquet) flagging exactly those by collateral value; and a
+//! run without collateral printing no collateral block.
 
 use crate::support::{Scratch, liqsim};
+use arrow_array::cast::AsArray;
 
 /// A perpetual that barely moves, traders at 9x (10% initial, 8% maintenance) holding `share` of their deposit in
 /// USDe, whose venue price follows `path` (TOML array of `{ at, price }`).
@@ -47,19 +49,53 @@ const DEPEG: &str = r#"[{ at = "0s", price = 1.0 }, { at = "30m", price = 1.0 },
 const PEGGED: &str = r#"[{ at = "0s", price = 1.0 }]"#;
 
 fn run(text: &str) -> serde_json::Value {
+    run_with_log(text).0
+}
+
+/// The summary and the run's liquidations.csv; the Parquet log flags the same rows.
+fn run_with_log(text: &str) -> (serde_json::Value, String) {
     let scratch = Scratch::new();
     let path = scratch.write("s.toml", text);
-    let out = liqsim(&["run", path.to_str().unwrap(), "--format", "json", "--check"]);
+    let dir = scratch.path().join("out");
+    let args = ["run", path.to_str().unwrap(), "--format", "json", "--check", "--out"];
+    let out = liqsim(&[&args[..], &[dir.to_str().unwrap()]].concat());
     assert_eq!(out.code, 0, "{}", out.stderr);
-    serde_json::from_str(&out.stdout).unwrap()
+    let log = std::fs::read_to_string(dir.join("liquidations.csv")).unwrap();
+    let header: Vec<&str> = log.lines().next().unwrap().split(',').collect();
+    let flag = header.iter().position(|&h| h == "by_collateral").unwrap();
+    let csv: Vec<bool> =
+        log.lines().skip(1).map(|l| l.split(',').nth(flag) == Some("true")).collect();
+    let parquet = crate::logs::read_parquet(&dir.join("liquidations.parquet"));
+    let flags = parquet.column_by_name("by_collateral").unwrap().as_boolean();
+    assert_eq!(flags.iter().map(Option::unwrap).collect::<Vec<_>>(), csv);
+    (serde_json::from_str(&out.stdout).unwrap(), log)
+}
+
+/// The DEPEG path moves only over (30m, 35m] down and (1h, 1h5m] back up.
+fn depeg_moves_at(time_s: f64) -> bool {
+    (1800.0 < time_s && time_s <= 2100.0) || (3600.0 < time_s && time_s <= 3900.0)
 }
 
 #[test]
 fn a_depeg_alone_liquidates_holders_and_every_ledger_stays_exact() {
-    let v = run(&scenario(0.6, DEPEG));
+    let (v, log) = run_with_log(&scenario(0.6, DEPEG));
     let c = &v["collateral"];
     assert_eq!(c["assets"][0], "USDe");
     let by_collateral = c["liquidations_by_collateral"].as_u64().unwrap();
+    // The log flags exactly the liquidations the summary counts as by collateral, each at
+    // a time the collateral's price moved.
+    let mut lines = log.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|&h| h == name).unwrap();
+    let (time, flag) = (column("time_s"), column("by_collateral"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let flagged: Vec<f64> =
+        rows.iter().filter(|r| r[flag] == "true").map(|r| r[time].parse().unwrap()).collect();
+    assert_eq!(flagged.len() as u64, by_collateral, "{c}");
+    assert!(rows.iter().all(|r| r[flag] == "true" || r[flag] == "false"));
+    for &t in &flagged {
+        assert!(depeg_moves_at(t), "a liquidation by collateral at {t} s, the price held");
+    }
     // A 9x trader holds about 97% of its deposit in equity at the start (60% of it in
     // USDe, 5% off), against maintenance of 8% x 9 = 72%; USDe at 0.5 leaves about
     // 40% + 60% x 0.5 x 0.95 = 68.5%: holders go on the depeg's way down, the

@@ -7,7 +7,7 @@ use arrow_array::types::{Float64Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use std::path::Path;
 
-fn read_parquet(path: &Path) -> RecordBatch {
+pub(crate) fn read_parquet(path: &Path) -> RecordBatch {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let builder =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
@@ -60,6 +60,9 @@ fn parquet_logs_agree_with_the_summary() {
     for name in ["fill_price", "leverage", "group", "book", "engine", "adl", "depth"] {
         assert!(liquidations.column_by_name(name).is_some(), "no {name}");
     }
+    // Without collateral, no liquidation is one by collateral value.
+    let by_collateral = liquidations.column_by_name("by_collateral").unwrap().as_boolean();
+    assert_eq!(by_collateral.true_count(), 0);
 
     // What the liquidations sent into the book is what the trades flagged as theirs.
     let trades = read_parquet(&dir.join("trades.parquet"));

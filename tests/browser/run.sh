@@ -5,8 +5,9 @@
 # if a table is wider than its card, if an axis leaves the data's range (a negative axis
 # for non-negative data), if a drawn line is zero throughout, or if a page lacks a chart
 # it must have: the option chain and writers' liquidations of an options run, the real
-# volume beside the simulated liquidations of a replay on a UTC axis (check_page.py lists
-# the checks). Screenshots are kept in target/report-screenshots/.
+# volume beside the simulated liquidations of a replay on a UTC axis, a run with
+# collateral's venue price above its liquidations by cause (check_page.py lists the
+# checks). Screenshots are kept in target/report-screenshots/.
 #
 # The reports come from crates/report's `write_fixtures` test: the synthetic crash run,
 # compare and sweep, and the quickstart scenario run by the kernel. When
@@ -46,9 +47,11 @@ rm -rf "$OUT" "$SHOTS"
 mkdir -p "$OUT" "$SHOTS"
 LIQSIM_REPORT_FIXTURES="$OUT" cargo test --quiet -p liqsim-report --test report write_fixtures
 
-# The charts an options run and a replay add to a run report (`:utc`: on a UTC axis).
+# The charts an options run, a replay and a run with collateral add to a run report
+# (`:utc`: on a UTC axis).
 OPTION_CHARTS="option-open-interest,option-value,option-writers"
 REPLAY_CHARTS="replay-volume:utc,replay-liquidations:utc"
+COLLATERAL_CHARTS="collateral-price:utc,collateral-liquidations:utc"
 
 # name, file, minimum number of charts, screenshot height (the whole page), and the
 # charts it must have (ids separated by commas, or -)
@@ -58,6 +61,7 @@ PAGES=(
     "sweep $OUT/sweep.html 1 1400 -"
     "quickstart $OUT/quickstart/report.html 7 3600 -"
     "options-replay $OUT/options-replay/report.html 12 5400 $OPTION_CHARTS,$REPLAY_CHARTS"
+    "collateral $OUT/collateral/report.html 9 4400 $COLLATERAL_CHARTS"
 )
 
 echo "== liqsim run scenarios/quickstart.toml --out"
@@ -73,7 +77,7 @@ LIQSIM="$ROOT/target/release/liqsim"
 cargo build --quiet --release
 for run in "black-thursday-2020 9 4400 $REPLAY_CHARTS" \
     "oct-2025-deleveraging 9 4400 $REPLAY_CHARTS" \
-    "oct-2025-collateral 9 4400 $REPLAY_CHARTS" \
+    "oct-2025-collateral 11 5200 $REPLAY_CHARTS,$COLLATERAL_CHARTS" \
     "options-gamma-squeeze 10 4800 $OPTION_CHARTS" \
     "options-gap-risk 10 4800 $OPTION_CHARTS" \
     "jump-crash 7 3600 -"; do

@@ -213,6 +213,7 @@ pub fn liquidations(o: &Outcome, range: Range<usize>) -> Result<RecordBatch, Err
     c.money("socialized", rows.iter().map(|r| r.socialized));
     c.money("shortfall", rows.iter().map(|r| r.shortfall));
     c.bool("short_options", rows.iter().map(|r| r.short_options));
+    c.bool("by_collateral", rows.iter().map(|r| r.by_collateral));
     c.finish()
 }
 

@@ -13,6 +13,7 @@
 //! 5% over half an hour and recovers part of the fall by 06:00; liquidation bursts with
 //! causal depths 0..4 follow the jump, the insurance fund drains to zero, ADL and a
 //! socialized loss follow, depth within 1% of mid collapses and the spread widens.
+//! With collateral, the same crash has a stablecoin depegging in the jump's first minutes.
 //! Known limitation: prices are not tied to a book; only the report's needs are met.
 
 use crate::compare::{Comparison, PolicyRuns, RunFigures};
@@ -20,9 +21,9 @@ use crate::sweep::SweepPoint;
 use liqsim_core::{Money, SimDuration, SimTime};
 use liqsim_sim::cascade::{CascadeConfig, Cause, LiquidationRecord, analyze};
 use liqsim_sim::{
-    AdlTotals, CascadeSummary, FundFigures, LeverageBand, LiquidationRow, LiquidationTotals,
-    MarginFigures, OpenInterest, OpenInterestFigures, OptionKind, OptionSeriesFigures, Outcome,
-    SeriesRow, SeriesState, ShockKind, ShockWindow, Side, VolumeBar,
+    AdlTotals, CascadeSummary, CollateralFigures, FundFigures, LeverageBand, LiquidationRow,
+    LiquidationTotals, MarginFigures, OpenInterest, OpenInterestFigures, OptionKind,
+    OptionSeriesFigures, Outcome, SeriesRow, SeriesState, ShockKind, ShockWindow, Side, VolumeBar,
 };
 use std::collections::BTreeMap;
 
@@ -188,6 +189,7 @@ pub fn crash_outcome() -> Outcome {
             group: Some(1),
             leverage: 10.0 + f64::from(r.depth) * 5.0,
             short_options: false,
+            by_collateral: false,
         });
         records.push(LiquidationRecord {
             time: secs(r.t),
@@ -465,6 +467,38 @@ pub fn options_replay_outcome() -> Outcome {
         })
         .collect();
     o.scenario = "synthetic-options-replay".into();
+    o
+}
+
+/// The crash with a collateral asset, "USDe", held by the traders: its venue price falls
+/// from 1.00 to 0.65 over the five minutes after the jump, holds for half an hour and
+/// recovers over five minutes; the liquidations in its fall of every fourth account are
+/// the ones the collateral pass found.
+pub fn collateral_outcome() -> Outcome {
+    let mut o = crash_outcome();
+    let shock = 2.0 * HOUR as f64;
+    let price = |t: f64| {
+        let fall = ((t - shock) / 300.0).clamp(0.0, 1.0);
+        let back = ((t - shock - 2_100.0) / 300.0).clamp(0.0, 1.0);
+        1.0 - 0.35 * fall + 0.35 * back
+    };
+    let path: Vec<(SimTime, Money)> =
+        o.series.iter().map(|r| (r.time, money(price(r.time.as_seconds_f64())))).collect();
+    let mut by_collateral = 0;
+    for l in &mut o.liquidation_log {
+        let t = l.time.as_seconds_f64();
+        l.by_collateral = t > shock && t <= shock + 300.0 && l.account % 4 == 0;
+        by_collateral += u64::from(l.by_collateral);
+    }
+    o.collateral = Some(CollateralFigures {
+        assets: vec!["USDe".into()],
+        liquidations_by_collateral: by_collateral,
+        liquidations_by_position: o.liquidations.count - by_collateral,
+        bad_debt_by_collateral: Money::ZERO,
+        converted: Money::ZERO,
+        venue_prices: vec![path],
+    });
+    o.scenario = "synthetic-collateral".into();
     o
 }
 

@@ -703,6 +703,155 @@ pub fn replay_liquidation_chart(o: &Outcome) -> Chart {
     c
 }
 
+/// Liquidations per minute of a run with collateral, by what found them: (minute start
+/// s, by collateral value, by position loss), one entry per minute of the run.
+pub fn collateral_liquidations_per_minute(o: &Outcome) -> Vec<(u64, u64, u64)> {
+    let minutes = (o.duration.nanos() / 1_000_000_000).div_ceil(60).max(1);
+    let mut out: Vec<(u64, u64, u64)> = (0..minutes).map(|i| (i * 60, 0, 0)).collect();
+    for l in &o.liquidation_log {
+        let i = ((l.time.nanos() / 1_000_000_000) / 60).min(minutes - 1) as usize;
+        if l.by_collateral {
+            out[i].1 += 1;
+        } else {
+            out[i].2 += 1;
+        }
+    }
+    out
+}
+
+/// Each collateral asset's sampled venue price as a line named after the asset.
+pub fn collateral_price_series(o: &Outcome) -> Vec<Series> {
+    let Some(c) = &o.collateral else { return Vec::new() };
+    c.venue_prices
+        .iter()
+        .enumerate()
+        .map(|(k, path)| {
+            let name = c.assets.get(k).cloned().unwrap_or_else(|| format!("asset {k}"));
+            let points = path.iter().map(|&(t, p)| (t.as_seconds_f64(), Some(p.to_f64())));
+            (name, points.collect())
+        })
+        .collect()
+}
+
+/// The sampled intervals `[from, to)` in seconds over which some collateral asset's venue
+/// price was away from its first sample (a depeg and its recovery).
+pub fn collateral_off_peg(o: &Outcome) -> Vec<(f64, f64)> {
+    let series = collateral_price_series(o);
+    let mut times: Vec<f64> = series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    let off = |t: f64| {
+        series.iter().any(|s| {
+            let first = s.1.first().and_then(|p| p.1);
+            s.1.iter().find(|p| p.0 == t).is_some_and(|p| p.1 != first)
+        })
+    };
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let mut from: Option<f64> = None;
+    let mut last = 0.0;
+    for &t in &times {
+        match (off(t), from) {
+            // Off at this sample: it moved within the interval that ends here.
+            (true, None) => from = Some(last),
+            (false, Some(f)) => {
+                out.push((f, t));
+                from = None;
+            }
+            _ => {}
+        }
+        last = t;
+    }
+    if let Some(f) = from {
+        out.push((f, last));
+    }
+    out
+}
+
+fn shade_off_peg(chart: &mut Chart, o: &Outcome, legend: bool) {
+    const COLOR: &str = "#D55E00";
+    for (a, b) in collateral_off_peg(o) {
+        let title =
+            format!("collateral off its starting price: {} to {}", clock(o, a), clock(o, b));
+        chart.band(a, b, COLOR, &title);
+    }
+    if legend && !collateral_off_peg(o).is_empty() {
+        chart.legend(COLOR, "collateral off its starting price (shaded)", Swatch::Block);
+    }
+}
+
+/// Each collateral asset's venue price over the run, on the run's time axis.
+pub fn collateral_price_chart(o: &Outcome) -> Chart {
+    let series = collateral_price_series(o);
+    let refs: Vec<&Series> = series.iter().collect();
+    let (lo, hi) = extent(&refs);
+    // A price that never moved still gets an axis around it.
+    let pad = if hi - lo > 1e-9 { 0.0 } else { 0.05 * hi.abs().max(1e-6) };
+    let mut c = Chart::new(
+        "collateral-price",
+        "Collateral: each asset's price on the venue (what margin values it at, before haircuts)",
+        time_axis(o),
+        Axis::linear(&format!("venue price ({} per unit)", o.quote_currency), lo - pad, hi + pad),
+    )
+    .with_size(1200.0, 300.0);
+    // Only the collateral's own window is shaded: the price chart shows the shocks, and
+    // two overlapping tints would read as a third.
+    shade_off_peg(&mut c, o, true);
+    // Black first: the shading is vermillion and the page's other lines blue and orange.
+    const ORDER: [usize; 6] = [6, 0, 2, 3, 5, 4];
+    let colors: Vec<&str> = (0..refs.len()).map(|i| PALETTE[ORDER[i % ORDER.len()]]).collect();
+    draw_lines(&mut c, &refs, &colors, &[]);
+    if refs.iter().all(|s| s.1.is_empty()) {
+        c.note = "no price sample in this run".into();
+    }
+    c
+}
+
+/// Liquidations per minute split by what found them, on the same axis as
+/// [`collateral_price_chart`]: by position loss below, by collateral value stacked on it
+/// and marked with a dot, so that a single one shows among hundreds.
+pub fn collateral_liquidation_chart(o: &Outcome) -> Chart {
+    const BY_COLLATERAL: &str = "#D55E00";
+    const BY_POSITION: &str = "#0072B2";
+    let minutes = collateral_liquidations_per_minute(o);
+    let most = minutes.iter().map(|m| m.1 + m.2).max().unwrap_or(0) as f64;
+    let mut c = Chart::new(
+        "collateral-liquidations",
+        "Liquidations per minute by cause: collateral value (the collateral price moved, the mark did not) or position loss",
+        time_axis(o),
+        Axis::linear("liquidations per minute", 0.0, most.max(1.0) * 1.08),
+    )
+    .with_size(1200.0, 300.0);
+    shade_off_peg(&mut c, o, false);
+    c.legend(BY_POSITION, "by position loss", Swatch::Block);
+    c.legend(
+        BY_COLLATERAL,
+        "by collateral value (a dot marks each minute with one)",
+        Swatch::Block,
+    );
+    for &(start, by_collateral, by_position) in minutes.iter().filter(|m| m.1 + m.2 > 0) {
+        let (x0, x1) = (start as f64, start as f64 + 60.0);
+        let at = clock(o, x0);
+        if by_position > 0 {
+            let title = format!("{at}: by position loss: {by_position}");
+            c.bar(x0, x1, 0.0, by_position as f64, BY_POSITION, &title);
+        }
+        if by_collateral > 0 {
+            let top = (by_position + by_collateral) as f64;
+            let title = format!("{at}: by collateral value: {by_collateral}");
+            c.bar(x0, x1, by_position as f64, top, BY_COLLATERAL, &title);
+            c.point(x0 + 30.0, top + most.max(1.0) * 0.03, BY_COLLATERAL, 3.5, &title, None);
+        }
+    }
+    let by_collateral: u64 = minutes.iter().map(|m| m.1).sum();
+    let all: u64 = minutes.iter().map(|m| m.1 + m.2).sum();
+    c.note = format!(
+        "{} of {} by collateral value",
+        human::count(by_collateral),
+        human::plural(all, "liquidation", "liquidations")
+    );
+    c
+}
+
 pub use crate::human::group_thousands;
 
 /// `hh:mm` of simulated second `t`: UTC in a dated run, time since start otherwise.
@@ -827,7 +976,8 @@ pub fn run_charts(o: &Outcome) -> Vec<(Chart, &'static str)> {
 
 /// The run report's panels in page order: the charts drawn together, and their caption.
 /// An options run adds the chain and its writers' liquidations; a replay with traded
-/// volumes adds the real market's volume above the simulated liquidations.
+/// volumes adds the real market's volume above the simulated liquidations; a run with
+/// collateral adds its assets' venue prices above its liquidations split by cause.
 pub fn run_panels(o: &Outcome) -> Vec<(Vec<Chart>, &'static str)> {
     let mut panels: Vec<(Vec<Chart>, &'static str)> =
         base_charts(o).into_iter().map(|(c, caption)| (vec![c], caption)).collect();
@@ -843,6 +993,16 @@ pub fn run_panels(o: &Outcome) -> Vec<(Vec<Chart>, &'static str)> {
             (
                 charts,
                 "Above, what the real market traded each minute (the replayed file's quote volume, else its volume); below, what the simulation liquidated in the same minutes, on the same UTC axis. If the simulated cascade is timed like the real one, the liquidation bars rise in the minutes the real volume spikes; liquidations well before or after the spike mean the simulated market broke at another moment, or for another reason, than the real one.",
+            ),
+        );
+    }
+    if o.collateral.is_some() {
+        let at = if o.replay_volume.is_empty() { 3 } else { 4 };
+        panels.insert(
+            at.min(panels.len()),
+            (
+                vec![collateral_price_chart(o), collateral_liquidation_chart(o)],
+                "Above, each collateral asset's price on the venue, sampled at each metrics interval, shaded where it is off its starting price. Below, the liquidations of each minute by what found them: by collateral value (vermillion, with a dot) when a collateral price move left a holder below maintenance at an unchanged mark; by position loss (blue) when a perpetual price step, funding or an expiry did, cascades included. Whether the depeg adds liquidations beyond those the price fall causes shows as vermillion in the shaded minutes: blue bars there are accounts the price fall reached first, though their collateral's fall may have brought them closer to it.",
             ),
         );
     }

@@ -345,9 +345,11 @@ pub fn timeseries_csv(o: &Outcome) -> String {
 /// `mark`, positive when worse), `group` (index of the owner's `[[agents]]` group; empty
 /// for the backstop), `leverage` (perpetual notional over equity at the trigger; empty at
 /// or below zero equity), `short_options` (true when the account was short an option at
-/// the trigger: an option writer's liquidation), `utc` (the time in UTC in a dated run: a replay, or a scenario
+/// the trigger: an option writer's liquidation), `by_collateral` (true when a collateral
+/// asset's price move found it at an unchanged mark; always false in a run without
+/// collateral), `utc` (the time in UTC in a dated run: a replay, or a scenario
 /// with a `start`; empty otherwise).
-pub const LIQUIDATIONS_HEADER: [&str; 24] = [
+pub const LIQUIDATIONS_HEADER: [&str; 25] = [
     "id",
     "time_s",
     "account",
@@ -371,6 +373,7 @@ pub const LIQUIDATIONS_HEADER: [&str; 24] = [
     "group",
     "leverage",
     "short_options",
+    "by_collateral",
     "utc",
 ];
 
@@ -409,6 +412,7 @@ pub fn liquidations_csv(o: &Outcome) -> String {
             l.group.map(|g| g.to_string()).unwrap_or_default(),
             f6(l.leverage),
             l.short_options.to_string(),
+            l.by_collateral.to_string(),
             utc(o, l.time),
         ];
         text.push_str(&fields.join(","));

@@ -4,9 +4,12 @@
 
 use liqsim_core::{Money, SimTime};
 use liqsim_report::compare::{METRICS, decision, five_numbers, safety_capital_points};
-use liqsim_report::fixtures::{comparison, crash_outcome, options_replay_outcome, sweep_points};
+use liqsim_report::fixtures::{
+    collateral_outcome, comparison, crash_outcome, options_replay_outcome, sweep_points,
+};
 use liqsim_report::html::{
-    MAX_POINTS, cascade_points, crash_window, liquidation_bins, liquidation_bins_in,
+    MAX_POINTS, cascade_points, collateral_liquidations_per_minute, collateral_off_peg,
+    collateral_price_series, crash_window, liquidation_bins, liquidation_bins_in,
     liquidations_per_minute, loss_series, option_chain_chart, option_strikes, price_chart,
     price_series, run_charts, writer_liquidation_bins,
 };
@@ -546,6 +549,7 @@ fn write_fixtures() {
     .unwrap();
     write_run_dir(&dir.join("quickstart"), &quickstart().unwrap()).unwrap();
     write_run_dir(&dir.join("options-replay"), &options_replay_outcome()).unwrap();
+    write_run_dir(&dir.join("collateral"), &collateral_outcome()).unwrap();
     for f in [
         "run/report.html",
         "run/summary.json",
@@ -553,6 +557,7 @@ fn write_fixtures() {
         "sweep.html",
         "quickstart/report.html",
         "options-replay/report.html",
+        "collateral/report.html",
     ] {
         let len = std::fs::metadata(dir.join(f)).unwrap().len();
         assert!(len > 1_000, "{f}: {len} bytes");
@@ -669,4 +674,57 @@ fn a_replay_draws_the_real_volume_above_the_simulated_liquidations_in_utc() {
     assert!(section.contains(r#"id="replay-liquidations""#));
     // No volume, no panel.
     assert!(!chart_ids(&crash_outcome()).iter().any(|i| i == "replay-volume"));
+}
+
+#[test]
+fn a_run_with_collateral_draws_its_price_above_its_liquidations_by_cause() {
+    let o = collateral_outcome();
+    let c = o.collateral.as_ref().unwrap();
+    assert!(c.liquidations_by_collateral > 0 && c.liquidations_by_position > 0, "{c:?}");
+    let minutes = collateral_liquidations_per_minute(&o);
+    assert_eq!(minutes.len(), 24 * 60);
+    assert_eq!(minutes.iter().map(|m| m.1).sum::<u64>(), c.liquidations_by_collateral);
+    assert_eq!(minutes.iter().map(|m| m.2).sum::<u64>(), c.liquidations_by_position);
+    // The depeg: 1.00 until the jump at 02:00, 0.65 from 02:05, back at 1.00 by 02:40.
+    let prices = collateral_price_series(&o);
+    assert_eq!(prices.len(), 1);
+    assert_eq!(prices[0].0, "USDe");
+    let values: Vec<f64> = prices[0].1.iter().filter_map(|p| p.1).collect();
+    assert_eq!(values.len(), o.series.len());
+    assert_eq!(values.iter().copied().fold(f64::INFINITY, f64::min), 0.65);
+    assert_eq!((values[0], values[values.len() - 1]), (1.0, 1.0));
+    // Off its peg from the sample before the first moved one to the first back at 1.00.
+    assert_eq!(collateral_off_peg(&o), vec![(7_200.0, 9_600.0)]);
+    let charts = run_charts(&o);
+    let at = charts.iter().position(|(c, _)| c.id == "collateral-price").unwrap();
+    assert_eq!(charts[at + 1].0.id, "collateral-liquidations");
+    for t in [0.0, 7_200.0, 86_400.0] {
+        assert_eq!(charts[at].0.px(t), charts[at + 1].0.px(t), "{t} s");
+    }
+    for (chart, _) in &charts[at..at + 2] {
+        let svg = chart.render();
+        assert!(
+            svg.contains(r#"data-x-scale="time""#) && svg.contains("time (UTC)"),
+            "{}",
+            chart.id
+        );
+    }
+    // The bars add up to the two counts, by their tooltips.
+    let svg = charts[at + 1].0.render();
+    let tips: Vec<(String, f64)> =
+        bar_tips(&svg).into_iter().map(|t| t.expect("a bar's tooltip ends in a number")).collect();
+    let sum =
+        |cause: &str| -> f64 { tips.iter().filter(|t| t.0.ends_with(cause)).map(|t| t.1).sum() };
+    assert_eq!(sum("by collateral value") as u64, c.liquidations_by_collateral);
+    assert_eq!(sum("by position loss") as u64, c.liquidations_by_position);
+    assert_eq!(
+        tips.len(),
+        minutes.iter().map(|m| usize::from(m.1 > 0) + usize::from(m.2 > 0)).sum::<usize>()
+    );
+    // One panel, so the eye reads the liquidations against the price.
+    let html = liqsim_report::html::run_report_html(&o);
+    let section = html.split("<section").find(|s| s.contains(r#"id="collateral-price""#)).unwrap();
+    assert!(section.contains(r#"id="collateral-liquidations""#));
+    // No collateral, no panel.
+    assert!(!chart_ids(&crash_outcome()).iter().any(|i| i.starts_with("collateral")));
 }

@@ -88,6 +88,9 @@ pub enum SimEvent {
     /// collateral price move found it, the quote its collateral was converted to, and the
     /// bad debt it left.
     Collateral { account: AccountId, by_collateral: bool, converted: Money, bad_debt: Money },
+    /// A collateral asset's venue price at a metrics sample (the path is the scenario's;
+    /// the liquidations it caused are hashed by `Collateral`).
+    CollateralPrice { asset: u16, price: Money },
 }
 
 impl Digest {
@@ -163,7 +166,8 @@ impl Digest {
             | SimEvent::OpenDeficit { .. }
             | SimEvent::FundInsufficient
             | SimEvent::OpenInterest { .. }
-            | SimEvent::OptionSeries { .. } => {}
+            | SimEvent::OptionSeries { .. }
+            | SimEvent::CollateralPrice { .. } => {}
         }
     }
 }

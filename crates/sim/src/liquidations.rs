@@ -284,6 +284,7 @@ impl Ctx<'_> {
             group: self.population.member_of(a).map(|(gi, _)| gi as u32),
             leverage,
             short_options,
+            by_collateral: liq.by_collateral,
         };
         self.observers.emit(now, SimEvent::Liquidation { row, closed: done.closed })?;
         if self.venue.exchange.collateral_assets() > 0 {

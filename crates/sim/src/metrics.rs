@@ -201,6 +201,15 @@ impl Recorder {
                 }
                 Ok(())
             }
+            SimEvent::CollateralPrice { asset, price } => {
+                let prices = &mut self.collateral.venue_prices;
+                let k = usize::from(asset);
+                if prices.len() <= k {
+                    prices.resize_with(k + 1, Vec::new);
+                }
+                prices[k].push((now, price));
+                Ok(())
+            }
         }
     }
 
@@ -552,6 +561,7 @@ mod tests {
             group: Some(0),
             leverage: 20.0,
             short_options: false,
+            by_collateral: false,
         }
     }
 

@@ -123,6 +123,9 @@ pub struct CollateralFigures {
     pub bad_debt_by_collateral: Money,
     /// Quote the collateral desk paid for liquidated accounts' collateral.
     pub converted: Money,
+    /// Each asset's venue price (quote per unit) at every metrics sample, by asset id:
+    /// the path the liquidations by collateral followed.
+    pub venue_prices: Vec<Vec<(SimTime, Money)>>,
 }
 
 /// What the option chain did (all zero without one).
@@ -326,6 +329,10 @@ pub struct LiquidationRow {
     pub leverage: f64,
     /// The account was short an option at the trigger (an option writer's liquidation).
     pub short_options: bool,
+    /// Found by the collateral pass: a collateral asset's venue price moved and the
+    /// holder fell below maintenance at the unchanged mark (always false without
+    /// collateral).
+    pub by_collateral: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

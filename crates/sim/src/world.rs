@@ -290,6 +290,7 @@ impl World {
             }
             Event::Sample => {
                 sample_options(&mut ctx)?;
+                sample_collateral(&mut ctx)?;
                 sample(&mut ctx)?;
                 let next = ctx.now.plus(ctx.cfg.metrics_interval);
                 ctx.queue.push(next, PHASE_SAMPLE, Event::Sample);
@@ -518,6 +519,16 @@ fn sample_options(ctx: &mut Ctx) -> Result<()> {
             mark: spec.price_to_f64(exchange.option_mark(id)),
         };
         ctx.observers.emit(ctx.now, event)?;
+    }
+    Ok(())
+}
+
+/// Each collateral asset's venue price, for the recorder's price path.
+fn sample_collateral(ctx: &mut Ctx) -> Result<()> {
+    for k in 0..ctx.market.collateral.prices.len() {
+        let asset = u16::try_from(k).map_err(|_| Error::overflow("collateral asset"))?;
+        let price = ctx.market.collateral.prices[k];
+        ctx.observers.emit(ctx.now, SimEvent::CollateralPrice { asset, price })?;
     }
     Ok(())
 }
