@@ -14,11 +14,14 @@
 // A failed expectation in a test is the test failing; it never meets user input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use liqsim_book::{BookConfig, Fill, NewOrder, OrderBook, OrderKind, OwnerId, Side, StpMode};
-use liqsim_core::{ContractSpec, Money, Price, Qty, Result, SimTime};
+mod common;
+use common::Venue;
+
+use liqsim_book::{NewOrder, OrderKind, OwnerId, Side};
+use liqsim_core::{ContractSpec, Money, Price, Qty, SimTime};
 use liqsim_exchange::{
     AccountId, AdlRanking, AssetBook, CollateralConfig, Exchange, ExchangeConfig, HaircutBand,
-    Haircuts, Host, LiquidationRules, Liquidator, MarginSchedule, Rates,
+    Haircuts, LiquidationRules, Liquidator, MarginSchedule, Rates,
 };
 use proptest::prelude::*;
 
@@ -66,13 +69,6 @@ fn usde() -> CollateralConfig {
     }
 }
 
-/// The exchange with one order book, as the kernel drives it.
-struct Venue {
-    x: Exchange,
-    book: OrderBook,
-    fills: Vec<Fill>,
-}
-
 impl Venue {
     fn bid(&mut self, owner: AccountId, price: &str, lots: i64) {
         let order = NewOrder {
@@ -86,55 +82,6 @@ impl Venue {
         };
         assert_eq!(self.book.submit(order, &mut self.fills).filled.lots(), 0);
     }
-}
-
-impl Host for Venue {
-    fn exchange(&mut self) -> &mut Exchange {
-        &mut self.x
-    }
-
-    fn cancel_orders(&mut self, account: AccountId) -> Result<()> {
-        self.book.cancel_all(OwnerId(account.0));
-        Ok(())
-    }
-
-    fn close_other_positions(&mut self, _: AccountId) -> Result<Option<(i64, Money, bool)>> {
-        Ok(None)
-    }
-
-    fn liquidation_order(
-        &mut self,
-        account: AccountId,
-        sell: bool,
-        lots: i64,
-        bound: Price,
-    ) -> Result<(i64, i64)> {
-        let order = NewOrder {
-            owner: OwnerId(account.0),
-            side: if sell { Side::Sell } else { Side::Buy },
-            kind: OrderKind::Market,
-            price: Price::ZERO,
-            qty: Qty::from_lots(lots),
-            protection: Some(bound),
-            max_qty: None,
-        };
-        self.fills.clear();
-        let r = self.book.submit(order, &mut self.fills);
-        for f in &self.fills {
-            let maker = AccountId(f.maker_owner.0);
-            let (buyer, seller) = if sell { (maker, account) } else { (account, maker) };
-            self.x.apply_liquidation_fill(buyer, seller, f.price, f.qty, !sell)?;
-            self.x.check()?;
-        }
-        Ok((r.filled.lots(), r.returned.lots()))
-    }
-
-    fn closed_against(&mut self, c: AccountId, _: i64, _: Money, _: bool) -> Result<()> {
-        self.book.cancel_all(OwnerId(c.0));
-        self.x.check()
-    }
-
-    fn fund_insufficient(&mut self) {}
 }
 
 #[test]
@@ -169,11 +116,7 @@ fn a_holders_collateral_counts_at_the_venue_price_less_tiered_haircuts() {
 /// closes the long in the book with the fund paying what is left.
 #[test]
 fn a_depeg_liquidates_a_position_that_did_not_move() {
-    let mut v = Venue {
-        x: exchange(),
-        book: OrderBook::new(BookConfig { stp: StpMode::CancelTaker, capacity: 0 }),
-        fills: Vec::new(),
-    };
+    let mut v = Venue::with_exchange(exchange());
     let usd = v.x.add_collateral(usde(), m("1")).unwrap();
     let b = v.x.open_account(m("100000")).unwrap();
     let c = v.x.open_account(m("100000")).unwrap();

@@ -15,10 +15,13 @@
 // A failed expectation in a test is the test failing; it never meets user input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use liqsim_book::{BookConfig, Fill, NewOrder, OrderBook, OrderKind, OwnerId, Side, StpMode};
-use liqsim_core::{ContractSpec, Money, Price, Qty, Result, SimDuration, SimTime};
+mod common;
+use common::Venue;
+
+use liqsim_book::{NewOrder, OrderKind, OwnerId, Side};
+use liqsim_core::{ContractSpec, Money, Price, Qty, SimDuration, SimTime};
 use liqsim_exchange::{
-    AccountId, AdlRanking, Book, Exchange, ExchangeConfig, Host, Liquidated, LiquidationRules,
+    AccountId, AdlRanking, Book, Exchange, ExchangeConfig, Liquidated, LiquidationRules,
     Liquidator, MarginSchedule, Rates,
 };
 use proptest::prelude::*;
@@ -63,25 +66,9 @@ fn schedule() -> MarginSchedule {
     MarginSchedule::Flat { long: rates, short: rates }
 }
 
-/// The exchange with one order book, as the kernel drives it.
-struct Venue {
-    x: Exchange,
-    book: OrderBook,
-    fills: Vec<Fill>,
-    /// (counterparty, lots, notional, by ADL) of every close against an opposing account.
-    closes: Vec<(AccountId, i64, Money, bool)>,
-    fund_ran_out: bool,
-}
-
 impl Venue {
     fn new(config: ExchangeConfig) -> Venue {
-        Venue {
-            x: Exchange::new(config, schedule()),
-            book: OrderBook::new(BookConfig { stp: StpMode::CancelTaker, capacity: 0 }),
-            fills: Vec::new(),
-            closes: Vec::new(),
-            fund_ran_out: false,
-        }
+        Venue::with_exchange(Exchange::new(config, schedule()))
     }
 
     fn account(&mut self, deposit: &str) -> AccountId {
@@ -115,64 +102,6 @@ impl Venue {
         let done = liquidator.liquidate(self, a, p(mark), SimTime::START).unwrap().unwrap();
         self.x.check().unwrap();
         done
-    }
-}
-
-impl Host for Venue {
-    fn exchange(&mut self) -> &mut Exchange {
-        &mut self.x
-    }
-
-    fn cancel_orders(&mut self, account: AccountId) -> Result<()> {
-        self.book.cancel_all(OwnerId(account.0));
-        Ok(())
-    }
-
-    fn close_other_positions(&mut self, _: AccountId) -> Result<Option<(i64, Money, bool)>> {
-        Ok(None)
-    }
-
-    fn liquidation_order(
-        &mut self,
-        account: AccountId,
-        sell: bool,
-        lots: i64,
-        bound: Price,
-    ) -> Result<(i64, i64)> {
-        let order = NewOrder {
-            owner: OwnerId(account.0),
-            side: if sell { Side::Sell } else { Side::Buy },
-            kind: OrderKind::Market,
-            price: Price::ZERO,
-            qty: Qty::from_lots(lots),
-            protection: Some(bound),
-            max_qty: None,
-        };
-        self.fills.clear();
-        let r = self.book.submit(order, &mut self.fills);
-        for f in &self.fills {
-            let maker = AccountId(f.maker_owner.0);
-            let (buyer, seller) = if sell { (maker, account) } else { (account, maker) };
-            self.x.apply_liquidation_fill(buyer, seller, f.price, f.qty, !sell)?;
-            self.x.check()?;
-        }
-        Ok((r.filled.lots(), r.returned.lots()))
-    }
-
-    fn closed_against(
-        &mut self,
-        c: AccountId,
-        lots: i64,
-        notional: Money,
-        adl: bool,
-    ) -> Result<()> {
-        self.book.cancel_all(OwnerId(c.0));
-        self.closes.push((c, lots, notional, adl));
-        self.x.check()
-    }
-
-    fn fund_insufficient(&mut self) {
-        self.fund_ran_out = true;
     }
 }
 
