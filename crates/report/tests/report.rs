@@ -14,6 +14,7 @@ use liqsim_report::html::{
     price_series, run_charts, writer_liquidation_bins,
 };
 use liqsim_report::run::{LIQUIDATIONS_HEADER, RUN_FILES, SERIES_HEADER};
+use liqsim_report::svg::Chart;
 use liqsim_report::*;
 use liqsim_sim::{OptionKind, OptionSeriesFigures, Outcome, SeriesState, Side};
 use liqsim_sweep::stats::summarize;
@@ -568,6 +569,28 @@ fn chart_ids(o: &Outcome) -> Vec<String> {
     run_charts(o).into_iter().map(|(c, _)| c.id).collect()
 }
 
+/// Asserts chart `upper` is followed by `lower`, a minute at the same pixel in both (one
+/// may have a right axis the other lacks) and both on a UTC time axis; returns `upper`'s
+/// position.
+fn stacked_on_one_utc_axis<T>(charts: &[(Chart, T)], upper: &str, lower: &str) -> usize {
+    let Some(at) = charts.iter().position(|(c, _)| c.id == upper) else {
+        panic!("no chart {upper}");
+    };
+    assert_eq!(charts[at + 1].0.id, lower);
+    for t in [0.0, 7_200.0, 86_400.0] {
+        assert_eq!(charts[at].0.px(t), charts[at + 1].0.px(t), "{t} s");
+    }
+    for (chart, _) in &charts[at..at + 2] {
+        let svg = chart.render();
+        assert!(
+            svg.contains(r#"data-x-scale="time""#) && svg.contains("time (UTC)"),
+            "{}",
+            chart.id
+        );
+    }
+    at
+}
+
 /// The numbers after the last ": " of every bar's tooltip, and its text before; `None`
 /// for a bar whose tooltip is missing or does not end in a number.
 fn bar_tips(svg: &str) -> Vec<Option<(String, f64)>> {
@@ -653,20 +676,9 @@ fn a_replay_draws_the_real_volume_above_the_simulated_liquidations_in_utc() {
     assert_eq!(minutes.iter().map(|m| m.1).sum::<u64>(), o.liquidations.count);
     assert_eq!(minutes.iter().map(|m| m.2.micros()).sum::<i64>(), o.liquidations.notional.micros());
     let charts = run_charts(&o);
-    let at = charts.iter().position(|(c, _)| c.id == "replay-volume").unwrap();
-    assert_eq!(charts[at + 1].0.id, "replay-liquidations");
-    // One minute is at the same pixel in both, though only the lower has a right axis.
-    for t in [0.0, 7_200.0, 86_400.0] {
-        assert_eq!(charts[at].0.px(t), charts[at + 1].0.px(t), "{t} s");
-    }
+    let at = stacked_on_one_utc_axis(&charts, "replay-volume", "replay-liquidations");
     for (chart, _) in &charts[at..at + 2] {
-        let svg = chart.render();
-        assert!(
-            svg.contains(r#"data-x-scale="time""#) && svg.contains("time (UTC)"),
-            "{}",
-            chart.id
-        );
-        assert!(svg.contains("2020-03-12 "), "{}: the axis names the day", chart.id);
+        assert!(chart.render().contains("2020-03-12 "), "{}: the axis names the day", chart.id);
     }
     // The two share one panel, so the eye compares them on one axis.
     let html = liqsim_report::html::run_report_html(&o);
@@ -696,19 +708,7 @@ fn a_run_with_collateral_draws_its_price_above_its_liquidations_by_cause() {
     // Off its peg from the sample before the first moved one to the first back at 1.00.
     assert_eq!(collateral_off_peg(&o), vec![(7_200.0, 9_600.0)]);
     let charts = run_charts(&o);
-    let at = charts.iter().position(|(c, _)| c.id == "collateral-price").unwrap();
-    assert_eq!(charts[at + 1].0.id, "collateral-liquidations");
-    for t in [0.0, 7_200.0, 86_400.0] {
-        assert_eq!(charts[at].0.px(t), charts[at + 1].0.px(t), "{t} s");
-    }
-    for (chart, _) in &charts[at..at + 2] {
-        let svg = chart.render();
-        assert!(
-            svg.contains(r#"data-x-scale="time""#) && svg.contains("time (UTC)"),
-            "{}",
-            chart.id
-        );
-    }
+    let at = stacked_on_one_utc_axis(&charts, "collateral-price", "collateral-liquidations");
     // The bars add up to the two counts, by their tooltips.
     let svg = charts[at + 1].0.render();
     let tips: Vec<(String, f64)> =
